@@ -1,0 +1,3 @@
+from pinman.cli import main
+
+main()
