@@ -1,0 +1,306 @@
+"""Which profile is active here and why; the `claude` shim; the pointer files it reads.
+
+The shim is POSIX `sh` and starts no Python. For each (context, profile) pair pinman keeps one
+small *pointer* file, a `sh` snippet naming the binary and the env to apply:
+
+    <data>/links/g/NAME                     outside any project
+    <data>/links/p/<project root>/.pinman/NAME   inside the project whose .pinman.toml is at ROOT
+
+(Profile names never start with a dot, so `.pinman` cannot collide with a project nested at
+ROOT/NAME.) A switch rewrites one pointer with a rename, so `claude` always runs a complete
+install, old or new. When the pointer is missing or older than the profile file it came from, the
+shim falls back to `python -m pinman _shim`, which resolves, installs if needed, rewrites the
+pointer and execs — the slow path runs once per change, never on the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping
+
+from pinman.errors import PinmanError, ProfileError
+from pinman.fsutil import atomic_write
+from pinman.paths import Paths
+
+ChoiceSource = Literal["env", "project", "global"]
+SHIM_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The profile name chosen for a directory, and where that choice came from."""
+
+    name: str
+    source: ChoiceSource
+    detail: str  # "PINMAN_PROFILE", the .pinman.toml path, or the global choice file
+    project_root: Path | None  # nearest .pinman.toml's folder, whatever chose the name
+
+
+def choose(cwd: Path, paths: Paths, environ: Mapping[str, str] | None = None) -> Choice:
+    """Precedence: PINMAN_PROFILE > nearest .pinman.toml > the global choice of `pinman use`."""
+    from pinman import profiles
+
+    env = os.environ if environ is None else environ
+    root = profiles.find_project_root(cwd)
+    if env.get("PINMAN_PROFILE"):
+        return Choice(profiles.validate_name(env["PINMAN_PROFILE"]), "env", "PINMAN_PROFILE", root)
+    if root is not None:
+        project = profiles.read_project_file(root)
+        if project.profile:
+            return Choice(project.profile, "project", str(project.path), root)
+    name = read_global(paths)
+    if name:
+        return Choice(name, "global", str(paths.global_choice), root)
+    raise ProfileError(
+        "no profile chosen for this directory",
+        hint="run `pinman use stable` (global) or `pinman use --local NAME` (this project)",
+    )
+
+
+def read_global(paths: Paths) -> str | None:
+    from pinman.profiles import validate_name
+
+    try:
+        raw = paths.global_choice.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return validate_name(raw) if raw else None
+
+
+def write_global(paths: Paths, name: str) -> None:
+    atomic_write(paths.global_choice, name + "\n")
+
+
+# ---------------------------------------------------------------- overrides (local, per machine)
+
+
+def profile_key(name: str, project_root: Path | None) -> str:
+    return name if project_root is None else f"{project_root}::{name}"
+
+
+@dataclass(frozen=True)
+class Override:
+    version: str
+    previous: str | None
+    reason: str
+    at: float
+
+
+def read_overrides(paths: Paths) -> dict[str, Override]:
+    try:
+        doc = json.loads(paths.overrides.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        raise PinmanError(
+            f"{paths.overrides}: unreadable ({e.__class__.__name__})",
+            hint="delete the file to drop all local overrides",
+        ) from None
+    items = doc.get("overrides", {}) if isinstance(doc, dict) else {}
+    out: dict[str, Override] = {}
+    for key, v in items.items():
+        if isinstance(v, dict) and isinstance(v.get("version"), str):
+            out[key] = Override(v["version"], v.get("previous"), str(v.get("reason", "")), float(v.get("at", 0)))
+    return out
+
+
+def get_override(paths: Paths, name: str, project_root: Path | None) -> Override | None:
+    return read_overrides(paths).get(profile_key(name, project_root))
+
+
+def set_override(paths: Paths, name: str, project_root: Path | None, override: Override | None) -> None:
+    """Write (or with None, drop) the local override; the profile file is never touched."""
+    from filelock import FileLock
+
+    paths.locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(paths.locks / "overrides.lock")):
+        current = read_overrides(paths)
+        key = profile_key(name, project_root)
+        if override is None:
+            current.pop(key, None)
+        else:
+            current[key] = override
+        doc = {"schema": 1, "overrides": {k: vars(v) for k, v in current.items()}}
+        atomic_write(paths.overrides, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- pointers
+
+
+def pointer_path(paths: Paths, project_root: Path | None, name: str) -> Path:
+    if project_root is None:
+        return paths.links / "g" / name
+    return paths.links / ("p" + str(project_root)) / ".pinman" / name
+
+
+def sh_quote(value: str) -> str:
+    """Single-quote for sh: nothing inside single quotes is expanded or executed."""
+    if "\0" in value:
+        raise PinmanError("a value contains a NUL byte and cannot be passed to a program")
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+@dataclass(frozen=True)
+class Pointer:
+    name: str
+    version: str
+    binary: Path
+    source: Path  # the profile file it was made from
+    env: dict[str, str]
+
+
+def write_pointer(paths: Paths, project_root: Path | None, pointer: Pointer) -> Path:
+    """Atomically (re)write the shim's pointer for one (context, profile)."""
+    lines = [
+        "# generated by pinman: the claude shim reads this; do not edit",
+        f"_pm_ver={sh_quote(pointer.version)}",
+        f"_pm_bin={sh_quote(str(pointer.binary))}",
+        f"_pm_src={sh_quote(str(pointer.source))}",
+        "_pm_env() {",
+        *(f"  export {k}={sh_quote(v)}" for k, v in sorted(pointer.env.items())),
+        "  :",
+        "}",
+    ]
+    target = pointer_path(paths, project_root, pointer.name)
+    atomic_write(target, "\n".join(lines) + "\n")
+    # Backdate to the profile's mtime: any later edit of the profile, even within the same
+    # second as this write, makes the shim's `-nt` test see the pointer as stale.
+    try:
+        st = pointer.source.stat()
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    except OSError:
+        pass
+    return target
+
+
+def read_pointer(path: Path) -> dict[str, str] | None:
+    """The `_pm_*` values of a pointer file (for `current`/`which` without resolving again)."""
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("_pm_") and "=" in line and not line.startswith("_pm_env"):
+            key, raw = line.split("=", 1)
+            out[key[4:]] = _sh_unquote(raw)
+    return out
+
+
+def _sh_unquote(raw: str) -> str:
+    return raw[1:-1].replace("'\\''", "'") if raw.startswith("'") and raw.endswith("'") else raw
+
+
+def drop_pointers(paths: Paths, name: str) -> int:
+    """Remove every pointer for `name`, so each shim context re-resolves on its next run."""
+    count = 0
+    if not paths.links.is_dir():
+        return 0
+    for p in paths.links.rglob(name):
+        if p.is_file() and (p.parent.name == ".pinman" or p.parent == paths.links / "g"):
+            p.unlink(missing_ok=True)
+            count += 1
+    return count
+
+
+# ---------------------------------------------------------------- the shim
+
+SHIM_TEMPLATE = r"""#!/bin/sh
+# pinman shim (schema {schema}): runs the Claude Code version pinned for this directory.
+# Generated by `pinman`; do not edit. It reads a pointer file pinman keeps per profile and
+# execs the binary named there; Python only runs when that pointer is missing or stale.
+_pm_links={links}
+_pm_name=${{PINMAN_PROFILE-}}
+_pm_root=
+_pm_d=$PWD
+while :; do
+  if [ -f "$_pm_d/.pinman.toml" ]; then _pm_root=${{_pm_d:-/}}; break; fi
+  [ -n "$_pm_d" ] || break
+  _pm_d=${{_pm_d%/*}}
+done
+if [ -z "$_pm_name" ] && [ -n "$_pm_root" ]; then
+  # Top-level `profile = "NAME"` only; anything unusual goes to the slow path, which
+  # parses the file properly and reports errors with file:line.
+  while IFS= read -r _pm_l || [ -n "$_pm_l" ]; do
+    case $_pm_l in
+      \[*) break ;;
+      profile=*|profile\ *=*|profile"	"*=*)
+        _pm_v=${{_pm_l#*=}}
+        _pm_v=${{_pm_v#"${{_pm_v%%[!	 ]*}}"}}
+        case $_pm_v in
+          \"*) _pm_v=${{_pm_v#\"}}; _pm_name=${{_pm_v%%\"*}} ;;
+          \'*) _pm_v=${{_pm_v#\'}}; _pm_name=${{_pm_v%%\'*}} ;;
+        esac
+        break ;;
+    esac
+  done < "$_pm_root/.pinman.toml"
+fi
+if [ -z "$_pm_name" ] && [ -f {global_file} ]; then
+  IFS= read -r _pm_name < {global_file}
+fi
+case $_pm_name in
+  ''|.*|*[!A-Za-z0-9._-]*) ;;
+  *)
+    if [ -n "$_pm_root" ]; then _pm_f="$_pm_links/p$_pm_root/.pinman/$_pm_name"; else _pm_f="$_pm_links/g/$_pm_name"; fi
+    if [ -f "$_pm_f" ]; then
+      . "$_pm_f"
+      if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ]; then
+        _pm_env
+        exec "$_pm_bin" "$@"
+      fi
+    fi ;;
+esac
+exec {python} -m pinman _shim "$@"
+"""
+
+
+def shim_text(paths: Paths, python: str | None = None) -> str:
+    return SHIM_TEMPLATE.format(
+        schema=SHIM_SCHEMA,
+        links=sh_quote(str(paths.links)),
+        global_file=sh_quote(str(paths.global_choice)),
+        python=sh_quote(python or sys.executable),
+    )
+
+
+def ensure_shim(paths: Paths) -> Path:
+    """Write the shim if it is missing or differs (e.g. after pinman moved to another venv)."""
+    text = shim_text(paths)
+    try:
+        if paths.shim.read_text() == text:
+            return paths.shim
+    except OSError:
+        pass
+    atomic_write(paths.shim, text, mode=0o755)
+    return paths.shim
+
+
+def shim_on_path(paths: Paths, environ: Mapping[str, str] | None = None) -> bool:
+    """True when `claude` on PATH is our shim (first match wins, as the shell does)."""
+    env = os.environ if environ is None else environ
+    for folder in env.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder or ".") / "claude"
+        if os.access(candidate, os.X_OK) and candidate.is_file():
+            try:
+                return candidate.resolve() == paths.shim.resolve()
+            except OSError:
+                return False
+    return False
+
+
+def path_line(paths: Paths) -> str:
+    return f'export PATH="{paths.bin}:$PATH"'
+
+
+def base_env() -> dict[str, str]:
+    """What every way pinman runs `claude` sets: the pin must hold."""
+    return {"DISABLE_AUTOUPDATER": "1"}
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,112 @@
+"""The `pinman` command: parse, call the core, render. Nothing else lives here.
+
+Start-up matters (`pinman current` runs in shell prompts), so typer and every heavy module are
+imported lazily: `main()` answers `current`, `which` and the shim's `_shim` without typer at all.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from pinman.errors import ExitCode, PinmanError
+
+FAST = {"current", "which"}
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["_shim"]:
+        from pinman.resolution import shim_main
+
+        sys.exit(shim_main(args[1:]))
+    if args[:1] and args[0] in FAST and set(args[1:]) <= {"--json"}:
+        sys.exit(_guard(lambda: _fast(args[0], "--json" in args)))
+    sys.exit(_guard(lambda: _typer(args)))
+
+
+def _guard(fn: Any) -> int:
+    """One handler: PinmanError -> one line + hint; Ctrl-C -> 130; a bug -> message + log path."""
+    try:
+        return int(fn() or 0)
+    except PinmanError as e:
+        err(f"pinman: {e.message}")
+        if e.hint:
+            err(f"  hint: {e.hint}")
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        err("pinman: interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # noqa: BLE001 - the last line of defence: never a raw traceback
+        return _crash(e)
+
+
+def _crash(e: BaseException) -> int:
+    import traceback
+
+    from pinman.paths import Paths
+
+    log = Paths.from_env().log
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as f:
+            f.write("".join(traceback.format_exception(e)))
+        where = f" (details in {log})"
+    except OSError:
+        where = ""
+    err(f"pinman: unexpected error: {e.__class__.__name__}: {e}{where}")
+    return int(ExitCode.ERROR)
+
+
+def _typer(args: list[str]) -> int:
+    import click
+
+    from pinman.commands import app
+
+    try:
+        rv = app(args=args, prog_name="pinman", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.exceptions.Abort:
+        err("pinman: aborted")
+        return int(ExitCode.INTERRUPTED)
+    except click.ClickException as e:
+        e.show()
+        return int(ExitCode.USAGE)
+    return rv if isinstance(rv, int) else 0
+
+
+def _fast(command: str, as_json: bool) -> int:
+    from pinman.paths import Paths
+    from pinman.status import describe_current
+
+    info = describe_current(Path.cwd(), Paths.from_env())
+    if command == "which":
+        if not info["installed"]:
+            raise PinmanError(f"{info['profile']} {info['version']} is not installed",
+                              hint=f"run `pinman install {info['profile']}`")
+        out(json.dumps({"binary": info["binary"]}) if as_json else info["binary"])
+        return 0
+    if as_json:
+        out(json.dumps(info, indent=2))
+        return 0
+    state = "" if info["installed"] else "  (not installed: `pinman install` or run claude once)"
+    out(f"{info['profile']} {info['version']}{state}")
+    out(f"  why:     {info['why']}")
+    out(f"  chosen:  {info['source']} ({info['detail']})")
+    out(f"  profile: {info['profile_file']}")
+    if info["binary"]:
+        out(f"  binary:  {info['binary']}")
+    return 0
+
+
+def out(line: str = "") -> None:
+    print(line)
+
+
+def err(line: str) -> None:
+    print(line, file=sys.stderr)

@@ -1,0 +1,337 @@
+"""The typer app: one function per command; each parses, calls the core, renders.
+
+Core modules are imported inside the commands that need them so `pinman --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from pinman.cli import err, out
+from pinman.errors import PinmanError, UsageError
+from pinman.paths import Paths
+
+app = typer.Typer(
+    name="pinman",
+    help="Pin Claude Code per profile, switch instantly, health-check and roll back.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+JSON = typer.Option(False, "--json", help="Machine-readable output.")
+
+
+def _paths() -> Paths:
+    return Paths.from_env()
+
+
+def _emit(data: Any) -> None:
+    out(json.dumps(data, indent=2, default=str))
+
+
+def _progress(label: str) -> Any:
+    start = time.monotonic()
+
+    def report(msg: str) -> None:
+        err(f"  {label}: {msg} ({time.monotonic() - start:.1f} s)")
+
+    return report
+
+
+def _profile(name: str) -> Any:
+    from pinman.profiles import find_profile
+
+    return find_profile(name, Path.cwd(), _paths())
+
+
+# ---------------------------------------------------------------- switching
+
+
+@app.command()
+def use(
+    name: str = typer.Argument(..., help="Profile to switch to."),
+    local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
+) -> None:
+    """Install the profile's version if needed and make `claude` run it."""
+    from pinman import activation, profiles
+    from pinman.resolution import activate
+
+    paths = _paths()
+    cwd = Path.cwd()
+    profile = profiles.find_profile(profiles.validate_name(name), cwd, paths)
+    tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=_progress(f"{name}"))
+    if local:
+        written = profiles.write_project_file(cwd, name)
+        where = f"for {cwd} ({written.name})"
+    else:
+        activation.write_global(paths, name)
+        # Also refresh the pointer outside projects, which is what the global choice serves.
+        if _context_root(cwd, False) is not None:
+            activate(paths, profiles.find_profile(name, Path(os.sep), paths), None)
+        where = "globally"
+    out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
+    _warn_path(paths)
+
+
+def _context_root(cwd: Path, local: bool) -> Path | None:
+    from pinman.profiles import find_project_root
+
+    return cwd if local else find_project_root(cwd)
+
+
+def _warn_path(paths: Paths) -> None:
+    from pinman.activation import path_line, shim_on_path
+
+    if not shim_on_path(paths):
+        err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")
+        err(f"  {path_line(paths)}")
+
+
+@app.command()
+def current(as_json: bool = JSON) -> None:
+    """Profile, version and binary for this directory, and why."""
+    from pinman.cli import _fast
+
+    raise typer.Exit(_fast("current", as_json))
+
+
+@app.command()
+def which(as_json: bool = JSON) -> None:
+    """The binary `claude` runs here."""
+    from pinman.cli import _fast
+
+    raise typer.Exit(_fast("which", as_json))
+
+
+def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
+    from pinman import activation
+    from pinman.resolution import profile_env
+
+    paths = _paths()
+    chosen = name or activation.choose(Path.cwd(), paths).name
+    profile = _profile(chosen)
+    env = profile_env(profile)
+    env["PINMAN_PROFILE"] = chosen
+    env["PATH"] = f"{paths.bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    return chosen, env
+
+
+@app.command(name="env")
+def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+            as_json: bool = JSON) -> None:
+    """Print `export` lines for a profile: eval "$(pinman env stable)"."""
+    from pinman.activation import ensure_shim, sh_quote
+
+    _, env = _env_for(name)
+    ensure_shim(_paths())
+    if as_json:
+        _emit(env)
+        return
+    for key, value in env.items():
+        value = sh_quote(value) if key != "PATH" else f'"{_paths().bin}:$PATH"'
+        out(f"export {key}={value}")
+
+
+@app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_cmd(
+    ctx: typer.Context,
+    profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one)."),
+) -> None:
+    """Run a command with the profile's `claude` first on PATH and its env: pinman exec -- CMD."""
+    from pinman.activation import ensure_shim
+
+    command = list(ctx.args)
+    if not command:
+        raise UsageError("no command given", hint="pinman exec [-p NAME] -- CMD [ARGS...]")
+    _, env = _env_for(profile)
+    ensure_shim(_paths())
+    full = dict(os.environ)
+    full.update(env)
+    try:
+        os.execvpe(command[0], command, full)
+    except FileNotFoundError:
+        raise PinmanError(f"command not found: {command[0]}") from None
+
+
+# ---------------------------------------------------------------- installs
+
+
+@app.command()
+def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile).")) -> None:
+    """Install a profile's (or an exact) Claude Code version into the store."""
+    from pinman.resolution import CLAUDE_CODE, ensure_installed, target as resolve_target
+    from pinman.store import Store
+    from pinman.versions import is_exact
+
+    paths = _paths()
+    if target and is_exact(target):
+        from pinman.registry import Registry
+
+        version = target.lstrip("v=")
+        store = Store(paths)
+        if store.get(CLAUDE_CODE, version) is None:
+            info = Registry(paths).packument(CLAUDE_CODE)
+            from pinman.versions import pick, parse_spec
+
+            pick(parse_spec(version), info, None)  # unknown version -> error with nearest
+            integrity = info.versions[version].integrity
+            store.install(CLAUDE_CODE, version, integrity=integrity, progress=_progress(version))
+        inst = store.get(CLAUDE_CODE, version)
+        assert inst is not None
+        out(f"{version}: installed at {inst.prefix}")
+        return
+    from pinman import activation
+
+    name = target or activation.choose(Path.cwd(), paths).name
+    tgt = resolve_target(paths, _profile(name))
+    inst = ensure_installed(paths, tgt, progress=_progress(name))
+    out(f"{name}: {tgt.version} installed at {inst.prefix}")
+
+
+@app.command()
+def uninstall(version: str, force: bool = typer.Option(False, "--force", help="Remove even if a profile uses it.")) -> None:
+    """Remove one installed version (refused while a profile uses it)."""
+    from pinman.inventory import users_of
+    from pinman.resolution import CLAUDE_CODE
+    from pinman.store import Store
+
+    paths = _paths()
+    store = Store(paths)
+    if store.get(CLAUDE_CODE, version) is None:
+        raise PinmanError(f"{version} is not installed", hint="see `pinman versions`")
+    users = users_of(paths, Path.cwd(), version)
+    if users and not force:
+        raise PinmanError(f"{version} is used by {', '.join(users)}", hint="switch those profiles first, or pass --force")
+    store.remove(CLAUDE_CODE, version)
+    out(f"{version}: removed")
+
+
+@app.command()
+def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go.")) -> None:
+    """Remove installs no profile uses (never a last known-good)."""
+    from pinman.inventory import prunable
+    from pinman.resolution import CLAUDE_CODE
+    from pinman.store import Store
+
+    paths = _paths()
+    victims = prunable(paths, Path.cwd())
+    store = Store(paths)
+    for version in victims:
+        if not dry_run:
+            store.remove(CLAUDE_CODE, version)
+        out(f"{'would remove' if dry_run else 'removed'} {version}")
+    if not victims:
+        out("nothing to prune")
+
+
+# ---------------------------------------------------------------- reading
+
+
+@app.command(name="list")
+def list_cmd(as_json: bool = JSON) -> None:
+    """Profiles visible here: source, spec, resolved version, installed?, active?"""
+    from pinman.inventory import profile_rows
+
+    rows = profile_rows(_paths(), Path.cwd())
+    if as_json:
+        _emit(rows)
+        return
+    _table(rows, ["active", "name", "source", "spec", "version", "installed", "problem"])
+
+
+@app.command()
+def show(name: str, as_json: bool = JSON) -> None:
+    """Everything about one profile."""
+    from pinman.inventory import profile_detail
+
+    data = profile_detail(_paths(), Path.cwd(), name)
+    if as_json:
+        _emit(data)
+        return
+    for key, value in data.items():
+        out(f"{key + ':':14} {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
+
+
+@app.command()
+def versions(remote: bool = typer.Option(False, "--remote", help="List registry versions too."),
+             as_json: bool = JSON) -> None:
+    """Installed versions (and with --remote, the registry's) with dist-tags."""
+    from pinman.inventory import version_rows
+
+    rows = version_rows(_paths(), Path.cwd(), remote=remote)
+    if as_json:
+        _emit(rows)
+        return
+    _table(rows, ["version", "tags", "installed", "used_by"])
+
+
+@app.command()
+def resolve(spec: str, as_json: bool = JSON) -> None:
+    """The exact version a spec resolves to (as `npm install` would pick it)."""
+    from pinman.registry import Registry
+    from pinman.resolution import CLAUDE_CODE
+    from pinman.versions import parse_spec
+
+    try:
+        parse_spec(spec)
+    except ValueError as e:
+        raise UsageError(str(e), hint="e.g. 2.1.331, latest, ^2.1.0, ~2.1.300, 2.1.x, >=1.0.100 <2") from None
+    res = Registry(_paths()).resolve(CLAUDE_CODE, spec)
+    if as_json:
+        _emit({"spec": spec, "version": res.version, "integrity": res.integrity,
+               "stale": res.stale, "skipped": list(res.skipped)})
+        return
+    out(res.version)
+    if res.stale:
+        err("note: offline: answered from cached registry data")
+
+
+@app.command()
+def doctor(as_json: bool = JSON) -> None:
+    """Find what would undo the pin: shadowing `claude` binaries, auto-update settings, missing tools."""
+    from pinman.doctor import run_checks
+
+    findings = run_checks(_paths(), Path.cwd())
+    if as_json:
+        _emit([f.__dict__ for f in findings])
+    else:
+        for f in findings:
+            out(f"[{f.level:5}] {f.message}")
+            if f.fix:
+                out(f"        fix: {f.fix}")
+    if any(f.level == "error" for f in findings):
+        raise typer.Exit(1)
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        out("(none)")
+        return
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    out("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    for row in cells:
+        out("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is True:
+        return "yes"
+    if value in (None, False):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,129 @@
+"""`pinman doctor`: find whatever would undo the pin, and say how to fix it.
+
+Each check returns findings; none of them changes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from pinman import activation
+from pinman.paths import Paths
+
+FALSY = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "ok" | "warn" | "error"
+    message: str
+    fix: str = ""
+
+
+def run_checks(paths: Paths, cwd: Path, environ: Mapping[str, str] | None = None) -> list[Finding]:
+    env = os.environ if environ is None else environ
+    home = Path(env.get("HOME", str(Path.home())))
+    return [
+        *check_path(paths, env),
+        *check_settings(home),
+        *check_tools(),
+        *check_shim(paths),
+    ]
+
+
+def claude_on_path(environ: Mapping[str, str]) -> list[Path]:
+    found: list[Path] = []
+    for folder in environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder or ".") / "claude"
+        if candidate.is_file() and os.access(candidate, os.X_OK) and candidate not in found:
+            found.append(candidate)
+    return found
+
+
+def check_path(paths: Paths, environ: Mapping[str, str]) -> list[Finding]:
+    found = claude_on_path(environ)
+    shim = paths.shim
+    if not found or found[0] != shim:
+        if shim not in found:
+            msg = f"the pinman shim ({shim}) is not on PATH"
+        else:
+            msg = f"{found[0]} comes before the pinman shim on PATH and runs instead of the pin"
+        out = [Finding("error", msg, f"put this last in your shell profile: {activation.path_line(paths)}")]
+    else:
+        out = [Finding("ok", f"`claude` on PATH is the pinman shim ({shim})")]
+    for other in found:
+        if other != shim:
+            out.append(Finding("warn", f"another claude binary on PATH: {other}", _removal_hint(other)))
+    return out
+
+
+def _removal_hint(binary: Path) -> str:
+    text = str(binary.resolve()) if binary.exists() else str(binary)
+    if "node_modules" in text:
+        return "npm uninstall -g @anthropic-ai/claude-code   (a global npm install updates itself)"
+    if binary == Path.home() / ".local/bin/claude" or ".local/share/claude" in text:
+        return f"remove the native installer's copy: rm {binary}  (it auto-updates outside pinman)"
+    return f"remove it or move its folder after {binary.parent} on PATH"
+
+
+def check_settings(home: Path) -> list[Finding]:
+    """Claude Code settings that turn the auto-updater back on despite DISABLE_AUTOUPDATER=1."""
+    out: list[Finding] = []
+    for path in (home / ".claude" / "settings.json", home / ".claude" / "settings.local.json"):
+        doc = _read_json(path)
+        if doc is None:
+            continue
+        value = (doc.get("env") or {}).get("DISABLE_AUTOUPDATER") if isinstance(doc.get("env"), dict) else None
+        if value is not None and str(value).strip().lower() in FALSY:
+            out.append(Finding("error", f"{path}: env.DISABLE_AUTOUPDATER={value!r} re-enables auto-updates",
+                               f"remove DISABLE_AUTOUPDATER from the env block of {path}"))
+        if doc.get("autoUpdates") is True:
+            out.append(Finding("warn", f"{path}: autoUpdates is true", f'set "autoUpdates": false in {path}'))
+    legacy = _read_json(home / ".claude.json")
+    if legacy and legacy.get("autoUpdates") is True:
+        out.append(Finding("warn", f"{home / '.claude.json'}: autoUpdates is true",
+                           "run `claude config set -g autoUpdates false`"))
+    if not out:
+        out.append(Finding("ok", "no Claude Code setting re-enables auto-updates"))
+    return out
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def check_tools() -> list[Finding]:
+    out: list[Finding] = []
+    for tool, why in (("npm", "pinman installs Claude Code with npm"), ("node", "Claude Code 1.x runs on Node")):
+        exe = shutil.which(tool)
+        if exe is None:
+            out.append(Finding("error" if tool == "npm" else "warn", f"{tool} not found: {why}",
+                               "install Node.js (it ships npm)"))
+            continue
+        try:
+            ver = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            ver = "?"
+        out.append(Finding("ok", f"{tool} {ver} ({exe})"))
+    return out
+
+
+def check_shim(paths: Paths) -> list[Finding]:
+    try:
+        current = paths.shim.read_text()
+    except OSError:
+        return [Finding("warn", "the shim is not written yet", "run `pinman use stable`")]
+    if current != activation.shim_text(paths):
+        return [Finding("warn", "the shim is out of date (pinman moved or was upgraded)",
+                        "run `pinman use <profile>` to rewrite it")]
+    return [Finding("ok", "shim up to date")]

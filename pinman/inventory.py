@@ -1,0 +1,139 @@
+"""Who uses what: profiles with their resolved versions, installed versions with their users.
+
+Backs `list`, `show`, `versions`, `uninstall` and `prune`. Everything here works offline: tags and
+ranges resolve from the registry cache, and a profile that cannot resolve is reported, not fatal.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pinman import activation
+from pinman.errors import PinmanError
+from pinman.paths import Paths
+from pinman.resolution import CLAUDE_CODE, Target, installed, target
+
+
+def _active_name(paths: Paths, cwd: Path) -> str | None:
+    try:
+        return activation.choose(cwd, paths).name
+    except PinmanError:
+        return None
+
+
+def _try_target(paths: Paths, profile: Any) -> tuple[Target | None, str | None]:
+    try:
+        return target(paths, profile), None
+    except PinmanError as e:
+        return None, e.message
+
+
+def profile_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
+    from pinman.profiles import list_profiles
+
+    active = _active_name(paths, cwd)
+    rows: list[dict[str, Any]] = []
+    for profile, shadowed in list_profiles(cwd, paths):
+        if shadowed:
+            continue
+        tgt, problem = _try_target(paths, profile)
+        rows.append({
+            "name": profile.name,
+            "active": profile.name == active,
+            "source": profile.source,
+            "path": str(profile.path),
+            "spec": profile.claude_code.version,
+            "version": tgt.version if tgt else None,
+            "override": bool(tgt and tgt.override),
+            "installed": bool(tgt and installed(paths, tgt.version)),
+            "problem": problem,
+        })
+    return rows
+
+
+def profile_detail(paths: Paths, cwd: Path, name: str) -> dict[str, Any]:
+    from pinman.profiles import find_profile, validate_name
+
+    profile = find_profile(validate_name(name), cwd, paths)
+    tgt, problem = _try_target(paths, profile)
+    inst = installed(paths, tgt.version) if tgt else None
+    return {
+        "name": profile.name,
+        "description": profile.description,
+        "file": str(profile.path),
+        "source": profile.source,
+        "spec": profile.claude_code.version,
+        "integrity": profile.claude_code.integrity,
+        "version": tgt.version if tgt else None,
+        "why": tgt.why if tgt else problem,
+        "installed": str(inst.prefix) if inst else None,
+        "bad": [{"version": b.version, "reason": b.reason} for b in profile.claude_code.bad],
+        "sdk": ({"package": profile.sdk.package, "version": profile.sdk.version} if profile.sdk else None),
+        "env": sorted(profile.env),
+        "health": vars(profile.health),
+    }
+
+
+def used_versions(paths: Paths, cwd: Path) -> dict[str, list[str]]:
+    """version -> the profiles (or shim contexts) that run it, seen from `cwd` and every pointer."""
+    from pinman.profiles import list_profiles
+
+    users: dict[str, list[str]] = {}
+    for profile, shadowed in list_profiles(cwd, paths):
+        if shadowed:
+            continue
+        tgt, _ = _try_target(paths, profile)
+        if tgt:
+            users.setdefault(tgt.version, []).append(profile.name)
+    for ptr in paths.links.rglob("*") if paths.links.is_dir() else []:
+        info = activation.read_pointer(ptr) if ptr.is_file() else None
+        if info and "ver" in info:
+            label = f"{ptr.name} (shim)"
+            if label not in users.setdefault(info["ver"], []) and ptr.name not in users[info["ver"]]:
+                users[info["ver"]].append(label)
+    return users
+
+
+def users_of(paths: Paths, cwd: Path, version: str) -> list[str]:
+    return used_versions(paths, cwd).get(version, [])
+
+
+def protected(paths: Paths, cwd: Path) -> set[str]:
+    """Versions prune must keep: in use anywhere, or a recorded last known-good."""
+    keep = set(used_versions(paths, cwd))
+    try:
+        from pinman.journal import Journal
+
+        keep |= Journal(paths).known_good_versions()
+    except ImportError:
+        pass
+    return keep
+
+
+def prunable(paths: Paths, cwd: Path) -> list[str]:
+    from pinman.store import Store
+
+    keep = protected(paths, cwd)
+    return [i.version for i in Store(paths).list(CLAUDE_CODE) if i.version not in keep]
+
+
+def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any]]:
+    from pinman.store import Store
+    from pinman.versions import sort_versions
+
+    users = used_versions(paths, cwd)
+    have = {i.version for i in Store(paths).list(CLAUDE_CODE)}
+    tags: dict[str, list[str]] = {}
+    universe = set(have)
+    if remote:
+        from pinman.registry import Registry
+
+        doc = Registry(paths).packument(CLAUDE_CODE)
+        for tag, version in doc.dist_tags.items():
+            tags.setdefault(version, []).append(tag)
+        universe |= set(doc.versions)
+    return [
+        {"version": v, "tags": tags.get(v, []), "installed": v in have, "used_by": users.get(v, [])}
+        for v in reversed(sort_versions(list(universe)))
+    ]

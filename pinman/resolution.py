@@ -1,0 +1,179 @@
+"""From a profile to the exact install it runs: override > exact pin > tag/range via the registry.
+
+This is where profiles, the registry, the store and the shim's pointers meet; the CLI calls these
+functions and renders what they return.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from pinman import activation
+from pinman.activation import Override, Pointer
+from pinman.paths import Paths
+
+if TYPE_CHECKING:
+    from pinman.profiles import Profile
+    from pinman.registry import Registry
+    from pinman.store import Install
+
+CLAUDE_CODE = "@anthropic-ai/claude-code"
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a profile runs right now, and why."""
+
+    profile: Profile
+    version: str
+    integrity: str | None
+    why: str
+    override: Override | None = None
+    stale: bool = False  # the registry answer came from the offline cache
+    skipped: tuple[str, ...] = ()
+
+
+def override_for(paths: Paths, profile: Profile) -> Override | None:
+    return activation.get_override(paths, profile.name, profile.project_root)
+
+
+def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
+           use_override: bool = True) -> Target:
+    """Resolve without installing. Exact pins and overrides need no network."""
+    from pinman.versions import parse_spec
+
+    ov = override_for(paths, profile) if use_override else None
+    pin = profile.claude_code
+    if ov is not None:
+        return Target(profile, ov.version, None, f"override: {ov.reason}" if ov.reason else "override", ov)
+    spec = parse_spec(pin.version)
+    if spec.kind == "exact":
+        return Target(profile, pin.version.lstrip("v="), pin.integrity, f"pinned {pin.version}")
+    reg = registry or _registry(paths)
+    bad = [b.version for b in pin.bad]
+    res = reg.resolve(CLAUDE_CODE, pin.version, skip=bad)
+    return Target(profile, res.version, res.integrity, f"{pin.version} -> {res.version}",
+                  stale=res.stale, skipped=tuple(res.skipped))
+
+
+def _registry(paths: Paths) -> Registry:
+    from pinman.registry import Registry
+
+    return Registry(paths)
+
+
+def installed(paths: Paths, version: str) -> Install | None:
+    from pinman.store import Store
+
+    return Store(paths).get(CLAUDE_CODE, version)
+
+
+def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None) -> Install:
+    """The install for `tgt`, from the store if present (offline), else through npm."""
+    from pinman.store import Store
+
+    store = Store(paths)
+    found = store.get(CLAUDE_CODE, tgt.version)
+    if found is not None:
+        return found
+    integrity = tgt.integrity
+    if integrity is None:
+        # Overrides carry no hash: take the registry's so npm's download is still checked.
+        try:
+            integrity = _registry(paths).packument(CLAUDE_CODE).versions[tgt.version].integrity
+        except Exception:  # noqa: BLE001 - best effort; npm verifies against the registry anyway
+            integrity = None
+    return store.install(CLAUDE_CODE, tgt.version, integrity=integrity, progress=progress)
+
+
+def profile_env(profile: Profile) -> dict[str, str]:
+    """The env a profile's `claude` runs with: the profile's [env], then the pin-holding vars."""
+    env = dict(profile.env)
+    env.update(activation.base_env())
+    return env
+
+
+def pointer_for(profile: Profile, tgt: Target, inst: Install) -> Pointer:
+    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(profile))
+
+
+def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
+             progress: Progress | None = None, registry: Registry | None = None) -> tuple[Target, Install]:
+    """Resolve, install if needed, and point this context's shim at it (one rename)."""
+    tgt = target(paths, profile, registry=registry)
+    inst = ensure_installed(paths, tgt, progress)
+    activation.ensure_shim(paths)
+    activation.write_pointer(paths, context_root, pointer_for(profile, tgt, inst))
+    return tgt, inst
+
+
+def repoint(paths: Paths, name: str) -> int:
+    """After an override changes, make every context's pointer for `name` follow it.
+
+    Pointers whose context can be re-resolved offline are rewritten in place; the rest are
+    dropped, so that context's shim resolves again on its next run. Returns pointers touched.
+    """
+    from pinman.errors import PinmanError
+    from pinman.profiles import find_profile
+
+    touched = 0
+    for ptr, root in _pointers_named(paths, name):
+        try:
+            profile = find_profile(name, root, paths) if root else _global_profile(paths, name)
+            tgt = target(paths, profile)
+            inst = installed(paths, tgt.version)
+            if inst is None:
+                raise PinmanError("not installed")
+            activation.write_pointer(paths, root, pointer_for(profile, tgt, inst))
+        except PinmanError:
+            ptr.unlink(missing_ok=True)
+        touched += 1
+    return touched
+
+
+def _global_profile(paths: Paths, name: str) -> Profile:
+    """A profile as seen outside any project: user folder, then built-ins."""
+    from pinman.profiles import find_profile
+
+    return find_profile(name, Path(os.sep), paths)
+
+
+def _pointers_named(paths: Paths, name: str) -> list[tuple[Path, Path | None]]:
+    out: list[tuple[Path, Path | None]] = []
+    g = paths.links / "g" / name
+    if g.is_file():
+        out.append((g, None))
+    proot = paths.links / "p"
+    if proot.is_dir():
+        for ptr in proot.rglob(f".pinman/{name}"):
+            rel = ptr.parent.parent.relative_to(proot)
+            out.append((ptr, Path(os.sep) / rel))
+    return out
+
+
+def shim_main(argv: list[str]) -> int:
+    """The shim's slow path: resolve here, install if needed, write the pointer, exec claude."""
+    from pinman.errors import PinmanError
+    from pinman.profiles import find_profile
+
+    paths = Paths.from_env()
+    cwd = Path.cwd()
+    try:
+        choice = activation.choose(cwd, paths)
+        profile = find_profile(choice.name, cwd, paths)
+        tgt, inst = activate(paths, profile, choice.project_root,
+                             progress=lambda msg: print(f"pinman: {choice.name} {msg}", file=sys.stderr))
+    except PinmanError as e:
+        hint = f" ({e.hint})" if e.hint else ""
+        print(f"pinman: {e.message}{hint}", file=sys.stderr)
+        return int(e.exit_code)
+    env = dict(os.environ)
+    env.update(profile_env(profile))
+    binary = str(inst.binary)
+    os.execve(binary, [binary, *argv], env)
+    return 127  # not reached

@@ -1,0 +1,71 @@
+"""Read-only views: what runs here and why. Works offline; used by `current`, `which`, `list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pinman import activation
+from pinman.paths import Paths
+
+
+def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
+    """Profile, version, binary and *why* for this directory.
+
+    Reads the shim's pointer when it is fresh (no registry, no store scan); otherwise resolves
+    the profile, which for an exact pin or an override needs no network either.
+    """
+    from pinman.profiles import find_profile
+
+    choice = activation.choose(cwd, paths)
+    profile = find_profile(choice.name, cwd, paths)
+    info: dict[str, Any] = {
+        "profile": choice.name,
+        "source": choice.source,
+        "detail": choice.detail,
+        "profile_file": str(profile.path),
+        "profile_source": profile.source,
+    }
+    ptr_file = activation.pointer_path(paths, choice.project_root, choice.name)
+    ptr = activation.read_pointer(ptr_file)
+    if ptr and _fresh(ptr_file, profile.path) and Path(ptr["bin"]).exists():
+        version, binary = ptr["ver"], ptr["bin"]
+        ov = activation.get_override(paths, profile.name, profile.project_root)
+        why = _why_override(ov) if ov and ov.version == version else _why_pin(profile.claude_code.version, version)
+    else:
+        from pinman.resolution import installed, target
+
+        tgt = target(paths, profile)
+        inst = installed(paths, tgt.version)
+        version, binary = tgt.version, (str(inst.binary) if inst else None)
+        why = _why_override(tgt.override) if tgt.override else _why_pin(profile.claude_code.version, version)
+    info.update(version=version, binary=binary, installed=binary is not None, why=why,
+                install=_prefix(paths, version) if binary else None)
+    return info
+
+
+def _fresh(pointer: Path, source: Path) -> bool:
+    try:
+        return source.stat().st_mtime_ns <= pointer.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def _why_pin(spec: str, version: str) -> str:
+    return f"pinned {spec}" if spec.lstrip("v=") == version else f"pinned {spec} (resolves to {version})"
+
+
+def _why_override(ov: activation.Override | None) -> str:
+    if ov is None:
+        return ""
+    base = f"local override {ov.version}"
+    if ov.previous:
+        base += f" (rolled back from {ov.previous})"
+    return base + (f": {ov.reason}" if ov.reason else "")
+
+
+def _prefix(paths: Paths, version: str) -> str:
+    from pinman.resolution import CLAUDE_CODE
+    from pinman.store import Store
+
+    return str(Store(paths).path_for(CLAUDE_CODE, version))
