@@ -227,16 +227,24 @@ if [ -z "$_pm_name" ] && [ -n "$_pm_root" ]; then
   # Top-level `profile = "NAME"` only; anything unusual goes to the slow path, which
   # parses the file properly and reports errors with file:line.
   while IFS= read -r _pm_l || [ -n "$_pm_l" ]; do
+    _pm_l=${{_pm_l#"${{_pm_l%%[!	 ]*}}"}}
     case $_pm_l in
       \[*) break ;;
       profile=*|profile\ *=*|profile"	"*=*)
         _pm_v=${{_pm_l#*=}}
         _pm_v=${{_pm_v#"${{_pm_v%%[!	 ]*}}"}}
         case $_pm_v in
-          \"*) _pm_v=${{_pm_v#\"}}; _pm_name=${{_pm_v%%\"*}} ;;
-          \'*) _pm_v=${{_pm_v#\'}}; _pm_name=${{_pm_v%%\'*}} ;;
+          \"*) _pm_v=${{_pm_v#\"}}; _pm_name=${{_pm_v%%\"*}}; _pm_v=${{_pm_v#*\"}} ;;
+          \'*) _pm_v=${{_pm_v#\'}}; _pm_name=${{_pm_v%%\'*}}; _pm_v=${{_pm_v#*\'}} ;;
+          *) _pm_name=! ;;
+        esac
+        _pm_v=${{_pm_v#"${{_pm_v%%[!	 ]*}}"}}
+        case $_pm_v in
+          ''|\#*) ;;
+          *) _pm_name=! ;;
         esac
         break ;;
+      \"profile\"*|\'profile\'*) _pm_name=!; break ;;
     esac
   done < "$_pm_root/.pinman.toml"
 fi

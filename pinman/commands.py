@@ -60,6 +60,8 @@ def _profile(name: str) -> Any:
 def use(
     name: str = typer.Argument(..., help="Profile to switch to."),
     local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
+    reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback): back to the pin."),
+    check_after: bool = typer.Option(False, "--check", help="Health-check after switching; roll back on schema errors."),
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
     from pinman import activation, profiles
@@ -68,6 +70,11 @@ def use(
     paths = _paths()
     cwd = Path.cwd()
     profile = profiles.find_profile(profiles.validate_name(name), cwd, paths)
+    if reset:
+        from pinman.rollback import reset as drop_override
+
+        dropped = drop_override(paths, profile)
+        out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
     tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=_progress(f"{name}"))
     if local:
         written = profiles.write_project_file(cwd, name)
@@ -80,6 +87,8 @@ def use(
         where = "globally"
     out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
     _warn_path(paths)
+    if check_after:
+        raise typer.Exit(_run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
 
 
 def _context_root(cwd: Path, local: bool) -> Path | None:
@@ -160,6 +169,146 @@ def exec_cmd(
         os.execvpe(command[0], command, full)
     except FileNotFoundError:
         raise PinmanError(f"command not found: {command[0]}") from None
+
+
+# ---------------------------------------------------------------- health and rollback
+
+
+@app.command()
+def check(
+    name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+    all_profiles: bool = typer.Option(False, "--all", help="Every profile visible here."),
+    no_rollback: bool = typer.Option(False, "--no-rollback", help="Only report; never switch."),
+    if_due: bool = typer.Option(False, "--if-due", help="Cheap mode for cron/shell hooks: only when the last "
+                                "check is older than [health] interval; silent when ok."),
+    isolated_home: bool = typer.Option(False, "--isolated-home", help="Run the probe with a throw-away HOME."),
+    as_json: bool = JSON,
+) -> None:
+    """Run the real pinned client against your endpoint; roll back on schema errors."""
+    from pinman import activation
+    from pinman.profiles import list_profiles
+
+    paths = _paths()
+    cwd = Path.cwd()
+    if all_profiles:
+        chosen = [p for p, shadowed in list_profiles(cwd, paths) if not shadowed]
+    else:
+        chosen = [_profile(name or activation.choose(cwd, paths).name)]
+    if if_due:
+        from pinman.rollback import due
+
+        chosen = [p for p in chosen if due(paths, p)]
+    code = _run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
+                       isolated_home=isolated_home, quiet_ok=if_due)
+    raise typer.Exit(code)
+
+
+SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code of a multi-profile check
+
+
+def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | None,
+                isolated_home: bool, quiet_ok: bool = False) -> int:
+    from pinman.rollback import check as run_check
+
+    paths = _paths()
+    reports = [run_check(paths, p, auto_rollback=auto_rollback, isolated_home=isolated_home,
+                         progress=_progress(p.name)) for p in profiles]
+    if as_json:
+        docs = [r.to_json() for r in reports]
+        _emit(docs[0] if len(docs) == 1 else docs)
+    else:
+        for r in reports:
+            if not (quiet_ok and r.action == "ok"):
+                _render_check(r)
+    codes = {int(r.exit_code) for r in reports}
+    return next((c for c in SEVERITY if c in codes), 0)
+
+
+def _render_check(r: Any) -> None:
+    o = r.outcome
+    head = f"{r.profile} {r.version}  "
+    if o.kind.value == "ok":
+        out(f"{head}ok  ({r.duration:.1f} s)  - {r.detail}")
+        return
+    label = "schema error" if o.kind.value == "schema" else o.kind.value.replace("_", " ")
+    status = f"{o.status} " if o.status else ""
+    out(f"{head}{label}: {status}{o.message}")
+    if r.rollback:
+        age = f", checked {_age(r.known_good_checked_at)}" if r.known_good_checked_at else ""
+        out(f"  rolled back: {r.profile} -> {r.rollback['to']} (last known-good for this endpoint{age}) - verified ok")
+    else:
+        out(f"  {r.detail}")
+
+
+def _age(ts: float | None) -> str:
+    if not ts:
+        return "never"
+    secs = max(0.0, time.time() - ts)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if secs >= size:
+            n = int(secs // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+@app.command()
+def status(as_json: bool = JSON) -> None:
+    """Every profile: pinned, running (override?), why, last check."""
+    from pinman.inventory import status_rows
+
+    rows = status_rows(_paths(), Path.cwd())
+    if as_json:
+        _emit(rows)
+        return
+    for r in rows:
+        running = r["version"] or "?"
+        extra = f" ({r['why']})" if r["override"] else ""
+        last = r["last_check"]
+        seen = f"last check: {last['outcome']} {_age(last['ts'])}" if last else "never checked"
+        mark = "*" if r["active"] else " "
+        out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
+        if r["problem"]:
+            out(f"    problem: {r['problem']}")
+
+
+@app.command()
+def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all)."),
+            limit: int = typer.Option(50, "--limit", "-n"), as_json: bool = JSON) -> None:
+    """The journal, newest first."""
+    from pinman import activation
+    from pinman.journal import Journal
+
+    key = None
+    if name:
+        p = _profile(name)
+        key = activation.profile_key(p.name, p.project_root)
+    entries = Journal(_paths()).history(key, limit)
+    if as_json:
+        _emit([e.to_json() for e in entries])
+        return
+    for e in entries:
+        doc = e.to_json()
+        bits = [doc["time"], e.event, e.profile, e.version]
+        if e.outcome:
+            bits.append(e.outcome)
+        if e.previous:
+            bits.append(f"(from {e.previous})")
+        if e.endpoint:
+            bits.append(e.endpoint)
+        if e.message:
+            bits.append(f"- {e.message}")
+        out("  ".join(bits))
+    if not entries:
+        out("(no entries)")
+
+
+@app.command()
+def rollback(name: str, to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good).")) -> None:
+    """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""
+    from pinman.rollback import manual_rollback
+
+    before, after = manual_rollback(_paths(), _profile(name), to)
+    out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
 
 
 # ---------------------------------------------------------------- installs

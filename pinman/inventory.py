@@ -137,3 +137,21 @@ def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any
         {"version": v, "tags": tags.get(v, []), "installed": v in have, "used_by": users.get(v, [])}
         for v in reversed(sort_versions(list(universe)))
     ]
+
+
+def status_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
+    """`profile_rows` plus why each runs what it runs and its last health check."""
+    from pinman.journal import Journal
+    from pinman.profiles import list_profiles
+
+    journal = Journal(paths)
+    rows = profile_rows(paths, cwd)
+    by_name = {p.name: p for p, shadowed in list_profiles(cwd, paths) if not shadowed}
+    for row in rows:
+        profile = by_name[row["name"]]
+        tgt, _ = _try_target(paths, profile)
+        row["why"] = tgt.why if tgt else row["problem"]
+        last = journal.last_check(activation.profile_key(profile.name, profile.project_root))
+        row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,
+                              "endpoint": last.endpoint, "message": last.message} if last else None)
+    return rows

@@ -1,0 +1,220 @@
+"""The policy: check a profile, record the verdict, and roll back only when rolling back can help.
+
+Only a `schema` outcome (the endpoint rejects what this client sends) triggers a rollback. The
+target is the last known-good version for this profile *and endpoint*; it is re-probed against the
+same endpoint before anything switches, because if it fails too the endpoint changed, not the
+client. A rollback writes a local override and repoints the shim; it never edits a profile file.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from pinman import activation
+from pinman.errors import ExitCode, PinmanError
+from pinman.journal import Entry, Journal, endpoint_of
+from pinman.paths import Paths
+
+if TYPE_CHECKING:
+    from pinman.classify import Outcome
+    from pinman.health import ProbeResult
+    from pinman.profiles import Profile
+
+# version -> what probing that version against the endpoint saw
+Prober = Callable[[str], "ProbeResult"]
+
+
+@dataclass
+class CheckReport:
+    profile: str
+    version: str
+    endpoint: str
+    outcome: Outcome
+    duration: float
+    action: str  # ok | not-client | reported | no-known-good | endpoint-changed | rolled-back | unavailable
+    detail: str
+    rollback: dict[str, str] | None = None
+    known_good_checked_at: float | None = None
+    extra: list[Outcome] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return {
+            "ok": ExitCode.OK,
+            "rolled-back": ExitCode.ROLLED_BACK,
+            "not-client": ExitCode.NOT_CLIENT,
+        }.get(self.action, ExitCode.BROKEN)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "version": self.version,
+            "endpoint": self.endpoint,
+            "outcome": self.outcome.kind.value,
+            "status": self.outcome.status,
+            "rejected": self.outcome.rejected,
+            "message": self.outcome.message,
+            "duration": round(self.duration, 3),
+            "action": self.action,
+            "detail": self.detail,
+            "rollback": self.rollback,
+            "exit_code": int(self.exit_code),
+        }
+
+
+def run_env(profile: Profile, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
+    from pinman.resolution import profile_env
+
+    env = dict(os.environ if environ is None else environ)
+    env.update(profile_env(profile))
+    return env
+
+
+def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isolated_home: bool = False) -> Prober:
+    """Probe any installed version of Claude Code the way `[health]` says."""
+    from pinman import health
+    from pinman.resolution import installed
+
+    cfg = profile.health
+
+    def probe(version: str) -> ProbeResult:
+        if cfg.probe == "http":
+            return health.probe_http(env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com", env,
+                                     timeout=cfg.timeout)
+        inst = installed(paths, version)
+        if inst is None:
+            raise PinmanError(f"{version} is not installed", hint=f"run `pinman install {version}`")
+        return health.probe_cli(inst.binary, env, prompt=cfg.prompt, timeout=cfg.timeout,
+                                isolated_home=isolated_home)
+
+    return probe
+
+
+def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None = None,
+          auto_rollback: bool | None = None, isolated_home: bool = False,
+          prober: Prober | None = None, progress: Callable[[str], None] | None = None) -> CheckReport:
+    """Probe the version this profile runs now; record it; on `schema`, apply the policy."""
+    from pinman.resolution import ensure_installed, target
+
+    env = run_env(profile, environ)
+    tgt = target(paths, profile)
+    ensure_installed(paths, tgt, progress)
+    probe = prober or make_prober(paths, profile, env, isolated_home=isolated_home)
+    endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
+    key = activation.profile_key(profile.name, profile.project_root)
+    journal = Journal(paths)
+
+    start = time.monotonic()
+    outcome = _probe_and_record(journal, probe, key, tgt.version, endpoint, env)
+    report = CheckReport(profile.name, tgt.version, endpoint, outcome, time.monotonic() - start,
+                         action="ok", detail="recorded as known-good for " + endpoint)
+    if outcome.kind.value == "ok":
+        return report
+    if outcome.kind.value != "schema":
+        report.action, report.detail = "not-client", outcome.advice or "changing versions will not help"
+        return report
+    enabled = profile.health.auto_rollback if auto_rollback is None else auto_rollback
+    if not enabled:
+        report.action, report.detail = "reported", "auto_rollback is off: nothing changed"
+        return report
+    return _roll_back(paths, profile, report, journal, probe, key, env)
+
+
+def _probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
+                      env: Mapping[str, str]) -> Outcome:
+    from pinman.classify import classify
+
+    result = probe(version)
+    outcome = classify(result)
+    journal.append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
+                         status=outcome.status, message=outcome.message[:300], rejected=outcome.rejected,
+                         duration=round(result.duration, 3)), env)
+    return outcome
+
+
+def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober,
+               key: str, env: Mapping[str, str]) -> CheckReport:
+    kg = journal.last_known_good(key, report.endpoint, exclude=[report.version])
+    if kg is None:
+        report.action = "no-known-good"
+        report.detail = (f"no known-good version recorded for {report.endpoint}; "
+                         f"pick one by hand: `pinman rollback {profile.name} --to VERSION` or `pinman bisect {profile.name}`")
+        return report
+    report.known_good_checked_at = kg.ts
+    try:
+        again = _probe_and_record(journal, probe, key, kg.version, report.endpoint, env)
+    except PinmanError as e:
+        report.action, report.detail = "unavailable", f"known-good {kg.version} cannot run: {e.message}"
+        return report
+    report.extra.append(again)
+    if again.kind.value != "ok":
+        report.action = "endpoint-changed"
+        report.detail = (f"known-good {kg.version} fails too ({again.kind.value}: {again.message}); "
+                         "the endpoint changed, not the client: no rollback")
+        return report
+    reason = f"{report.outcome.rejected or 'request'} rejected by {report.endpoint}"
+    switch_to(paths, profile, kg.version, previous=report.version, reason=reason, env=env)
+    report.action = "rolled-back"
+    report.rollback = {"from": report.version, "to": kg.version}
+    report.detail = f"rolled back {profile.name}: {report.version} -> {kg.version} (last known-good, verified ok)"
+    return report
+
+
+def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | None, reason: str,
+              env: Mapping[str, str] | None = None, event: str = "rollback") -> None:
+    """Write the local override, repoint every shim context, record it. Offline when installed."""
+    from pinman.resolution import repoint
+
+    activation.set_override(paths, profile.name, profile.project_root,
+                            activation.Override(version, previous, reason, time.time()))
+    repoint(paths, profile.name)
+    key = activation.profile_key(profile.name, profile.project_root)
+    Journal(paths).append(Entry(event, key, version, previous=previous, message=reason), env)
+
+
+def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
+                    environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing."""
+    from pinman.resolution import Target, ensure_installed, target
+
+    env = run_env(profile, environ)
+    current = target(paths, profile).version
+    key = activation.profile_key(profile.name, profile.project_root)
+    if to is None:
+        kg = Journal(paths).last_known_good(key, endpoint_of(env.get("ANTHROPIC_BASE_URL")), exclude=[current])
+        if kg is None:
+            raise PinmanError(f"no known-good version recorded for {profile.name} at this endpoint",
+                              hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
+        to = kg.version
+    from pinman.versions import is_exact
+
+    if not is_exact(to):
+        raise PinmanError(f"--to needs an exact version, not {to!r}")
+    to = to.lstrip("v=")
+    ensure_installed(paths, Target(profile, to, None, "rollback"))
+    switch_to(paths, profile, to, previous=current, reason="rolled back by hand", env=env)
+    return current, to
+
+
+def reset(paths: Paths, profile: Profile) -> str | None:
+    """Drop the local override: back to the pin. Returns the dropped override's version."""
+    from pinman.resolution import repoint
+
+    ov = activation.get_override(paths, profile.name, profile.project_root)
+    activation.set_override(paths, profile.name, profile.project_root, None)
+    repoint(paths, profile.name)
+    if ov:
+        key = activation.profile_key(profile.name, profile.project_root)
+        Journal(paths).append(Entry("reset", key, ov.version, message="override dropped"))
+    return ov.version if ov else None
+
+
+def due(paths: Paths, profile: Profile, now: float | None = None) -> bool:
+    """For the cheap periodic mode: is the last check older than `[health] interval`?"""
+    last = Journal(paths).last_check(activation.profile_key(profile.name, profile.project_root))
+    return last is None or (now or time.time()) - last.ts >= profile.health.interval
+

@@ -1,0 +1,153 @@
+"""The `claude` shim on its own: pure sh, driven with fake binaries and hand-made pointers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pinman import activation
+from pinman.activation import Pointer
+from pinman.paths import Paths
+
+
+def _fake_binary(folder: Path, label: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    exe = folder / f"claude-{label}"
+    exe.write_text(
+        "#!/bin/sh\n"
+        f'echo "{label} $#:$*"\n'
+        'echo "AU=$DISABLE_AUTOUPDATER X=$X"\n'
+        'if [ "$1" = "--stdin" ]; then cat; fi\n'
+        'if [ "$1" = "--exit" ]; then exit "$2"; fi\n'
+    )
+    exe.chmod(0o755)
+    return exe
+
+
+@pytest.fixture
+def shim(pinman_home: Paths, tmp_path: Path) -> Path:
+    """The shim with a fake python: reaching the slow path prints SLOW instead of resolving."""
+    fake_python = tmp_path / "fake-python"
+    fake_python.write_text('#!/bin/sh\necho "SLOW $*"\n')
+    fake_python.chmod(0o755)
+    pinman_home.shim.parent.mkdir(parents=True)
+    pinman_home.shim.write_text(activation.shim_text(pinman_home, python=str(fake_python)))
+    pinman_home.shim.chmod(0o755)
+    return pinman_home.shim
+
+
+def _profile_file(tmp_path: Path, name: str) -> Path:
+    p = tmp_path / "profiles" / f"{name}.toml"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text('[claude-code]\nversion = "1.0.0"\n')
+    return p
+
+
+def _point(paths: Paths, root: Path | None, name: str, binary: Path, src: Path, env: dict[str, str] | None = None) -> None:
+    activation.write_pointer(paths, root, Pointer(name, "1.0.0", binary, src, {"DISABLE_AUTOUPDATER": "1", **(env or {})}))
+
+
+def run(shim: Path, cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    full = {k: v for k, v in os.environ.items() if k != "PINMAN_PROFILE"}
+    full.update(env or {})
+    return subprocess.run([str(shim), *args], cwd=cwd, env=full, input=stdin, capture_output=True, text=True, timeout=30)
+
+
+def test_global_choice(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    a = _fake_binary(tmp_path / "bin", "A")
+    _point(pinman_home, None, "stable", a, _profile_file(tmp_path, "stable"))
+    activation.write_global(pinman_home, "stable")
+    work = tmp_path / "work"
+    work.mkdir()
+    r = run(shim, work, "--version", "two words")
+    assert r.stdout.splitlines() == ["A 2:--version two words", "AU=1 X="]
+
+
+def test_project_file_wins_over_global_and_env_wins_over_both(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    a, b, c = (_fake_binary(tmp_path / "bin", x) for x in "ABC")
+    src = _profile_file(tmp_path, "p")
+    activation.write_global(pinman_home, "stable")
+    _point(pinman_home, None, "stable", a, src)
+    repo = tmp_path / "repo"
+    (repo / "deep" / "er").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('# which profile\nprofile = "legacy"   # team choice\n[other]\nprofile = "x"\n')
+    _point(pinman_home, repo, "legacy", b, src)
+    _point(pinman_home, repo, "latest", c, src)
+    assert run(shim, repo / "deep" / "er").stdout.startswith("B ")
+    assert run(shim, repo, env={"PINMAN_PROFILE": "latest"}).stdout.startswith("C ")
+    assert run(shim, tmp_path).stdout.startswith("A ")
+
+
+@pytest.mark.parametrize("line", [
+    "profile='legacy'", '  profile = "legacy"', 'profile\t=\t"legacy"#c',
+])
+def test_project_file_spellings(shim: Path, pinman_home: Paths, tmp_path: Path, line: str) -> None:
+    b = _fake_binary(tmp_path / "bin", "B")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".pinman.toml").write_text(line + "\n")
+    _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
+    assert run(shim, repo).stdout.startswith("B ")
+
+
+@pytest.mark.parametrize("line", [
+    '"profile" = "legacy"', 'profile = legacy', 'profile = "legacy" junk', 'profile = "le gacy"',
+    'profile = "../../etc"', 'profile = "a;b"',
+])
+def test_unusual_project_files_take_the_slow_path(shim: Path, pinman_home: Paths, tmp_path: Path, line: str) -> None:
+    b = _fake_binary(tmp_path / "bin", "B")
+    activation.write_global(pinman_home, "legacy")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".pinman.toml").write_text(line + "\n")
+    _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
+    r = run(shim, repo, "--version")
+    assert r.stdout.startswith("SLOW -m pinman _shim --version"), r.stdout
+
+
+def test_missing_or_stale_pointer_takes_the_slow_path(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    a = _fake_binary(tmp_path / "bin", "A")
+    activation.write_global(pinman_home, "stable")
+    assert run(shim, tmp_path).stdout.startswith("SLOW")
+    src = _profile_file(tmp_path, "stable")
+    _point(pinman_home, None, "stable", a, src)
+    assert run(shim, tmp_path).stdout.startswith("A ")
+    time.sleep(0.01)
+    src.write_text('[claude-code]\nversion = "2.0.0"\n')  # a teammate's pull changed the pin
+    assert run(shim, tmp_path).stdout.startswith("SLOW")
+
+
+def test_env_values_are_quoted_so_nothing_executes(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    a = _fake_binary(tmp_path / "bin", "A")
+    canary = tmp_path / "pwned"
+    nasty = f"$(touch {canary}) `touch {canary}` ' \" ; touch {canary} \\ \n line2"
+    _point(pinman_home, None, "stable", a, _profile_file(tmp_path, "stable"), env={"X": nasty})
+    activation.write_global(pinman_home, "stable")
+    r = run(shim, tmp_path)
+    assert not canary.exists()
+    assert f"X={nasty}" in r.stdout
+
+
+def test_stdin_stdout_and_exit_code_pass_through(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    a = _fake_binary(tmp_path / "bin", "A")
+    _point(pinman_home, None, "stable", a, _profile_file(tmp_path, "stable"))
+    activation.write_global(pinman_home, "stable")
+    assert "hello from stdin" in run(shim, tmp_path, "--stdin", stdin="hello from stdin").stdout
+    assert run(shim, tmp_path, "--exit", "7").returncode == 7
+
+
+def test_pointer_switch_is_one_rename(pinman_home: Paths, tmp_path: Path) -> None:
+    """Rewriting a pointer never leaves a moment without a complete file."""
+    a, b = (_fake_binary(tmp_path / "bin", x) for x in "AB")
+    src = _profile_file(tmp_path, "stable")
+    _point(pinman_home, None, "stable", a, src)
+    target = activation.pointer_path(pinman_home, None, "stable")
+    inode = target.stat().st_ino
+    _point(pinman_home, None, "stable", b, src)
+    assert target.stat().st_ino != inode  # replaced, not rewritten in place
+    assert activation.read_pointer(target)["bin"] == str(b)
+    assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # no temp left
