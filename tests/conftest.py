@@ -20,3 +20,54 @@ def pinman_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Paths:
     for var in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
     return Paths.from_env()
+
+
+# --- installs: real Claude Code once per session, and a fake npm (see tests/e2e_support.py) ---
+
+from collections.abc import Callable  # noqa: E402
+
+from e2e_support import real_npm_env, seed, write_fake_npm  # noqa: E402
+
+from pinman.store import CLAUDE_CODE, Install, Store  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
+    """A Store over a session PINMAN_HOME; npm uses the user's real ~/.npmrc and cache."""
+    home = tmp_path_factory.mktemp("real-pinman-home")
+    return Store(Paths.from_env({"PINMAN_HOME": str(home)}), npm_env=real_npm_env())
+
+
+@pytest.fixture(scope="session")
+def real_install(real_store: Store) -> Callable[[str], Install]:
+    """`real_install("2.1.331")` -> Install of real Claude Code, downloaded once per session."""
+    done: dict[str, Install] = {}
+
+    def install(version: str) -> Install:
+        if version not in done:
+            done[version] = real_store.install(CLAUDE_CODE, version)
+        return done[version]
+
+    return install
+
+
+@pytest.fixture
+def seeded_home(
+    pinman_home: Paths, real_store: Store, real_install: Callable[[str], Install]
+) -> Callable[..., list[Install]]:
+    """`seeded_home("1.0.100", "2.1.331")`: this test's PINMAN_HOME gets those installs as
+    hard links of the session installs (read-only; no bytes copied). Returns the test's Installs."""
+
+    def seed_versions(*versions: str) -> list[Install]:
+        for version in versions:
+            real_install(version)
+        return seed(real_store, pinman_home, versions)
+
+    return seed_versions
+
+
+@pytest.fixture
+def fake_npm(tmp_path: Path) -> Path:
+    """Path of a fake `npm` that writes a Claude Code-shaped prefix instantly.
+    Use as `Store(paths, npm=str(fake_npm))`; knobs are FAKE_NPM_* env vars (e2e_support)."""
+    return write_fake_npm(tmp_path / "fake-npm-bin")
