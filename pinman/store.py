@@ -412,21 +412,23 @@ def _tool_version(cmd: list[str]) -> str | None:
 
 def _version_check(binary: Path, version: str) -> str | None:
     """Run `binary --version`; None when it prints `version`, else why not."""
-    env = {**os.environ, "DISABLE_AUTOUPDATER": "1"}
-    try:
-        done = subprocess.run(
-            [str(binary), "--version"],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=VERSION_CHECK_TIMEOUT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-        )
-    except subprocess.TimeoutExpired:
-        return f"`{binary.name} --version` did not finish in {VERSION_CHECK_TIMEOUT:.0f} s"
-    except OSError as e:
-        return f"{binary} cannot be run: {e.strerror}"
+    # Even `--version` writes .claude.json and statsig files (1.x): keep the user's own untouched.
+    with tempfile.TemporaryDirectory(prefix="pinman-check-") as scratch:
+        env = {**os.environ, "DISABLE_AUTOUPDATER": "1", "CLAUDE_CONFIG_DIR": scratch}
+        try:
+            done = subprocess.run(
+                [str(binary), "--version"],
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=VERSION_CHECK_TIMEOUT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired:
+            return f"`{binary.name} --version` did not finish in {VERSION_CHECK_TIMEOUT:.0f} s"
+        except OSError as e:
+            return f"{binary} cannot be run: {e.strerror}"
     lines = done.stdout.splitlines()
     if done.returncode == 0 and any(line.split()[:1] == [version] for line in lines):
         return None

@@ -263,6 +263,17 @@ npm error 404  The requested resource '@anthropic-ai/nope@1.0.0' could not be fo
     assert store_mod._npm_error("something else\n") == (None, None)
 
 
+def test_interrupted_build_leaves_nothing(store: Store, pinman_home: Paths) -> None:
+    def interrupt(phase: str) -> None:
+        if phase == "verifying":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        store.install(CLAUDE_CODE, "2.1.300", progress=interrupt)
+    assert leftovers(pinman_home) == []
+    assert not store.path_for(CLAUDE_CODE, "2.1.300").exists()
+
+
 # -- 4. integrity ----------------------------------------------------------------------------
 
 
@@ -446,9 +457,11 @@ def test_real_install_runs(
     real_store: Store, real_install: Callable[[str], Install], version: str
 ) -> None:
     install = real_install(version)
+    assert real_store.verify(install) is None
+    # the check ran the binary without leaving Claude Code config in the (test) home
+    assert list(Path(os.environ["HOME"]).iterdir()) == []
     assert run_version(install.binary).split()[:1] == [version]
     assert install.integrity and install.integrity.startswith("sha512-")
-    assert real_store.verify(install) is None
     if version == CLAUDE_V2:
         assert install.binary.name == "claude.exe"
         assert install.binary.stat().st_size > 10_000_000  # the native binary, not the placeholder
