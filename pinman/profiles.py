@@ -159,9 +159,12 @@ class Profile:
 def display_path(path: Path) -> str:
     """`path` relative to the working directory when it is inside it, else as given."""
     try:
-        return str(path.relative_to(Path.cwd()))
+        cwd = Path.cwd()
+        if cwd != Path(cwd.anchor):  # relative to / would only drop the leading slash
+            return str(path.relative_to(cwd))
     except (ValueError, OSError):
-        return str(path)
+        pass
+    return str(path)
 
 
 def show(value: object, limit: int = 60) -> str:
@@ -238,20 +241,24 @@ def read_toml(data: bytes | str, path: Path) -> TomlFile:
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise _syntax_error(path, str(e)) from None
+        raise _syntax_error(path, str(e), text) from None
     except RecursionError:
         raise ProfileFileError(path, None, None, "not valid TOML: nested too deeply") from None
     return TomlFile(path, text, doc)
 
 
-def _syntax_error(path: Path, message: str) -> ProfileFileError:
-    # tomllib puts the place at the end of its message: "... (at line 4, column 9)".
+def _syntax_error(path: Path, message: str, text: str) -> ProfileFileError:
+    # tomllib puts the place at the end of its message: "... (at line 4, column 9)" or
+    # "... (at end of document)", e.g. for a string that is never closed.
     m = re.search(r"\s*\(at line (\d+), column (\d+)\)$", message)
-    problem = message[: m.start()] if m else message.replace(" (at end of document)", "")
+    if m:
+        line, column, problem = int(m[1]), int(m[2]), message[: m.start()]
+    else:
+        line, column = text.count("\n") + 1, None
+        problem = message.replace(" (at end of document)", "")
     return ProfileFileError(
-        path, int(m[1]) if m else None, None, f"not valid TOML: {problem}",
-        'strings need quotes (version = "2.1.331"); tables are written [name]',
-        column=int(m[2]) if m else None,
+        path, line, None, f"not valid TOML: {problem}",
+        'strings need quotes (version = "2.1.331"); tables are written [name]', column=column,
     )
 
 
@@ -565,7 +572,7 @@ def find_profile(name: str, cwd: Path, paths: Paths) -> Profile:
     for source, folder, root in dirs:
         path = folder / f"{name}.toml"
         # listdir, not just is_file: on a case-insensitive disk "Stable" must not load stable.toml
-        if path.is_file() and name in _names_in(folder):
+        if path.is_file() and path.name in os.listdir(folder):
             return load_profile(path, name=name, source=source, project_root=root)
     known = sorted({n for _, folder, _ in dirs for n in _names_in(folder)})
     import difflib
@@ -645,8 +652,13 @@ def edit_toml(path: Path, changes: Mapping[str, object], validate: Callable[[str
     bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""
     doc = tomlkit.parse(original)
     for dotted, value in changes.items():
-        _apply(doc, tuple(dotted.split(".")), value)
+        parts = tuple(dotted.split("."))
+        if not all(parts):
+            raise ProfileError(f"cannot change {show(dotted)}: not a dotted key like claude-code.version")
+        _apply(doc, parts, value)
     text = tomlkit.dumps(doc)
+    if "\r\n" in original and not re.search(r"(?<!\r)\n", original):
+        text = re.sub(r"(?<!\r)\n", "\r\n", text)  # tomlkit writes new lines with \n only
     if text == original:
         return
     validate(text)
@@ -731,11 +743,11 @@ def _insert(container: Any, table: tuple[str, ...], key: str, item: Any) -> None
     body = body_owner.body
     order = _KEYS.get(table, ())
     before = order[: order.index(key)] if key in order else ()
-    keyed = [i for i, (k, v) in enumerate(body) if k is not None and not isinstance(v, tomlkit.items.Table)
-             and not isinstance(v, tomlkit.items.AoT)]
-    anchors = [i for i in keyed if body[i][0].key in before]
+    keyed = [(i, k.key) for i, (k, v) in enumerate(body)
+             if k is not None and not isinstance(v, (tomlkit.items.Table, tomlkit.items.AoT))]
+    anchors = [i for i, name in keyed if name in before]
     if anchors or keyed:
-        at = max(anchors or keyed) + 1
+        at = max(anchors or [i for i, _ in keyed]) + 1
     elif not table:
         at = len(body)  # top level: tomlkit itself puts a new key before the first table
     else:
