@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pinman import __version__ as _pinman_version
 from pinman.errors import RegistryError, VersionNotFound
@@ -186,16 +186,16 @@ class Registry:
             return self._fallback(registry, name, cached, f"HTTP {resp.status_code}")
         if resp.status_code == 404:
             raise VersionNotFound(
-                f"package {name} not found on {registry}",
+                f"package {name} not found on {_shown(registry)}",
                 hint="check the package name, and the registry set in your .npmrc",
             )
         if resp.status_code in (401, 403):
             raise RegistryError(
-                f"{registry} refused access to {name} (HTTP {resp.status_code})",
-                hint=f"log in with `npm login --registry {registry}` or set its _authToken",
+                f"{_shown(registry)} refused access to {name} (HTTP {resp.status_code})",
+                hint=f"run `npm login --registry {_shown(registry)}`, or set its _authToken",
             )
         if resp.status_code != 200:
-            raise RegistryError(f"{registry} answered HTTP {resp.status_code} for {name}")
+            raise RegistryError(f"{_shown(registry)} answered HTTP {resp.status_code} for {name}")
         doc = _parse_document(name, registry, body, fetched_at=time.time())
         self._write_cache(
             cache_file, registry, doc, resp.headers.get("ETag"), resp.headers.get("Last-Modified")
@@ -212,7 +212,7 @@ class Registry:
         if cached is not None:
             return _replace(cached[0], stale=True)
         raise RegistryError(
-            f"cannot fetch {name} from {registry}: {cause}",
+            f"cannot fetch {name} from {_shown(registry)}: {cause}",
             hint="check the network and the registry in your .npmrc; nothing is cached yet",
         )
 
@@ -235,7 +235,7 @@ class Registry:
     ) -> None:
         data = {
             "schema": CACHE_SCHEMA,
-            "registry": registry,
+            "registry": _shown(registry),
             "etag": etag,
             "last_modified": modified,
             "fetched_at": doc.fetched_at,
@@ -246,6 +246,14 @@ class Registry:
             atomic_write(path, json.dumps(data, separators=(",", ":")))
         except OSError:
             pass  # a cache that cannot be written only costs the next run a download
+
+
+def _shown(url: str) -> str:
+    """`url` fit for a message: a `user:password@` part (npm allows one) is dropped."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _check_name(name: str) -> None:
@@ -274,14 +282,19 @@ def _replace(doc: Packument, **changes: Any) -> Packument:
 def _parse_document(name: str, registry: str, body: bytes, *, fetched_at: float) -> Packument:
     try:
         raw = json.loads(body)
-    except ValueError as exc:
+    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for non-UTF-8 bytes
+        detail = "not UTF-8"
+        if isinstance(exc, json.JSONDecodeError):
+            detail = f"{exc.msg} at byte {exc.pos}"
         raise RegistryError(
-            f"{registry} sent malformed metadata for {name} ({exc.msg} at byte {exc.pos})",
+            f"{_shown(registry)} sent malformed metadata for {name} ({detail})",
             hint="try again; if it persists the registry or a proxy is truncating responses",
         ) from None
     doc = _packument_from(name, raw, fetched_at=fetched_at)
     if doc is None:
-        raise RegistryError(f"{registry} sent metadata for {name} without a versions list")
+        raise RegistryError(
+            f"{_shown(registry)} sent metadata for {name} without a versions list"
+        )
     return doc
 
 
@@ -299,7 +312,8 @@ def _packument_from(name: str, raw: object, *, fetched_at: float) -> Packument |
 
 
 def _version_from(version: str, m: Mapping[str, Any]) -> VersionInfo:
-    dist = m.get("dist") if isinstance(m.get("dist"), dict) else {}
+    dist = m.get("dist")
+    dist = dist if isinstance(dist, dict) else {}
     engines = m.get("engines")
     node = engines.get("node") if isinstance(engines, dict) else None
     opt = m.get("optionalDependencies")

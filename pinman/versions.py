@@ -9,7 +9,6 @@ so edge cases (`2.x.1` is a dist-tag to npm, `1.2.3 - 2` is `>=1.2.3 <3.0.0-0`) 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -48,32 +47,34 @@ _XPLAIN_LOOSE = (
 )
 
 
-def _re(src: str) -> re.Pattern[str]:
-    # ASCII: JavaScript's \d and \s do not match other scripts' digits the way Python's do.
-    return re.compile(src, re.ASCII)
-
-
-_RE = {
-    "FULL": _re(rf"^{_FULLPLAIN}$"),
-    "LOOSE": _re(rf"^{_LOOSEPLAIN}$"),
-    "XRANGE": _re(rf"^{_GTLT}\s*{_XPLAIN}$"),
-    "XRANGELOOSE": _re(rf"^{_GTLT}\s*{_XPLAIN_LOOSE}$"),
-    "TILDETRIM": _re(r"(\s*)(?:~>?)\s+"),
-    "TILDE": _re(rf"^(?:~>?){_XPLAIN}$"),
-    "TILDELOOSE": _re(rf"^(?:~>?){_XPLAIN_LOOSE}$"),
-    "CARETTRIM": _re(r"(\s*)(?:\^)\s+"),
-    "CARET": _re(rf"^(?:\^){_XPLAIN}$"),
-    "CARETLOOSE": _re(rf"^(?:\^){_XPLAIN_LOOSE}$"),
-    "COMPARATORLOOSE": _re(rf"^{_GTLT}\s*({_LOOSEPLAIN})$|^$"),
-    "COMPARATOR": _re(rf"^{_GTLT}\s*({_FULLPLAIN})$|^$"),
-    "COMPARATORTRIM": _re(rf"(\s*){_GTLT}\s*({_LOOSEPLAIN}|{_XPLAIN})"),
-    "HYPHENRANGE": _re(rf"^\s*({_XPLAIN})\s+-\s+({_XPLAIN})\s*$"),
-    "HYPHENRANGELOOSE": _re(rf"^\s*({_XPLAIN_LOOSE})\s+-\s+({_XPLAIN_LOOSE})\s*$"),
-    "STAR": _re(r"(<|>)?=?\s*\*"),
-    "GTE0": _re(r"^\s*>=\s*0\.0\.0\s*$"),
-    "GTE0PRE": _re(r"^\s*>=\s*0\.0\.0-0\s*$"),
-    "BUILD": _re(_BUILD),
+_SRC = {
+    "FULL": rf"^{_FULLPLAIN}$",
+    "LOOSE": rf"^{_LOOSEPLAIN}$",
+    "XRANGE": rf"^{_GTLT}\s*{_XPLAIN}$",
+    "XRANGELOOSE": rf"^{_GTLT}\s*{_XPLAIN_LOOSE}$",
+    "TILDETRIM": r"(\s*)(?:~>?)\s+",
+    "TILDE": rf"^(?:~>?){_XPLAIN}$",
+    "TILDELOOSE": rf"^(?:~>?){_XPLAIN_LOOSE}$",
+    "CARETTRIM": r"(\s*)(?:\^)\s+",
+    "CARET": rf"^(?:\^){_XPLAIN}$",
+    "CARETLOOSE": rf"^(?:\^){_XPLAIN_LOOSE}$",
+    "COMPARATORLOOSE": rf"^{_GTLT}\s*({_LOOSEPLAIN})$|^$",
+    "COMPARATOR": rf"^{_GTLT}\s*({_FULLPLAIN})$|^$",
+    "COMPARATORTRIM": rf"(\s*){_GTLT}\s*({_LOOSEPLAIN}|{_XPLAIN})",
+    "HYPHENRANGE": rf"^\s*({_XPLAIN})\s+-\s+({_XPLAIN})\s*$",
+    "HYPHENRANGELOOSE": rf"^\s*({_XPLAIN_LOOSE})\s+-\s+({_XPLAIN_LOOSE})\s*$",
+    "STAR": r"(<|>)?=?\s*\*",
+    "GTE0": r"^\s*>=\s*0\.0\.0\s*$",
+    "GTE0PRE": r"^\s*>=\s*0\.0\.0-0\s*$",
+    "BUILD": _BUILD,
 }
+
+
+@lru_cache(maxsize=None)
+def _rx(name: str) -> re.Pattern[str]:
+    # Compiled on first use: `pinman --help` should not pay ~10 ms for patterns it never needs.
+    # ASCII: JavaScript's \d and \s do not match other scripts' digits the way Python's do.
+    return re.compile(_SRC[name], re.ASCII)
 
 
 # --- versions (classes/semver.js) -----------------------------------------------------------
@@ -101,7 +102,7 @@ def parse_version(raw: str, *, loose: bool = False) -> SemVer | None:
     """node-semver's `parse`: None for anything that is not a version."""
     if len(raw) > _MAX_LENGTH:
         return None
-    m = _RE["LOOSE" if loose else "FULL"].match(raw.strip())
+    m = _rx("LOOSE" if loose else "FULL").match(raw.strip())
     if not m:
         return None
     major, minor, patch = int(m[1]), int(m[2]), int(m[3])
@@ -169,7 +170,7 @@ _NULL_SET = "<0.0.0-0"
 
 
 def _comparator(comp: str, loose: bool) -> Comparator:
-    m = _RE["COMPARATORLOOSE" if loose else "COMPARATOR"].match(comp)
+    m = _rx("COMPARATORLOOSE" if loose else "COMPARATOR").match(comp)
     if not m:
         raise ValueError(f"Invalid comparator: {comp}")
     op = m[1] or ""
@@ -204,18 +205,18 @@ def parse_range(raw: str, *, loose: bool = False, include_prerelease: bool = Fal
 
 
 def _parse_set(text: str, loose: bool, incpr: bool) -> tuple[Comparator, ...]:
-    text = _RE["BUILD"].sub("", text)
-    text = _RE["HYPHENRANGELOOSE" if loose else "HYPHENRANGE"].sub(
+    text = _rx("BUILD").sub("", text)
+    text = _rx("HYPHENRANGELOOSE" if loose else "HYPHENRANGE").sub(
         lambda m: _hyphen(m, incpr), text, count=1
     )
-    text = _RE["COMPARATORTRIM"].sub(r"\1\2\3", text)
-    text = _RE["TILDETRIM"].sub(r"\1~", text)
-    text = _RE["CARETTRIM"].sub(r"\1^", text)
+    text = _rx("COMPARATORTRIM").sub(r"\1\2\3", text)
+    text = _rx("TILDETRIM").sub(r"\1~", text)
+    text = _rx("CARETTRIM").sub(r"\1^", text)
     # JavaScript's split keeps empty strings ("" -> [""]): an empty part means "any version".
     comps = re.split(r"\s+", " ".join(_desugar(c, loose, incpr) for c in text.split(" ")))
-    comps = [_RE["GTE0PRE" if incpr else "GTE0"].sub("", c.strip(), count=1) for c in comps]
+    comps = [_rx("GTE0PRE" if incpr else "GTE0").sub("", c.strip(), count=1) for c in comps]
     if loose:  # loose mode silently drops what is not a comparator
-        comps = [c for c in comps if _RE["COMPARATORLOOSE"].match(c)]
+        comps = [c for c in comps if _rx("COMPARATORLOOSE").match(c)]
     out: dict[str, Comparator] = {}
     for c in comps:
         cmp_ = _comparator(c, loose)
@@ -228,11 +229,11 @@ def _parse_set(text: str, loose: bool, incpr: bool) -> tuple[Comparator, ...]:
 
 
 def _desugar(comp: str, loose: bool, incpr: bool) -> str:
-    comp = _RE["BUILD"].sub("", comp, count=1)
+    comp = _rx("BUILD").sub("", comp, count=1)
     comp = " ".join(_caret(c, loose, incpr) for c in comp.split())
     comp = " ".join(_tilde(c, loose, incpr) for c in comp.split())
     comp = " ".join(_xrange(c, loose, incpr) for c in comp.split())
-    return _RE["STAR"].sub("", comp.strip(), count=1)
+    return _rx("STAR").sub("", comp.strip(), count=1)
 
 
 def _isx(part: str | None) -> bool:
@@ -253,7 +254,7 @@ def _tilde(comp: str, loose: bool, incpr: bool) -> str:
         lo = f"{M}.{mi}.{p}" + (f"-{pr}" if pr else "")
         return f">={lo} <{M}.{int(mi) + 1}.0-0"
 
-    return _RE["TILDELOOSE" if loose else "TILDE"].sub(repl, comp, count=1)
+    return _rx("TILDELOOSE" if loose else "TILDE").sub(repl, comp, count=1)
 
 
 def _caret(comp: str, loose: bool, incpr: bool) -> str:
@@ -275,7 +276,7 @@ def _caret(comp: str, loose: bool, incpr: bool) -> str:
             hi = f"{int(M) + 1}.0.0-0"
         return f">={lo} <{hi}"
 
-    return _RE["CARETLOOSE" if loose else "CARET"].sub(repl, comp, count=1)
+    return _rx("CARETLOOSE" if loose else "CARET").sub(repl, comp, count=1)
 
 
 def _xrange(comp: str, loose: bool, incpr: bool) -> str:
@@ -310,7 +311,7 @@ def _xrange(comp: str, loose: bool, incpr: bool) -> str:
             return f">={M}.{mi}.0{pr} <{M}.{int(mi) + 1}.0-0"
         return m[0]
 
-    return _RE["XRANGELOOSE" if loose else "XRANGE"].sub(repl, comp, count=1)
+    return _rx("XRANGELOOSE" if loose else "XRANGE").sub(repl, comp, count=1)
 
 
 def _hyphen(m: re.Match[str], incpr: bool) -> str:
@@ -436,14 +437,13 @@ def is_exact(raw: str) -> bool:
 # --- ordering and hints ---------------------------------------------------------------------
 
 
-def _key(v: SemVer) -> object:
-    return cmp_to_key(compare)(v)
+_semver_key = cmp_to_key(compare)
 
 
 def sort_versions(versions: Iterable[str], *, reverse: bool = False) -> list[str]:
     """Versions in semver order (lowest first); strings that are not versions are left out."""
     parsed = [(p, s) for s in versions if (p := parse_version(s, loose=True)) is not None]
-    parsed.sort(key=lambda ps: _key(ps[0]), reverse=reverse)
+    parsed.sort(key=lambda ps: _semver_key(ps[0]), reverse=reverse)
     return [s for _, s in parsed]
 
 
@@ -452,6 +452,8 @@ def nearest(version: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     pool = sort_versions(candidates, reverse=True)  # newest first, so ties go to newer ones
     target = parse_version(clean(version, loose=True) or version, loose=True)
     if target is None:
+        import difflib  # only for hints on a typo
+
         return difflib.get_close_matches(version, list(candidates), n=n, cutoff=0.5)
 
     def distance(s: str) -> tuple[int, int, int]:

@@ -250,7 +250,7 @@ def test_401_names_the_fix(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
     state.mode = "401"
     with pytest.raises(RegistryError, match="refused access") as err:
         registry(pinman_home, url).packument(NAME)
-    assert err.value.hint and "npm login" in err.value.hint
+    assert err.value.hint and "npm login --registry" in err.value.hint
 
 
 @pytest.mark.parametrize("mode", ["truncated", "noversions"])
@@ -469,3 +469,10 @@ def test_importing_registry_does_not_import_requests() -> None:
     code = "import sys, pinman.registry; print('requests' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_credentials_in_registry_url_stay_out_of_messages(pinman_home: Paths) -> None:
+    url = closed_port_url().replace("http://", "http://ann:pa55word@")
+    with pytest.raises(RegistryError) as err:
+        registry(pinman_home, url).packument(NAME)
+    assert "pa55word" not in str(err.value) and "127.0.0.1" in str(err.value)
