@@ -223,7 +223,7 @@ class Doc:
     name: str = "pkg"
 
 
-def doc(latest: str = "2.1.331", **extra: V) -> Doc:
+def doc(latest: str = "2.1.331", extra: dict[str, V] | None = None) -> Doc:
     versions = {
         "1.0.100": V(">=18"),
         "1.0.128": V(">=18"),
@@ -235,7 +235,7 @@ def doc(latest: str = "2.1.331", **extra: V) -> Doc:
         "2.1.331": V(">=22.0.0"),
         "2.2.0-beta.1": V(">=18"),
     }
-    versions.update({k.replace("_", "."): v for k, v in extra.items()})
+    versions.update(extra or {})
     return Doc({"latest": latest, "next": "2.2.0-beta.1"}, versions)
 
 
@@ -268,12 +268,12 @@ def test_pick(spec: str, node: str | None, expected: str) -> None:
 
 
 def test_pick_prefers_not_deprecated() -> None:
-    d = doc(**{"2_1_199": V(">=18", deprecated=True)})
+    d = doc(extra={"2.1.199": V(">=18", deprecated=True)})
     assert pick("^2.1.0", d, NODE20) == "2.1.197"
 
 
 def test_pick_deprecated_latest_is_not_preferred() -> None:
-    d = doc(latest="2.1.197", **{"2_1_197": V(">=18", deprecated=True)})
+    d = doc(latest="2.1.197", extra={"2.1.197": V(">=18", deprecated=True)})
     assert pick("^2.1.0", d, NODE20) == "2.1.0"
 
 
