@@ -233,6 +233,7 @@ ERRORS = [
     (pin("latest") + '[health]\nmodel = ""\n', 5, "health.model", "must not be empty"),
     (pin("latest") + '[health]\ninterval = "6 hours"\n', 5, "health.interval", "not a duration"),
     (pin("latest") + '[health]\ninterval = "0s"\n', 5, "health.interval", "positive"),
+    (pin("latest") + '[health]\ninterval = "\u0663h"\n', 5, "health.interval", "not a duration"),
     (pin("latest") + '[health]\ninterval = 1979-05-27\n', 5, "health.interval", "a date/time"),
     (pin("latest") + '[sdk]\npackage = "anthropic"\n', 4, "sdk.version", "missing"),
     (pin("latest") + '[sdk]\npackage = "anthropic[bedrock]"\nversion = "1"\n', 5, "sdk.package", "PyPI"),
@@ -614,6 +615,13 @@ def test_update_refuses_an_invalid_result_and_leaves_the_file(tmp_path: Path) ->
         with pytest.raises(ProfileError):
             update_profile(path, changes)
         assert path.read_text() == COMMENTED
+
+
+def test_update_rejects_a_malformed_key(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.toml", pin("latest"))
+    with pytest.raises(ProfileError, match="dotted key"):
+        update_profile(path, {"claude-code..version": "1.0.0"})
+    assert path.read_text() == pin("latest")
 
 
 def test_update_reports_a_malformed_file_with_its_line(tmp_path: Path) -> None:
