@@ -63,19 +63,23 @@ def _crash(e: BaseException) -> int:
 
 
 def _typer(args: list[str]) -> int:
-    import click
+    import typer
 
     from pinman.commands import app
 
     try:
         rv = app(args=args, prog_name="pinman", standalone_mode=False)
-    except click.exceptions.Exit as e:
+    except typer.Exit as e:
         return e.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err("pinman: aborted")
         return int(ExitCode.INTERRUPTED)
-    except click.ClickException as e:
-        e.show()
+    except typer.TyperException as e:  # usage errors: bad option, missing argument
+        show = getattr(e, "show", None)
+        if callable(show):
+            show()
+        else:
+            err(f"pinman: {e.message}")
         return int(ExitCode.USAGE)
     return rv if isinstance(rv, int) else 0
 

@@ -1,0 +1,149 @@
+"""End to end: the installed `pinman` and the `claude` shim with real Claude Code 1.0.100 / 2.1.331."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from cli_support import claude, pinman
+
+from pinman.paths import Paths
+
+pytestmark = pytest.mark.e2e
+
+V1, V2 = "1.0.100", "2.1.331"
+
+
+@pytest.fixture
+def seeded(seeded_home: Callable[..., object], tmp_path: Path) -> Path:
+    seeded_home(V1, V2)
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+def _user_profile(paths: Paths, name: str, version: str, extra: str = "") -> Path:
+    p = paths.user_profiles / f"{name}.toml"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(f'[claude-code]\nversion = "{version}"\n{extra}')
+    return p
+
+
+def test_use_switches_claude_by_global_project_and_env(pinman_home: Paths, seeded: Path) -> None:
+    r = pinman(pinman_home, seeded, "use", "stable")
+    assert r.code == 0, r.text
+    assert claude(pinman_home, seeded, "--version").out.strip() == f"{V2} (Claude Code)"
+
+    repo = seeded / "legacy-repo"
+    (repo / "src").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "legacy"\n')
+    assert claude(pinman_home, repo / "src", "--version").out.strip() == f"{V1} (Claude Code)"
+    assert claude(pinman_home, repo / "src", "--version", PINMAN_PROFILE="stable").out.strip() == f"{V2} (Claude Code)"
+
+    cur = json.loads(pinman(pinman_home, repo / "src", "current", "--json").out)
+    assert cur["profile"] == "legacy" and cur["version"] == V1
+    assert cur["source"] == "project" and cur["detail"] == str(repo / ".pinman.toml")
+    assert Path(cur["binary"]).exists()
+    cur = json.loads(pinman(pinman_home, repo, "current", "--json", PINMAN_PROFILE="stable").out)
+    assert (cur["profile"], cur["source"], cur["version"]) == ("stable", "env", V2)
+    assert pinman(pinman_home, seeded, "which").out.strip().endswith("claude.exe")
+
+
+def test_use_local_writes_project_file_and_switches_only_there(pinman_home: Paths, seeded: Path) -> None:
+    assert pinman(pinman_home, seeded, "use", "stable").code == 0
+    repo = seeded / "repo"
+    repo.mkdir()
+    r = pinman(pinman_home, repo, "use", "--local", "legacy")
+    assert r.code == 0, r.text
+    assert 'profile = "legacy"' in (repo / ".pinman.toml").read_text()
+    assert claude(pinman_home, repo, "--version").out.startswith(V1)
+    assert claude(pinman_home, seeded, "--version").out.startswith(V2)
+
+
+def test_editing_the_pin_takes_effect_without_a_command(pinman_home: Paths, seeded: Path) -> None:
+    prof = _user_profile(pinman_home, "team", V2)
+    assert pinman(pinman_home, seeded, "use", "team").code == 0
+    assert claude(pinman_home, seeded, "--version").out.startswith(V2)
+    prof.write_text(f'[claude-code]\nversion = "{V1}"\n')  # e.g. a `git pull` changed it
+    assert claude(pinman_home, seeded, "--version").out.startswith(V1)
+
+
+def test_shim_applies_profile_env_and_disables_the_updater(pinman_home: Paths, seeded: Path, tmp_path: Path) -> None:
+    # A fake "claude" install is not needed: `pinman exec` runs any command with the profile env.
+    _user_profile(pinman_home, "envy", V2, '[env]\nTEAM_FLAG = "a b $(c)"\n')
+    r = pinman(pinman_home, seeded, "exec", "-p", "envy", "--", "sh", "-c",
+               'echo "$TEAM_FLAG|$DISABLE_AUTOUPDATER|$PINMAN_PROFILE"; claude --version')
+    assert r.code == 0, r.text
+    lines = r.out.splitlines()
+    assert lines[0] == "a b $(c)|1|envy"
+    assert lines[1].startswith(V2)
+    env_lines = pinman(pinman_home, seeded, "env", "envy").out
+    assert "export TEAM_FLAG='a b $(c)'" in env_lines and "export DISABLE_AUTOUPDATER='1'" in env_lines
+
+
+def test_read_commands_json(pinman_home: Paths, seeded: Path) -> None:
+    assert pinman(pinman_home, seeded, "use", "legacy").code == 0
+    rows = {r["name"]: r for r in json.loads(pinman(pinman_home, seeded, "list", "--json").out)}
+    assert rows["legacy"]["active"] and rows["legacy"]["installed"] and rows["legacy"]["version"] == V1
+    assert rows["stable"]["source"] == "builtin"
+    show = json.loads(pinman(pinman_home, seeded, "show", "stable", "--json").out)
+    assert show["version"] == V2 and show["integrity"].startswith("sha512-")
+    versions = {r["version"]: r for r in json.loads(pinman(pinman_home, seeded, "versions", "--json").out)}
+    assert versions[V1]["installed"] and "legacy" in versions[V1]["used_by"]
+
+
+def test_uninstall_refuses_in_use_and_prune_keeps_used(pinman_home: Paths, seeded: Path) -> None:
+    assert pinman(pinman_home, seeded, "use", "legacy").code == 0
+    for name in ("stable", "latest"):  # shadow the built-ins: nothing uses 2.1.331 now
+        _user_profile(pinman_home, name, V1)
+    r = pinman(pinman_home, seeded, "uninstall", V1)
+    assert r.code != 0 and "is used by" in r.err and "legacy" in r.err
+    r = pinman(pinman_home, seeded, "prune")
+    assert r.code == 0 and f"removed {V2}" in r.out and V1 not in r.out
+    assert not (pinman_home.store / "claude-code" / V2).exists()
+    assert claude(pinman_home, seeded, "--version").out.startswith(V1)
+
+
+@pytest.mark.parametrize("args, code, needle", [
+    (["use", "nope"], 3, 'unknown profile "nope"'),
+    (["use", "../etc/passwd"], 3, "profile name"),
+    (["use", "a;rm -rf x"], 3, "profile name"),
+    (["uninstall", "9.9.9"], 1, "9.9.9 is not installed"),
+])
+def test_errors_are_one_line_with_a_hint(pinman_home: Paths, tmp_path: Path, args: list[str], code: int,
+                                        needle: str) -> None:
+    r = pinman(pinman_home, tmp_path, *args)
+    assert r.code == code, r.text
+    assert needle in r.err
+    first = r.err.splitlines()[0]
+    assert first.startswith("pinman: ")
+
+
+def test_malformed_profile_names_file_and_line(pinman_home: Paths, tmp_path: Path) -> None:
+    bad = _user_profile(pinman_home, "broken", "2.1.x1")
+    r = pinman(pinman_home, tmp_path, "use", "broken")
+    assert r.code == 3
+    assert f"{bad}:2" in r.err or "broken.toml:2" in r.err, r.err
+    assert "claude-code.version" in r.err
+
+
+def test_shim_reports_errors_without_python_traceback(pinman_home: Paths, seeded: Path, tmp_path: Path) -> None:
+    assert pinman(pinman_home, seeded, "use", "legacy").code == 0
+    (tmp_path / ".pinman.toml").write_text('profile = "ghost"\n')
+    r = claude(pinman_home, tmp_path, "--version")
+    assert r.code == 3 and 'unknown profile "ghost"' in r.err
+
+
+def test_registry_unreachable_without_cache_is_one_line(pinman_home: Paths, tmp_path: Path) -> None:
+    r = pinman(pinman_home, tmp_path, "resolve", "latest", npm_config_registry="http://127.0.0.1:9/")
+    assert r.code == 4, r.text
+    assert "127.0.0.1:9" in r.err and len(r.err.strip().splitlines()) <= 2
+
+
+def test_npm_missing_is_reported(pinman_home: Paths, tmp_path: Path) -> None:
+    r = pinman(pinman_home, tmp_path, "install", V1, PATH=str(Path(sys.executable).parent))
+    assert r.code in (4, 5), r.text
+    assert "npm" in r.err
