@@ -47,6 +47,11 @@ def _progress(label: str) -> Any:
     return report
 
 
+def _notice(message: str | None) -> None:
+    if message:
+        err(f"warning: {message}")
+
+
 def _profile(name: str) -> Any:
     from pinman.profiles import find_profile
 
@@ -86,6 +91,9 @@ def use(
             activate(paths, profiles.find_profile(name, Path(os.sep), paths), None)
         where = "globally"
     out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
+    from pinman.resolution import withheld
+
+    _notice(withheld(paths, profile))
     _warn_path(paths)
     if check_after:
         raise typer.Exit(_run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
@@ -123,12 +131,13 @@ def which(as_json: bool = JSON) -> None:
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
     from pinman import activation
-    from pinman.resolution import profile_env
+    from pinman.resolution import profile_env, withheld
 
     paths = _paths()
     chosen = name or activation.choose(Path.cwd(), paths).name
     profile = _profile(chosen)
-    env = profile_env(profile)
+    _notice(withheld(paths, profile))
+    env = profile_env(paths, profile)
     env["PINMAN_PROFILE"] = chosen
     env["PATH"] = f"{paths.bin}{os.pathsep}{os.environ.get('PATH', '')}"
     return chosen, env
@@ -208,9 +217,12 @@ SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code
 
 def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | None,
                 isolated_home: bool, quiet_ok: bool = False) -> int:
+    from pinman.resolution import withheld
     from pinman.rollback import check as run_check
 
     paths = _paths()
+    for p in profiles:
+        _notice(withheld(paths, p))
     reports = [run_check(paths, p, auto_rollback=auto_rollback, isolated_home=isolated_home,
                          progress=_progress(p.name)) for p in profiles]
     if as_json:
@@ -309,6 +321,36 @@ def rollback(name: str, to: Optional[str] = typer.Option(None, "--to", help="Exa
 
     before, after = manual_rollback(_paths(), _profile(name), to)
     out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
+
+
+@app.command()
+def trust(
+    list_all: bool = typer.Option(False, "--list", help="Show every trusted file and whether it changed since."),
+    revoke: bool = typer.Option(False, "--revoke", help="Withdraw trust from this project."),
+) -> None:
+    """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL) for `claude`."""
+    from pinman import trust as trust_mod
+    from pinman.profiles import find_project_root
+
+    paths = _paths()
+    if list_all:
+        for t in trust_mod.list_trusted(paths):
+            state = "trusted" if t.current else "CHANGED since trusted (env withheld)"
+            out(f"{t.path}  {state}  keys: {', '.join(t.keys)}")
+        return
+    root = find_project_root(Path.cwd())
+    if root is None:
+        raise PinmanError("not inside a project (no .pinman.toml here or above)",
+                          hint="run it in the project folder; user and built-in profiles need no trust")
+    if revoke:
+        gone = trust_mod.revoke_project(paths, root)
+        out(f"revoked trust for {len(gone)} file(s) in {root}")
+        return
+    done = trust_mod.trust_project(paths, root)
+    if not done:
+        out(f"nothing to trust: no profile in {root / 'profiles'} sets env")
+    for t in done:
+        out(f"trusted {t.path}: {', '.join(t.keys)}")
 
 
 # ---------------------------------------------------------------- installs

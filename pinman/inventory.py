@@ -34,7 +34,13 @@ def profile_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
 
     active = _active_name(paths, cwd)
     rows: list[dict[str, Any]] = []
-    for profile, shadowed in list_profiles(cwd, paths):
+    found = list_profiles(cwd, paths)
+    for broken in found.broken:
+        if not broken.shadowed:
+            rows.append({"name": broken.name, "active": broken.name == active, "source": broken.source,
+                         "path": str(broken.path), "spec": None, "version": None, "override": False,
+                         "installed": False, "problem": broken.error.message})
+    for profile, shadowed in found:
         if shadowed:
             continue
         tgt, problem = _try_target(paths, profile)
@@ -148,7 +154,10 @@ def status_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
     rows = profile_rows(paths, cwd)
     by_name = {p.name: p for p, shadowed in list_profiles(cwd, paths) if not shadowed}
     for row in rows:
-        profile = by_name[row["name"]]
+        profile = by_name.get(row["name"])
+        if profile is None:  # a file that does not load: its problem is in the row already
+            row["why"], row["last_check"] = row["problem"], None
+            continue
         tgt, _ = _try_target(paths, profile)
         row["why"] = tgt.why if tgt else row["problem"]
         last = journal.last_check(activation.profile_key(profile.name, profile.project_root))

@@ -91,15 +91,24 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
     return store.install(CLAUDE_CODE, tgt.version, integrity=integrity, progress=progress)
 
 
-def profile_env(profile: Profile) -> dict[str, str]:
-    """The env a profile's `claude` runs with: the profile's [env], then the pin-holding vars."""
-    env = dict(profile.env)
+def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
+    """The env a profile's `claude` runs with: its [env] (if trusted), then the pin-holding vars."""
+    from pinman.trust import is_trusted
+
+    env = dict(profile.env) if is_trusted(paths, profile) else {}
     env.update(activation.base_env())
     return env
 
 
-def pointer_for(profile: Profile, tgt: Target, inst: Install) -> Pointer:
-    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(profile))
+def withheld(paths: Paths, profile: Profile) -> str | None:
+    """The one-line notice for a project profile whose env is withheld until `pinman trust`."""
+    from pinman.trust import is_trusted, withheld_notice
+
+    return None if is_trusted(paths, profile) else withheld_notice(profile)
+
+
+def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install) -> Pointer:
+    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile))
 
 
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
@@ -108,7 +117,7 @@ def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
     tgt = target(paths, profile, registry=registry)
     inst = ensure_installed(paths, tgt, progress)
     activation.ensure_shim(paths)
-    activation.write_pointer(paths, context_root, pointer_for(profile, tgt, inst))
+    activation.write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst))
     return tgt, inst
 
 
@@ -129,7 +138,7 @@ def repoint(paths: Paths, name: str) -> int:
             inst = installed(paths, tgt.version)
             if inst is None:
                 raise PinmanError("not installed")
-            activation.write_pointer(paths, root, pointer_for(profile, tgt, inst))
+            activation.write_pointer(paths, root, pointer_for(paths, profile, tgt, inst))
         except PinmanError:
             ptr.unlink(missing_ok=True)
         touched += 1
@@ -168,12 +177,15 @@ def shim_main(argv: list[str]) -> int:
         profile = find_profile(choice.name, cwd, paths)
         tgt, inst = activate(paths, profile, choice.project_root,
                              progress=lambda msg: print(f"pinman: {choice.name} {msg}", file=sys.stderr))
+        notice = withheld(paths, profile)
+        if notice:  # once: the pointer written above keeps later runs on the fast path
+            print(f"pinman: {notice}", file=sys.stderr)
     except PinmanError as e:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"pinman: {e.message}{hint}", file=sys.stderr)
         return int(e.exit_code)
     env = dict(os.environ)
-    env.update(profile_env(profile))
+    env.update(profile_env(paths, profile))
     binary = str(inst.binary)
     os.execve(binary, [binary, *argv], env)
     return 127  # not reached

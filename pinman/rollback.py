@@ -65,12 +65,12 @@ class CheckReport:
         }
 
 
-def run_env(profile: Profile, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+def run_env(paths: Paths, profile: Profile, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
     from pinman.resolution import profile_env
 
     env = dict(os.environ if environ is None else environ)
-    env.update(profile_env(profile))
+    env.update(profile_env(paths, profile))
     return env
 
 
@@ -100,7 +100,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     """Probe the version this profile runs now; record it; on `schema`, apply the policy."""
     from pinman.resolution import ensure_installed, target
 
-    env = run_env(profile, environ)
+    env = run_env(paths, profile, environ)
     tgt = target(paths, profile)
     ensure_installed(paths, tgt, progress)
     probe = prober or make_prober(paths, profile, env, isolated_home=isolated_home)
@@ -181,7 +181,7 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing."""
     from pinman.resolution import Target, ensure_installed, target
 
-    env = run_env(profile, environ)
+    env = run_env(paths, profile, environ)
     current = target(paths, profile).version
     key = activation.profile_key(profile.name, profile.project_root)
     if to is None:
