@@ -80,10 +80,16 @@ def use(
 
         dropped = drop_override(paths, profile)
         out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
+    chosen_here = _chosen_by_project(cwd, name)
+    if profile.source == "project" and not local and not chosen_here:
+        raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
+                         hint=f"choose it for this project: pinman use --local {name}")
     tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=_progress(f"{name}"))
     if local:
         written = profiles.write_project_file(cwd, name)
         where = f"for {cwd} ({written.name})"
+    elif profile.source == "project":
+        where = f"for this project (chosen by {chosen_here})"
     else:
         activation.write_global(paths, name)
         # Also refresh the pointer outside projects, which is what the global choice serves.
@@ -97,6 +103,15 @@ def use(
     _warn_path(paths)
     if check_after:
         raise typer.Exit(_run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
+
+
+def _chosen_by_project(cwd: Path, name: str) -> Path | None:
+    """The .pinman.toml that already chooses `name` for this directory, if any."""
+    from pinman.profiles import find_project_root, read_project_file
+
+    root = find_project_root(cwd)
+    project = read_project_file(root) if root else None
+    return project.path if project and project.profile == name else None
 
 
 def _context_root(cwd: Path, local: bool) -> Path | None:

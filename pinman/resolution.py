@@ -50,15 +50,25 @@ def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
     ov = override_for(paths, profile) if use_override else None
     pin = profile.claude_code
     if ov is not None:
-        return Target(profile, ov.version, None, f"override: {ov.reason}" if ov.reason else "override", ov)
+        return Target(profile, ov.version, None, why_override(ov), ov)
     spec = parse_spec(pin.version)
     if spec.kind == "exact":
         return Target(profile, pin.version.lstrip("v="), pin.integrity, f"pinned {pin.version}")
+    if pin.locked is not None:
+        # The lock holds until `pinman lock` or `pinman upgrade` moves it: offline, no drift.
+        return Target(profile, pin.locked, pin.integrity, f"{pin.version} locked at {pin.locked}")
     reg = registry or _registry(paths)
     bad = [b.version for b in pin.bad]
     res = reg.resolve(CLAUDE_CODE, pin.version, skip=bad)
     return Target(profile, res.version, res.integrity, f"{pin.version} -> {res.version}",
                   stale=res.stale, skipped=tuple(res.skipped))
+
+
+def why_override(ov: Override) -> str:
+    base = f"local override {ov.version}"
+    if ov.previous:
+        base += f" (rolled back from {ov.previous})"
+    return base + (f": {ov.reason}" if ov.reason else "")
 
 
 def _registry(paths: Paths) -> Registry:

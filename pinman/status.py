@@ -7,6 +7,7 @@ from typing import Any
 
 from pinman import activation
 from pinman.paths import Paths
+from pinman.resolution import why_override
 
 
 def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
@@ -31,14 +32,14 @@ def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
     if ptr and _fresh(ptr_file, profile.path) and Path(ptr["bin"]).exists():
         version, binary = ptr["ver"], ptr["bin"]
         ov = activation.get_override(paths, profile.name, profile.project_root)
-        why = _why_override(ov) if ov and ov.version == version else _why_pin(profile.claude_code.version, version)
+        why = why_override(ov) if ov and ov.version == version else _why_pin(profile.claude_code.version, version)
     else:
         from pinman.resolution import installed, target
 
         tgt = target(paths, profile)
         inst = installed(paths, tgt.version)
         version, binary = tgt.version, (str(inst.binary) if inst else None)
-        why = _why_override(tgt.override) if tgt.override else _why_pin(profile.claude_code.version, version)
+        why = tgt.why if tgt.override else _why_pin(profile.claude_code.version, version)
     info.update(version=version, binary=binary, installed=binary is not None, why=why,
                 install=_prefix(paths, version) if binary else None)
     return info
@@ -53,15 +54,6 @@ def _fresh(pointer: Path, source: Path) -> bool:
 
 def _why_pin(spec: str, version: str) -> str:
     return f"pinned {spec}" if spec.lstrip("v=") == version else f"pinned {spec} (resolves to {version})"
-
-
-def _why_override(ov: activation.Override | None) -> str:
-    if ov is None:
-        return ""
-    base = f"local override {ov.version}"
-    if ov.previous:
-        base += f" (rolled back from {ov.previous})"
-    return base + (f": {ov.reason}" if ov.reason else "")
 
 
 def _prefix(paths: Paths, version: str) -> str:

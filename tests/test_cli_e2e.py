@@ -147,3 +147,16 @@ def test_npm_missing_is_reported(pinman_home: Paths, tmp_path: Path) -> None:
     r = pinman(pinman_home, tmp_path, "install", V1, PATH=str(Path(sys.executable).parent))
     assert r.code in (4, 5), r.text
     assert "npm" in r.err
+
+
+def test_a_project_only_profile_cannot_become_the_global_choice(pinman_home: Paths, seeded: Path) -> None:
+    repo = seeded / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    (repo / "profiles" / "ours.toml").write_text(f'[claude-code]\nversion = "{V1}"\n')
+    (repo / ".pinman.toml").write_text("# marks the project root\n")
+    r = pinman(pinman_home, repo, "use", "ours")
+    assert r.code == 2 and "pinman use --local ours" in r.err
+    assert pinman(pinman_home, repo, "use", "--local", "ours").code == 0
+    r = pinman(pinman_home, repo, "use", "ours")  # already chosen here: just (re)activates
+    assert r.code == 0 and "for this project" in r.out
+    assert claude(pinman_home, repo, "--version").out.startswith(V1)

@@ -1,0 +1,140 @@
+"""The rollback policy, branch by branch, with a scripted prober (no real client)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pinman import activation, resolution
+from pinman.errors import ExitCode, PinmanError
+from pinman.health import ProbeResult
+from pinman.journal import Entry, Journal
+from pinman.paths import Paths
+from pinman.profiles import find_profile
+from pinman.rollback import check, manual_rollback, reset
+
+EP = "http://127.0.0.1:4000"
+SCHEMA_BODY = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'
+               '"message":"thinking: Extra inputs are not permitted"}}')
+
+
+def ok() -> ProbeResult:
+    return ProbeResult("cli", 0, None, None, "OK", 0.1, is_error=False)
+
+
+def schema() -> ProbeResult:
+    return ProbeResult("cli", 1, 400, "invalid_request_error", SCHEMA_BODY, 0.1, is_error=True)
+
+
+def overloaded() -> ProbeResult:
+    return ProbeResult("cli", 1, 529, "overloaded_error", "API Error: 529 Overloaded", 0.1, is_error=True)
+
+
+def auth() -> ProbeResult:
+    return ProbeResult("cli", 1, 401, "authentication_error", "Invalid API key · Fix external API key", 0.1,
+                       is_error=True)
+
+
+class Script:
+    """version -> result; records the order of probes."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.calls: list[str] = []
+
+    def __call__(self, version: str) -> ProbeResult:
+        self.calls.append(version)
+        return self.answers[version]()
+
+
+@pytest.fixture
+def team(pinman_home: Paths, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", EP + "/")
+    monkeypatch.setattr(resolution, "ensure_installed", lambda *a, **k: None)
+    p = pinman_home.user_profiles / "team.toml"
+    p.parent.mkdir(parents=True)
+    p.write_text('[claude-code]\nversion = "2.1.331"\n')
+    return find_profile("team", tmp_path, pinman_home)
+
+
+def _good(paths: Paths, version: str, ts: float = 1.0) -> None:
+    Journal(paths).append(Entry("check", "team", version, endpoint=EP + "", outcome="ok", ts=ts))
+
+
+def test_ok_is_recorded_as_known_good(pinman_home: Paths, team: Any) -> None:
+    r = check(pinman_home, team, prober=Script({"2.1.331": ok}))
+    assert (r.action, r.exit_code, r.rollback) == ("ok", ExitCode.OK, None)
+    kg = Journal(pinman_home).last_known_good("team", EP)
+    assert kg is not None and kg.version == "2.1.331"
+
+
+def test_schema_rolls_back_to_last_known_good_after_reprobing_it(pinman_home: Paths, team: Any) -> None:
+    _good(pinman_home, "1.0.90", ts=1)
+    _good(pinman_home, "1.0.100", ts=2)
+    probe = Script({"2.1.331": schema, "1.0.100": ok})
+    r = check(pinman_home, team, prober=probe)
+    assert probe.calls == ["2.1.331", "1.0.100"]  # the target is re-probed before any switch
+    assert r.action == "rolled-back" and r.exit_code == ExitCode.ROLLED_BACK
+    assert r.rollback == {"from": "2.1.331", "to": "1.0.100"}
+    assert r.outcome.rejected == "thinking"
+    ov = activation.get_override(pinman_home, "team", None)
+    assert ov is not None and ov.version == "1.0.100" and ov.previous == "2.1.331"
+    assert "thinking" in ov.reason
+    assert resolution.target(pinman_home, team).version == "1.0.100"
+    assert team.path.read_text() == '[claude-code]\nversion = "2.1.331"\n'  # never edits the profile
+    events = [e.event for e in Journal(pinman_home).history("team")]
+    assert events[:3] == ["rollback", "check", "check"]
+
+
+def test_known_good_failing_too_means_the_endpoint_changed(pinman_home: Paths, team: Any) -> None:
+    _good(pinman_home, "1.0.100")
+    r = check(pinman_home, team, prober=Script({"2.1.331": schema, "1.0.100": schema}))
+    assert r.action == "endpoint-changed" and r.exit_code == ExitCode.BROKEN
+    assert "endpoint changed" in r.detail
+    assert activation.get_override(pinman_home, "team", None) is None
+
+
+def test_no_known_good_points_at_manual_options(pinman_home: Paths, team: Any) -> None:
+    r = check(pinman_home, team, prober=Script({"2.1.331": schema}))
+    assert r.action == "no-known-good" and r.exit_code == ExitCode.BROKEN
+    assert "pinman rollback team --to" in r.detail and "bisect" in r.detail
+
+
+def test_known_good_elsewhere_does_not_count(pinman_home: Paths, team: Any) -> None:
+    Journal(pinman_home).append(Entry("check", "team", "1.0.100", endpoint="https://other:443", outcome="ok"))
+    r = check(pinman_home, team, prober=Script({"2.1.331": schema}))
+    assert r.action == "no-known-good"
+
+
+@pytest.mark.parametrize("result, kind", [(overloaded, "overloaded"), (auth, "auth")])
+def test_non_schema_failures_never_roll_back(pinman_home: Paths, team: Any, result: Any, kind: str) -> None:
+    _good(pinman_home, "1.0.100")
+    probe = Script({"2.1.331": result, "1.0.100": ok})
+    r = check(pinman_home, team, prober=probe)
+    assert probe.calls == ["2.1.331"]
+    assert r.outcome.kind.value == kind and r.action == "not-client" and r.exit_code == ExitCode.NOT_CLIENT
+    assert activation.get_override(pinman_home, "team", None) is None
+
+
+def test_auto_rollback_off_only_reports(pinman_home: Paths, team: Any) -> None:
+    _good(pinman_home, "1.0.100")
+    r = check(pinman_home, team, prober=Script({"2.1.331": schema}), auto_rollback=False)
+    assert r.action == "reported" and activation.get_override(pinman_home, "team", None) is None
+
+
+def test_manual_rollback_and_reset(pinman_home: Paths, team: Any) -> None:
+    _good(pinman_home, "1.0.100")
+    assert manual_rollback(pinman_home, team, None) == ("2.1.331", "1.0.100")
+    assert resolution.target(pinman_home, team).version == "1.0.100"
+    assert manual_rollback(pinman_home, team, "1.0.90") == ("1.0.100", "1.0.90")
+    assert reset(pinman_home, team) == "1.0.90"
+    assert resolution.target(pinman_home, team).version == "2.1.331"
+    with pytest.raises(PinmanError, match="exact version"):
+        manual_rollback(pinman_home, team, "^1")
+
+
+def test_manual_rollback_without_known_good_says_how(pinman_home: Paths, team: Any) -> None:
+    with pytest.raises(PinmanError, match="no known-good"):
+        manual_rollback(pinman_home, team, None)
