@@ -39,6 +39,8 @@ class CheckReport:
     rollback: dict[str, str] | None = None
     known_good_checked_at: float | None = None
     extra: list[Outcome] = field(default_factory=list)
+    # seconds since the check started: "detected" (first verdict), "reprobed", "switched"
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -61,6 +63,7 @@ class CheckReport:
             "action": self.action,
             "detail": self.detail,
             "rollback": self.rollback,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "exit_code": int(self.exit_code),
         }
 
@@ -112,6 +115,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     outcome = _probe_and_record(journal, probe, key, tgt.version, endpoint, env)
     report = CheckReport(profile.name, tgt.version, endpoint, outcome, time.monotonic() - start,
                          action="ok", detail="recorded as known-good for " + endpoint)
+    report.timings["detected"] = report.duration
     if outcome.kind.value == "ok":
         return report
     if outcome.kind.value != "schema":
@@ -121,7 +125,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     if not enabled:
         report.action, report.detail = "reported", "auto_rollback is off: nothing changed"
         return report
-    return _roll_back(paths, profile, report, journal, probe, key, env)
+    return _roll_back(paths, profile, report, journal, probe, key, env, start)
 
 
 def _probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
@@ -137,7 +141,7 @@ def _probe_and_record(journal: Journal, probe: Prober, key: str, version: str, e
 
 
 def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober,
-               key: str, env: Mapping[str, str]) -> CheckReport:
+               key: str, env: Mapping[str, str], start: float) -> CheckReport:
     kg = journal.last_known_good(key, report.endpoint, exclude=[report.version])
     if kg is None:
         report.action = "no-known-good"
@@ -151,6 +155,7 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
         report.action, report.detail = "unavailable", f"known-good {kg.version} cannot run: {e.message}"
         return report
     report.extra.append(again)
+    report.timings["reprobed"] = time.monotonic() - start
     if again.kind.value != "ok":
         report.action = "endpoint-changed"
         report.detail = (f"known-good {kg.version} fails too ({again.kind.value}: {again.message}); "
@@ -158,6 +163,7 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
         return report
     reason = f"{report.outcome.rejected or 'request'} rejected by {report.endpoint}"
     switch_to(paths, profile, kg.version, previous=report.version, reason=reason, env=env)
+    report.timings["switched"] = time.monotonic() - start
     report.action = "rolled-back"
     report.rollback = {"from": report.version, "to": kg.version}
     report.detail = f"rolled back {profile.name}: {report.version} -> {kg.version} (last known-good, verified ok)"

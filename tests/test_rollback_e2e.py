@@ -130,3 +130,21 @@ def _assert_no_secret_written(paths: Paths) -> None:
     for f in root.rglob("*"):
         if f.is_file() and not f.is_symlink() and "store" not in f.parts:
             assert KEY.encode() not in f.read_bytes(), f
+
+
+def test_use_check_switches_then_rolls_back(pinman_home: Paths, team: Path, gateway: FakeAPI) -> None:
+    assert check(pinman_home, team, gateway)[0] == 0
+    _repin(pinman_home, V2)
+    r = pinman(pinman_home, team, "use", "team", "--check", **env(gateway))
+    assert r.code == 10, r.text
+    assert claude(pinman_home, team, "--version").out.startswith(V1)
+
+
+def test_if_due_checks_at_most_once_per_interval_and_is_quiet_when_ok(pinman_home: Paths, team: Path,
+                                                                      gateway: FakeAPI) -> None:
+    r = pinman(pinman_home, team, "check", "--if-due", "--isolated-home", **env(gateway))
+    assert r.code == 0 and r.out == ""
+    assert len(gateway.messages_requests()) >= 1
+    gateway.clear()
+    r = pinman(pinman_home, team, "check", "--if-due", "--isolated-home", **env(gateway))
+    assert r.code == 0 and r.out == "" and gateway.messages_requests() == []

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""pinman's performance figures, each measured side by side in one run and printed as a ratio.
+
+    python scripts/bench.py [--runs 40] [--home DIR]
+
+Needs network to the npm registry for the first install of 1.0.100 and 2.1.331 (npm's cache
+makes later runs fast); everything else runs offline against pinman's loopback fake API.
+Child processes run without PYTHONDONTWRITEBYTECODE so Python start-up is measured as users see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+V1, V2 = "1.0.100", "2.1.331"
+CLOSED_REGISTRY = "http://127.0.0.1:9/"
+PINMAN = str(Path(sys.executable).parent / "pinman")
+
+
+def child_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PINMAN_PROFILE")}
+    env["PINMAN_HOME"] = str(home)
+    env.update(extra)
+    return env
+
+
+def wall(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - start
+
+
+def pinman(home: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PINMAN, *args], env=child_env(home, **extra), capture_output=True, text=True)
+
+
+def interleaved(a: list[str], b: list[str], env: dict[str, str], runs: int) -> tuple[float, float]:
+    """Median wall time of a and b, alternated so drift hits both alike."""
+    for _ in range(3):  # warm caches (page cache, bytecode)
+        wall(a, env), wall(b, env)
+    ta, tb = [], []
+    for _ in range(runs):
+        ta.append(wall(a, env))
+        tb.append(wall(b, env))
+    return statistics.median(ta), statistics.median(tb)
+
+
+def row(name: str, value: str, goal: str, ok: bool | None) -> None:
+    mark = "" if ok is None else ("  ok" if ok else "  MISSED")
+    print(f"| {name:<46} | {value:<34} | {goal:<14} |{mark}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--home", type=Path, help="reuse a PINMAN_HOME (default: a fresh temp dir)")
+    args = ap.parse_args()
+    home = args.home or Path(tempfile.mkdtemp(prefix="pinman-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="pinman-bench-work-"))
+    print(f"PINMAN_HOME={home}\n")
+    print(f"| {'measure':<46} | {'result':<34} | {'goal':<14} |")
+    print(f"|{'-' * 48}|{'-' * 36}|{'-' * 16}|")
+
+    for v in (V1, V2):
+        r = pinman(home, "install", v)
+        assert r.returncode == 0, r.stderr
+    prof = home / "config" / "profiles" / "bench.toml"
+    prof.parent.mkdir(parents=True, exist_ok=True)
+    prof.write_text(f'[claude-code]\nversion = "{V2}"\n')
+    assert pinman(home, "use", "bench").returncode == 0
+    env = child_env(home)
+    shim = str(home / "data" / "bin" / "claude")
+    direct = pinman(home, "which").stdout.strip()
+
+    d, s = interleaved([direct, "--version"], [shim, "--version"], env, args.runs)
+    row("shim vs direct `claude --version` (2.x)", f"{s * 1e3:.2f} / {d * 1e3:.2f} ms = x{s / d:.3f}", "<= 1.15", s / d <= 1.15)
+
+    p, c = interleaved([sys.executable, "-c", "pass"], [PINMAN, "current"], env, args.runs // 2)
+    row("`pinman current` vs `python -c pass`", f"{c * 1e3:.1f} / {p * 1e3:.1f} ms = x{c / p:.2f}", "<= 4", c / p <= 4)
+
+    bench_reinstall(home, env)
+    bench_rollback(home, work, prof)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_reinstall(home: Path, env: dict[str, str]) -> None:
+    again = wall([PINMAN, "install", V2], {**env, "npm_config_registry": CLOSED_REGISTRY})
+    prefix = Path(tempfile.mkdtemp(prefix="pinman-bench-npm-"))
+    npm = wall(["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund",
+                f"@anthropic-ai/claude-code@{V2}"], {k: v for k, v in env.items() if k != "PINMAN_HOME"})
+    shutil.rmtree(prefix, ignore_errors=True)
+    row("re-install cached 2.1.331 (registry down)", f"{again:.3f} s vs npm install {npm:.1f} s", "no net, <= 1 s",
+        again <= 1.0)
+
+
+def bench_rollback(home: Path, work: Path, prof: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from pinman.fakeapi import FakeAPI
+
+    with FakeAPI("strict") as api:
+        extra = {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "bench-key"}
+        prof.write_text(f'[claude-code]\nversion = "{V1}"\n')
+        r = pinman(home, "check", "--isolated-home", "--json", **extra)
+        assert json.loads(r.stdout)["outcome"] == "ok", r.stdout
+        prof.write_text(f'[claude-code]\nversion = "{V2}"\n')
+
+        start = time.perf_counter()
+        r = pinman(home, "rollback", "bench", "--to", V1, npm_config_registry=CLOSED_REGISTRY, **extra)
+        manual = time.perf_counter() - start
+        assert r.returncode == 0, r.stderr
+        row("`pinman rollback` by hand, registry down", f"{manual:.3f} s (whole command)", "<= 0.3 s", manual <= 0.3)
+        assert pinman(home, "use", "bench", "--reset").returncode == 0
+
+        start = time.perf_counter()
+        r = pinman(home, "check", "--isolated-home", "--json", npm_config_registry=CLOSED_REGISTRY, **extra)
+        first = time.perf_counter() - start
+        doc = json.loads(r.stdout)
+        assert doc["rollback"] == {"from": V2, "to": V1}, doc
+        t = doc["timings"]
+        start = time.perf_counter()
+        r = pinman(home, "check", "--isolated-home", "--json", npm_config_registry=CLOSED_REGISTRY, **extra)
+        green = time.perf_counter() - start
+        assert json.loads(r.stdout)["outcome"] == "ok"
+        switch = t["switched"] - t["reprobed"]
+        row("rollback itself (override + repoint + journal)", f"{switch:.3f} s", "<= 0.3 s", switch <= 0.3)
+        row("check start -> rollback in place", f"{t['switched']:.2f} s (detect {t['detected']:.2f}, "
+            f"re-probe {t['reprobed'] - t['detected']:.2f})", "", None)
+        cycle = first + green
+        row("detect -> rollback -> green (two `check`s)", f"{cycle:.2f} s ({first:.2f} + {green:.2f})", "<= 3 s",
+            cycle <= 3)
+
+
+if __name__ == "__main__":
+    main()
