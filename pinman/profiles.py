@@ -8,11 +8,17 @@ schema = 1                      # file format version; files without it are sche
 description = "Known to work with our gateway"
 
 [claude-code]
-version = "2.1.331"             # exact ("2.1.331"), dist-tag ("latest") or npm range ("^2.1.0")
-integrity = "sha512-..."        # exact versions only: the registry's dist.integrity, checked on install
+version = "latest"              # exact ("2.1.331"), dist-tag ("latest") or npm range ("^2.1.0")
+locked = "2.1.331"              # tag/range only: the exact version it runs (`pinman lock` writes it)
+integrity = "sha512-..."        # the registry's dist.integrity of the exact version that runs
+                                # (`version` if exact, else `locked`), checked on install
 bad = [                         # known-bad versions: ranges and upgrades skip them
   { version = "2.1.330", reason = "output_config rejected by gateway" },
 ]
+
+[claude-code.native]            # 2.x: integrity of the platform binary package, per platform
+linux-x64 = "sha512-..."        # (@anthropic-ai/claude-code-linux-x64 at the same version)
+darwin-arm64 = "sha512-..."
 
 [sdk]                           # the SDK you script Claude Code with
 package = "anthropic"           # a PyPI name, or "npm:NAME" for npm ("npm:@anthropic-ai/claude-agent-sdk")
@@ -29,6 +35,10 @@ timeout = 60                    # seconds, > 0
 auto_rollback = true            # roll back to the last known-good version on a schema error
 interval = "6h"                 # periodic check at most this often: "90s", "30m", "6h", "1d", "1h30m" or seconds
 ```
+
+A `locked` version runs instead of resolving the tag or range: the spec is the intent, the lock is
+what everyone runs until `pinman lock` or `pinman upgrade` moves it. The keys of
+`[claude-code.native]` are the platforms the team declares (`pinman lock --platform KEY` adds one).
 
 Rules: unknown keys are errors (with the nearest known key suggested); `[env]` keys must be shell
 identifiers (`[A-Za-z_][A-Za-z0-9_]*`) and values strings without NUL; `[env]` may not set
@@ -89,7 +99,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # The key set, in the order pinman writes new keys (see update_profile).
 _KEYS: dict[KeyPath, tuple[str, ...]] = {
     (): ("schema", "description", "claude-code", "sdk", "env", "health"),
-    ("claude-code",): ("version", "integrity", "bad"),
+    ("claude-code",): ("version", "locked", "integrity", "bad", "native"),
     ("claude-code", "bad", 0): ("version", "reason"),
     ("sdk",): ("package", "version"),
     ("health",): ("probe", "model", "prompt", "timeout", "auto_rollback", "interval"),
@@ -100,6 +110,8 @@ _RESERVED_ENV = {
     "ANTHROPIC_API_KEY": "keys are read from your environment, never stored in a profile",
     "ANTHROPIC_AUTH_TOKEN": "keys are read from your environment, never stored in a profile",
 }
+# The suffix of a platform package, @anthropic-ai/claude-code-<key>: "linux-x64", "linux-arm64-musl".
+PLATFORM_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){1,3}\Z")
 _SPEC_HINT = 'e.g. "2.1.331" (exact), "latest" (dist-tag), "^2.1.0" or ">=1.0.100 <2" (range)'
 
 
@@ -115,11 +127,22 @@ class BadVersion:
 @dataclass(frozen=True)
 class ClaudeCodePin:
     version: str  # as written: exact, dist-tag or npm range
-    integrity: str | None = None
+    integrity: str | None = None  # of `exact`
     bad: tuple[BadVersion, ...] = ()
+    locked: str | None = None  # a tag/range's lock: the exact version it runs, normalised
+    native: Mapping[str, str] = field(default_factory=dict)  # platform key -> integrity, of `exact`
 
     def is_bad(self, version: str) -> BadVersion | None:
         return next((b for b in self.bad if b.version == version), None)
+
+    @property
+    def exact(self) -> str | None:
+        """The exact version the file says runs: `version` if exact, else `locked` (or None)."""
+        from pinman.versions import clean, is_exact
+
+        if is_exact(self.version):
+            return clean(self.version) or self.version.strip()
+        return self.locked
 
 
 @dataclass(frozen=True)
@@ -401,16 +424,41 @@ def _claude_code(f: TomlFile, value: object) -> ClaudeCodePin:
     if "version" not in cc:
         f.fail((*key, "version"), "missing", 'add version = "2.1.331" (or "latest", or a range)')
     version = _npm_spec(f, cc["version"], (*key, "version"))
+    from pinman.versions import clean, parse_spec
+
+    exact = parse_spec(version).kind == "exact"
+    locked = None
+    if "locked" in cc:
+        raw = _npm_spec(f, cc["locked"], (*key, "locked"), "exact")
+        if exact:
+            f.fail((*key, "locked"), f"only applies to a dist-tag or range, and {show(version)} is exact",
+                   "an exact version is its own lock: remove locked")
+        locked = clean(raw) or raw.strip()
     integrity = None
     if "integrity" in cc:
         integrity = _integrity(f, cc["integrity"], (*key, "integrity"))
-        from pinman.versions import parse_spec
-
-        if parse_spec(version).kind != "exact":
+        if not exact and locked is None:
             f.fail((*key, "integrity"), f"only applies to an exact version, and {show(version)} is not one",
-                   "pin an exact version (`pinman pin`) or remove integrity")
+                   "run `pinman lock` to record the version it resolves to, or remove integrity")
     bad = _bad_list(f, cc.get("bad", []), (*key, "bad"))
-    return ClaudeCodePin(version, integrity, bad)
+    native = _native(f, cc["native"], (*key, "native")) if "native" in cc else {}
+    if native and not exact and locked is None:
+        f.fail((*key, "native"), f"only applies to an exact version, and {show(version)} is not one",
+               "run `pinman lock` to record the version it resolves to, or remove the table")
+    return ClaudeCodePin(version, integrity, bad, locked, native)
+
+
+def _native(f: TomlFile, value: object, key: KeyPath) -> dict[str, str]:
+    if not isinstance(value, dict):
+        f.fail(key, f"must be a table, not {_type_name(value)}",
+               'write [claude-code.native] with lines like linux-x64 = "sha512-..."')
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        if not PLATFORM_RE.match(k):
+            f.fail((*key, k), "not a platform key",
+                   "use the suffix of the platform package: linux-x64, linux-arm64-musl, darwin-arm64, win32-x64")
+        out[k] = _integrity(f, v, (*key, k))
+    return out
 
 
 def _integrity(f: TomlFile, value: object, key: KeyPath) -> str:
@@ -673,20 +721,82 @@ def _apply(doc: Any, parts: tuple[str, ...], value: object) -> None:
         if part not in container:
             if value is None:
                 return  # removing a key under a table that does not exist: nothing to do
-            container[part] = tomlkit.table()
+            if i:
+                _add_table(container, part)
+            else:
+                container[part] = tomlkit.table()
         container = container[part]
         if not isinstance(container, dict):
             raise ProfileError(f"cannot set {'.'.join(parts)}: {'.'.join(parts[: i + 1])} is not a table")
     leaf = parts[-1]
     if value is None:
         if leaf in container:
-            del container[leaf]
+            _remove(container, leaf)
         return
     if leaf in container:
         if not _extend_array(container[leaf], value):
             container[leaf] = _to_item(value)  # tomlkit keeps the key's place and trailing comment
         return
     _insert(container, parts[:-1], leaf, _to_item(value))
+
+
+def _add_table(parent: Any, key: str) -> None:
+    """Add an empty sub-table (`[claude-code.native]`) right after the parent's own keys.
+
+    tomlkit would put it after the parent's trailing comments, which usually introduce the *next*
+    table; those comments stay below the new table, after a blank line.
+    """
+    import tomlkit
+    import tomlkit.items
+    from tomlkit.container import Container
+
+    if isinstance(parent, tomlkit.items.InlineTable):
+        parent[key] = tomlkit.inline_table()  # `claude-code = { ... }` stays on its line
+        return
+    table = tomlkit.table()
+    owner = parent.value if isinstance(parent, tomlkit.items.Table) else None
+    if not isinstance(owner, Container) or parent.is_super_table():
+        parent[key] = table  # a dotted-key parent: tomlkit writes it in its own style
+        return
+    body = owner.body
+    keyed = [i for i, (k, _) in enumerate(body) if k is not None]
+    at = (max(keyed) + 1) if keyed else 0
+    while at < len(body) and isinstance(body[at][1], tomlkit.items.Comment):
+        at += 1  # comments right below the last key belong to it
+    table.trivia.indent = "\n"  # a blank line before the new header
+    if at < len(body):
+        owner._insert_at(at, key, table)
+    else:
+        parent[key] = table
+
+
+def _remove(container: Any, key: str) -> None:
+    """Delete `key`; a sub-table's trailing comments (after a blank line) stay in the file.
+
+    tomlkit keeps the comments between a table's last key and the next header in that table, so
+    deleting `[claude-code.native]` would also delete the comments that introduce the next table.
+    """
+    import tomlkit.items
+    from tomlkit.container import Container
+
+    item = container[key]
+    owner = container.value if isinstance(container, tomlkit.items.Table) else container
+    if not (isinstance(item, tomlkit.items.Table) and isinstance(owner, Container)
+            and isinstance(item.value, Container)):
+        del container[key]
+        return
+    body = item.value.body
+    keyed = [i for i, (k, _) in enumerate(body) if k is not None]
+    start = (max(keyed) + 1) if keyed else 0
+    while start < len(body) and isinstance(body[start][1], tomlkit.items.Comment):
+        start += 1  # comments right below the last key go with it
+    tail = "".join(v.as_string() for _, v in body[start:])
+    slot = next(i for i, (k, v) in enumerate(owner.body) if k is not None and k.key == key and v is item)
+    del container[key]  # leaves a placeholder in the same slot
+    if slot and isinstance(owner.body[slot - 1][1], tomlkit.items.Whitespace):
+        tail = tail.lstrip("\n")  # the blank line before the removed header already separates
+    if tail:
+        owner.body[slot] = (None, tomlkit.items.Whitespace(tail))
 
 
 def _extend_array(current: Any, value: object) -> bool:
