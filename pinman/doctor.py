@@ -84,10 +84,13 @@ def check_settings(home: Path) -> list[Finding]:
             out.append(Finding("error", f"{path}: env.DISABLE_AUTOUPDATER={value!r} re-enables auto-updates",
                                f"remove DISABLE_AUTOUPDATER from the env block of {path}"))
         if doc.get("autoUpdates") is True:
-            out.append(Finding("warn", f"{path}: autoUpdates is true", f'set "autoUpdates": false in {path}'))
+            out.append(Finding("warn", f"{path}: autoUpdates is true (the shim's DISABLE_AUTOUPDATER=1 wins, "
+                               "but a claude started outside pinman updates itself)",
+                               f'set "autoUpdates": false in {path}'))
     legacy = _read_json(home / ".claude.json")
     if legacy and legacy.get("autoUpdates") is True:
-        out.append(Finding("warn", f"{home / '.claude.json'}: autoUpdates is true",
+        out.append(Finding("warn", f"{home / '.claude.json'}: autoUpdates is true (the shim's "
+                           "DISABLE_AUTOUPDATER=1 wins, but a claude started outside pinman updates itself)",
                            "run `claude config set -g autoUpdates false`"))
     if not out:
         out.append(Finding("ok", "no Claude Code setting re-enables auto-updates"))

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pinman import activation
+from pinman.doctor import check_path, check_settings, check_shim, check_tools
+from pinman.paths import Paths
+
+
+def _exe(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / "claude"
+    p.write_text("#!/bin/sh\n")
+    p.chmod(0o755)
+    return p
+
+
+def test_shim_first_on_path_is_ok(pinman_home: Paths) -> None:
+    activation.ensure_shim(pinman_home)
+    findings = check_path(pinman_home, {"PATH": str(pinman_home.bin)})
+    assert [f.level for f in findings] == ["ok"]
+
+
+def test_shadowing_binaries_are_named_with_a_fix(pinman_home: Paths, tmp_path: Path) -> None:
+    activation.ensure_shim(pinman_home)
+    npm_global = _exe(tmp_path / "lib" / "node_modules" / "@anthropic-ai" / "claude-code" / "bin")
+    npm_bin = tmp_path / "npm-bin"
+    npm_bin.mkdir()
+    (npm_bin / "claude").symlink_to(npm_global)
+    native = _exe(Path(os.environ["HOME"]) / ".local" / "bin")
+    path = os.pathsep.join([str(npm_bin), str(pinman_home.bin), str(native.parent)])
+    findings = check_path(pinman_home, {"PATH": path})
+    assert findings[0].level == "error" and "comes before the pinman shim" in findings[0].message
+    assert activation.path_line(pinman_home) in findings[0].fix
+    fixes = " ".join(f.fix for f in findings)
+    assert "npm uninstall -g @anthropic-ai/claude-code" in fixes
+    assert f"rm {native}" in fixes
+
+
+def test_missing_shim_on_path(pinman_home: Paths) -> None:
+    findings = check_path(pinman_home, {"PATH": "/nonexistent"})
+    assert findings[0].level == "error" and "not on PATH" in findings[0].message
+
+
+def test_settings_that_re_enable_updates(tmp_path: Path) -> None:
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps({"env": {"DISABLE_AUTOUPDATER": "0"}}))
+    (tmp_path / ".claude.json").write_text(json.dumps({"autoUpdates": True}))
+    findings = check_settings(tmp_path)
+    assert findings[0].level == "error" and "DISABLE_AUTOUPDATER" in findings[0].message
+    assert any("autoUpdates" in f.message for f in findings)
+
+
+def test_clean_settings_are_ok(tmp_path: Path) -> None:
+    assert [f.level for f in check_settings(tmp_path)] == ["ok"]
+
+
+def test_tools_and_shim_state(pinman_home: Paths) -> None:
+    assert {f.message.split()[0] for f in check_tools()} == {"npm", "node"}
+    assert check_shim(pinman_home)[0].level == "warn"
+    activation.ensure_shim(pinman_home)
+    assert check_shim(pinman_home)[0].level == "ok"
