@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Mapping
@@ -196,18 +195,6 @@ def _sh_unquote(raw: str) -> str:
     return raw[1:-1].replace("'\\''", "'") if raw.startswith("'") and raw.endswith("'") else raw
 
 
-def drop_pointers(paths: Paths, name: str) -> int:
-    """Remove every pointer for `name`, so each shim context re-resolves on its next run."""
-    count = 0
-    if not paths.links.is_dir():
-        return 0
-    for p in paths.links.rglob(name):
-        if p.is_file() and (p.parent.name == ".pinman" or p.parent == paths.links / "g"):
-            p.unlink(missing_ok=True)
-            count += 1
-    return count
-
-
 # ---------------------------------------------------------------- the shim
 
 SHIM_TEMPLATE = r"""#!/bin/sh
@@ -309,6 +296,3 @@ def base_env() -> dict[str, str]:
     """What every way pinman runs `claude` sets: the pin must hold."""
     return {"DISABLE_AUTOUPDATER": "1"}
 
-
-def now() -> float:
-    return time.time()
