@@ -481,22 +481,31 @@ def versions(remote: bool = typer.Option(False, "--remote", help="List registry 
 
 
 @app.command()
-def resolve(spec: str, as_json: bool = JSON) -> None:
-    """The exact version a spec resolves to (as `npm install` would pick it)."""
+def resolve(spec: str,
+            profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Skip this profile's known-bad "
+                                                  "versions (default: the active profile's)."),
+            as_json: bool = JSON) -> None:
+    """The exact version a spec resolves to (as `npm install` would pick it), skipping known-bad ones."""
     from pinman.registry import Registry
     from pinman.resolution import CLAUDE_CODE
+    from pinman.team import skips_for_resolve
     from pinman.versions import parse_spec
 
     try:
-        parse_spec(spec)
+        kind = parse_spec(spec).kind
     except ValueError as e:
         raise UsageError(str(e), hint="e.g. 2.1.331, latest, ^2.1.0, ~2.1.300, 2.1.x, >=1.0.100 <2") from None
-    res = Registry(_paths()).resolve(CLAUDE_CODE, spec)
+    # An exact version asked for by name is answered as asked; only tags and ranges skip.
+    skips = skips_for_resolve(_paths(), Path.cwd(), profile) if kind != "exact" else {}
+    res = Registry(_paths()).resolve(CLAUDE_CODE, spec, skip=skips)
     if as_json:
         _emit({"spec": spec, "version": res.version, "integrity": res.integrity,
-               "stale": res.stale, "skipped": list(res.skipped)})
+               "stale": res.stale, "skipped": list(res.skipped),
+               "skipped_why": {v: skips[v] for v in res.skipped}})
         return
     out(res.version)
+    for v in res.skipped:
+        err(f"skipped {v}: {skips[v]}")
     if res.stale:
         err("note: offline: answered from cached registry data")
 
@@ -541,3 +550,6 @@ def _cell(value: Any) -> str:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+from pinman import commands_team  # noqa: E402,F401  (registers team commands)
