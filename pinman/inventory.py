@@ -60,6 +60,7 @@ def profile_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
 
 def profile_detail(paths: Paths, cwd: Path, name: str) -> dict[str, Any]:
     from pinman.profiles import find_profile, validate_name
+    from pinman.sdk import describe as sdk_describe
 
     profile = find_profile(validate_name(name), cwd, paths)
     tgt, problem = _try_target(paths, profile)
@@ -70,12 +71,14 @@ def profile_detail(paths: Paths, cwd: Path, name: str) -> dict[str, Any]:
         "file": str(profile.path),
         "source": profile.source,
         "spec": profile.claude_code.version,
+        "locked": profile.claude_code.locked,
         "integrity": profile.claude_code.integrity,
+        "native": dict(profile.claude_code.native),
         "version": tgt.version if tgt else None,
         "why": tgt.why if tgt else problem,
         "installed": str(inst.prefix) if inst else None,
         "bad": [{"version": b.version, "reason": b.reason} for b in profile.claude_code.bad],
-        "sdk": ({"package": profile.sdk.package, "version": profile.sdk.version} if profile.sdk else None),
+        "sdk": sdk_describe(paths, profile, tgt.version if tgt else None),
         "env": sorted(profile.env),
         "health": vars(profile.health),
     }

@@ -84,28 +84,41 @@ def installed(paths: Paths, version: str) -> Install | None:
 
 
 def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None) -> Install:
-    """The install for `tgt`, from the store if present (offline), else through npm."""
+    """The install for `tgt`: from the store if present (offline), else through npm.
+
+    Either way it is checked against the pin: the package's integrity and, for 2.x, the lock's
+    hash of this platform's native package. An override runs a version the pin does not name, so
+    only the registry's own hash applies to it.
+    """
+    from pinman.errors import PinmanError
     from pinman.store import Store
+    from pinman.team import install_checked
 
     store = Store(paths)
-    found = store.get(CLAUDE_CODE, tgt.version)
-    if found is not None:
-        return found
     integrity = tgt.integrity
-    if integrity is None:
+    if integrity is None and store.get(CLAUDE_CODE, tgt.version) is None:
         # Overrides carry no hash: take the registry's so npm's download is still checked.
         try:
             integrity = _registry(paths).packument(CLAUDE_CODE).versions[tgt.version].integrity
-        except Exception:  # noqa: BLE001 - best effort; npm verifies against the registry anyway
+        except (PinmanError, KeyError):  # best effort; npm verifies against the registry anyway
             integrity = None
-    return store.install(CLAUDE_CODE, tgt.version, integrity=integrity, progress=progress)
+    native = tgt.profile.claude_code.native if tgt.override is None else {}
+    return install_checked(store, tgt.profile.name, tgt.version, integrity, native, progress).install
 
 
 def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
-    """The env a profile's `claude` runs with: its [env] (if trusted), then the pin-holding vars."""
+    """The env a profile's `claude` runs with: its [env] (if trusted), then what pinman sets.
+
+    pinman's part: the pinned binary as CLAUDE_CODE_EXECUTABLE and the [sdk] install (installed
+    here if missing), so a script run under the profile gets exactly the pinned pair; then the
+    pin-holding vars. A venv's bin comes as sdk.PATH_PREPEND, for the caller to put before PATH
+    (`sdk.merge_env`).
+    """
+    from pinman import sdk
     from pinman.trust import is_trusted
 
     env = dict(profile.env) if is_trusted(paths, profile) else {}
+    env.update(sdk.profile_sdk_env(paths, profile))
     env.update(activation.base_env())
     return env
 
@@ -124,8 +137,11 @@ def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install) -> P
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
              progress: Progress | None = None, registry: Registry | None = None) -> tuple[Target, Install]:
     """Resolve, install if needed, and point this context's shim at it (one rename)."""
+    from pinman import sdk
+
     tgt = target(paths, profile, registry=registry)
     inst = ensure_installed(paths, tgt, progress)
+    sdk.ensure_installed(paths, profile, refresh=True, progress=progress)  # before the pointer names it
     activation.ensure_shim(paths)
     activation.write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst))
     return tgt, inst

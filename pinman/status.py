@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pinman import activation
 from pinman.paths import Paths
 from pinman.resolution import why_override
+
+if TYPE_CHECKING:
+    from pinman.profiles import ClaudeCodePin
 
 
 def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
@@ -32,14 +35,14 @@ def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
     if ptr and _fresh(ptr_file, profile.path) and Path(ptr["bin"]).exists():
         version, binary = ptr["ver"], ptr["bin"]
         ov = activation.get_override(paths, profile.name, profile.project_root)
-        why = why_override(ov) if ov and ov.version == version else _why_pin(profile.claude_code.version, version)
+        why = why_override(ov) if ov and ov.version == version else _why_pin(profile.claude_code, version)
     else:
         from pinman.resolution import installed, target
 
         tgt = target(paths, profile)
         inst = installed(paths, tgt.version)
         version, binary = tgt.version, (str(inst.binary) if inst else None)
-        why = tgt.why if tgt.override else _why_pin(profile.claude_code.version, version)
+        why = tgt.why if tgt.override else _why_pin(profile.claude_code, version)
     info.update(version=version, binary=binary, installed=binary is not None, why=why,
                 install=_prefix(paths, version) if binary else None)
     return info
@@ -52,8 +55,12 @@ def _fresh(pointer: Path, source: Path) -> bool:
         return False
 
 
-def _why_pin(spec: str, version: str) -> str:
-    return f"pinned {spec}" if spec.lstrip("v=") == version else f"pinned {spec} (resolves to {version})"
+def _why_pin(pin: ClaudeCodePin, version: str) -> str:
+    if pin.version.lstrip("v=") == version:
+        return f"pinned {pin.version}"
+    if pin.locked == version:
+        return f"pinned {pin.version}, locked at {version}"
+    return f"pinned {pin.version} (resolves to {version})"
 
 
 def _prefix(paths: Paths, version: str) -> str:

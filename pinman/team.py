@@ -365,9 +365,14 @@ def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable
 def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
     from pinman.profiles import update_profile
 
+    from pinman.trust import carry_over
+
     before = profile.path.read_bytes()
     update_profile(profile.path, changes)
-    return profile.path.read_bytes() != before
+    changed = profile.path.read_bytes() != before
+    if changed and profile.source == "project":
+        carry_over(Paths.from_env(), profile.path, before)
+    return changed
 
 
 def project_profiles(paths: Paths, cwd: Path) -> tuple[Path, list[Profile], list[BrokenProfile]]:

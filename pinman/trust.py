@@ -114,6 +114,28 @@ def revoke_project(paths: Paths, root: Path) -> list[Path]:
     return gone
 
 
+def carry_over(paths: Paths, path: Path, before: bytes) -> bool:
+    """Keep trust across pinman's own edits (pin, lock, mark-bad) when [env] did not change.
+
+    Trust stays keyed by the whole file's hash, so any other edit still needs `pinman trust`.
+    """
+    import tomllib
+
+    files = _load(paths)
+    record = files.get(str(path))
+    old = "sha256:" + hashlib.sha256(before).hexdigest()
+    if record is None or record.get("hash") != old:
+        return False
+    try:
+        same_env = tomllib.loads(before.decode()).get("env") == tomllib.loads(path.read_text()).get("env")
+    except (OSError, ValueError):
+        return False
+    if same_env:
+        record["hash"] = file_hash(path)
+        _save(paths, files)
+    return same_env
+
+
 def list_trusted(paths: Paths) -> list[Trusted]:
     out = []
     for path, v in sorted(_load(paths).items()):

@@ -101,3 +101,20 @@ def test_shim_sends_to_the_project_endpoint_only_after_trust(
     theirs.clear()
     ask()
     assert mine.messages_requests() and not theirs.messages_requests()
+
+
+def test_pinmans_own_edits_keep_trust_but_env_edits_do_not(pinman_home: Paths, tmp_path: Path) -> None:
+    from pinman.profiles import update_profile
+
+    repo = _project(tmp_path, 'ANTHROPIC_BASE_URL = "https://gw.example"\n')
+    path = repo / "profiles" / "team.toml"
+    trust.trust_project(pinman_home, repo)
+    before = path.read_bytes()
+    update_profile(path, {"claude-code.version": "1.0.100"})  # what `pinman pin` does
+    assert trust.carry_over(pinman_home, path, before)
+    assert "ANTHROPIC_BASE_URL" in profile_env(pinman_home, find_profile("team", repo, pinman_home))
+
+    before = path.read_bytes()
+    update_profile(path, {"env.ANTHROPIC_BASE_URL": "https://elsewhere.example"})
+    assert not trust.carry_over(pinman_home, path, before)
+    assert "ANTHROPIC_BASE_URL" not in profile_env(pinman_home, find_profile("team", repo, pinman_home))
