@@ -397,10 +397,16 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
         return
     from pinman import activation
 
+    from pinman import sdk
+
     name = target or activation.choose(Path.cwd(), paths).name
-    tgt = resolve_target(paths, _profile(name))
+    profile = _profile(name)
+    tgt = resolve_target(paths, profile)
     inst = ensure_installed(paths, tgt, progress=_progress(name))
     out(f"{name}: {tgt.version} installed at {inst.prefix}")
+    pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=_progress(f"{name} sdk"))
+    if pinned is not None:
+        out(f"{name}: {pinned.label} installed at {pinned.prefix}")
 
 
 @app.command()
@@ -460,11 +466,14 @@ def show(name: str, as_json: bool = JSON) -> None:
     from pinman.inventory import profile_detail
 
     data = profile_detail(_paths(), Path.cwd(), name)
+    warning = (data.get("sdk") or {}).get("warning")
     if as_json:
         _emit(data)
-        return
-    for key, value in data.items():
-        out(f"{key + ':':14} {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
+    else:
+        for key, value in data.items():
+            out(f"{key + ':':14} {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
+    if warning:
+        err(f"warning: {warning}")
 
 
 @app.command()

@@ -34,6 +34,7 @@ def run_checks(paths: Paths, cwd: Path, environ: Mapping[str, str] | None = None
         *check_settings(home),
         *check_tools(),
         *check_shim(paths),
+        *check_sdk_coupling(paths, cwd),
     ]
 
 
@@ -130,3 +131,33 @@ def check_shim(paths: Paths) -> list[Finding]:
         return [Finding("warn", "the shim is out of date (pinman moved or was upgraded)",
                         "run `pinman use <profile>` to rewrite it")]
     return [Finding("ok", "shim up to date")]
+
+
+def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:
+    """Profiles whose Agent SDK bundles or is built for another Claude Code than the pinned one.
+
+    Offline: versions come from the registry cache and the store; what cannot be known here
+    (an Agent SDK for Python that is not installed yet) is skipped.
+    """
+    from pinman.errors import PinmanError
+    from pinman.profiles import list_profiles
+    from pinman.registry import Registry
+    from pinman.resolution import target
+    from pinman.sdk import coupling
+
+    out: list[Finding] = []
+    for profile, shadowed in list_profiles(cwd, paths):
+        if shadowed or profile.sdk is None:
+            continue
+        try:
+            runs = target(paths, profile, registry=Registry(paths, offline=True)).version
+        except PinmanError:
+            continue
+        fit = coupling(paths, profile, runs)
+        if fit is None:
+            continue
+        if fit.matches:
+            out.append(Finding("ok", f"{profile.name}: {fit.sdk} and Claude Code {runs} match"))
+        else:
+            out.append(Finding("warn", fit.message(profile.name), f"{fit.fix} ({profile.path})"))
+    return out

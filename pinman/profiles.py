@@ -104,7 +104,7 @@ _KEYS: dict[KeyPath, tuple[str, ...]] = {
     ("sdk",): ("package", "version"),
     ("health",): ("probe", "model", "prompt", "timeout", "auto_rollback", "interval"),
 }
-PROBES = ("cli", "http")
+PROBES = ("cli", "http", "sdk")
 _RESERVED_ENV = {
     "DISABLE_AUTOUPDATER": "pinman always sets DISABLE_AUTOUPDATER=1 so the pin holds",
     "ANTHROPIC_API_KEY": "keys are read from your environment, never stored in a profile",

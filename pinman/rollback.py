@@ -88,6 +88,16 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
         if cfg.probe == "http":
             return health.probe_http(env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com", env,
                                      timeout=cfg.timeout)
+        if cfg.probe == "sdk":
+            from pinman import sdk
+            from pinman.errors import HealthError
+
+            pinned = sdk.ensure_installed(paths, profile)
+            if pinned is None or pinned.ecosystem != "pypi":
+                raise HealthError(f'{profile.name}: probe = "sdk" needs a PyPI [sdk] with the anthropic package',
+                                  hint='e.g. [sdk] package = "anthropic", version = "0.40.0"')
+            return health.probe_sdk(pinned.python, env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
+                                    env, timeout=cfg.timeout, model=cfg.model, prompt=cfg.prompt)
         inst = installed(paths, version)
         if inst is None:
             raise PinmanError(f"{version} is not installed", hint=f"run `pinman install {version}`")
