@@ -562,3 +562,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 
 from pinman import commands_team  # noqa: E402,F401  (registers team commands)
+from pinman import commands_bisect  # noqa: E402,F401  (registers bisect commands)
