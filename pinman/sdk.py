@@ -29,7 +29,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -248,11 +248,11 @@ class SdkStore:
                f"{name}=={version}"]
         self._run(cmd, f"pip install {name}=={version}", name, version, only_binary=only_binary)
 
-    def _run(self, cmd: list[str], what: str, name: str, version: str, *, only_binary: bool = False) -> str:
+    def _run(self, cmd: Sequence[str], what: str, name: str, version: str, *, only_binary: bool = False) -> str:
         from pinman.store import _run
 
         try:
-            code, output = _run(cmd, cwd=self.npm_store._tmp_root, env=_pip_env(self.env), timeout=self.timeout)
+            code, output = _run(list(cmd), cwd=self.npm_store._tmp_root, env=_pip_env(self.env), timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise InstallError(f"{what} did not finish in {self.timeout:.0f} s",
                                hint="check the network and the index/proxy settings in your pip config") from None
