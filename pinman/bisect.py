@@ -439,8 +439,8 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
         raise UsageError(
             f"bisect needs the CLI probe, and {profile.name} sets [health] probe = "
             f"{profile.health.probe!r}",
-            hint="the http probe sends the same request whatever the version; "
-                 "set probe = \"cli\" for the bisect")
+            hint=f"the {profile.health.probe} probe does not run Claude Code, so every version "
+                 "would get the same answer; set probe = \"cli\" for the bisect")
     env = run_env(paths, profile, environ)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
     key = activation.profile_key(profile.name, profile.project_root)
