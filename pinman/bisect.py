@@ -463,9 +463,10 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
             if result.status == "found":
                 _explain(report, paths, fingerprinter, emit)
                 _record_answer(journal, report, key, env)
+            # The state goes first: while it exists, prune (and this clean-up) keep its installs.
+            path.unlink(missing_ok=True)
             if not keep:
                 report.removed = _clean_up(paths, state, result, cwd or Path.cwd(), emit)
-            path.unlink(missing_ok=True)
     report.duration = time.monotonic() - start
     return report
 

@@ -109,14 +109,17 @@ def users_of(paths: Paths, cwd: Path, version: str) -> list[str]:
 
 
 def protected(paths: Paths, cwd: Path) -> set[str]:
-    """Versions prune must keep: in use anywhere, or a recorded last known-good."""
+    """Versions prune must keep: in use anywhere, a recorded last known-good, or a paused bisect's."""
     keep = set(used_versions(paths, cwd))
-    try:
-        from pinman.journal import Journal
+    from pinman.bisect import load_state
+    from pinman.journal import Journal
 
-        keep |= Journal(paths).known_good_versions()
-    except ImportError:
-        pass
+    keep |= Journal(paths).known_good_versions()
+    # A stopped bisect keeps its probe installs so that running it again resumes without downloads.
+    for state_file in (paths.state / "bisect").glob("*.json"):
+        state = load_state(state_file)
+        if state is not None:
+            keep |= set(state.installed)
     return keep
 
 
