@@ -85,6 +85,9 @@ def use(
         raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
                          hint=f"choose it for this project: pinman use --local {name}")
     tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=_progress(f"{name}"))
+    from pinman.faults import point
+
+    point("use.activated", name)
     if local:
         written = profiles.write_project_file(cwd, name)
         where = f"for {cwd} ({written.name})"
@@ -152,9 +155,12 @@ def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
     chosen = name or activation.choose(Path.cwd(), paths).name
     profile = _profile(chosen)
     _notice(withheld(paths, profile))
+    from pinman.sdk import PATH_PREPEND
+
     env = profile_env(paths, profile)
+    front = os.pathsep.join([str(paths.bin), *([env.pop(PATH_PREPEND)] if PATH_PREPEND in env else [])])
     env["PINMAN_PROFILE"] = chosen
-    env["PATH"] = f"{paths.bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    env["PATH"] = f"{front}{os.pathsep}{os.environ.get('PATH', '')}"
     return chosen, env
 
 
@@ -169,8 +175,9 @@ def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: t
     if as_json:
         _emit(env)
         return
+    front = env["PATH"].removesuffix(os.pathsep + os.environ.get("PATH", ""))  # shim and SDK folders
     for key, value in env.items():
-        value = sh_quote(value) if key != "PATH" else f'"{_paths().bin}:$PATH"'
+        value = sh_quote(value) if key != "PATH" else sh_quote(front) + '":$PATH"'
         out(f"export {key}={value}")
 
 

@@ -210,8 +210,9 @@ def shim_main(argv: list[str]) -> int:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"pinman: {e.message}{hint}", file=sys.stderr)
         return int(e.exit_code)
-    env = dict(os.environ)
-    env.update(profile_env(paths, profile))
+    from pinman.sdk import merge_env
+
+    env = merge_env(os.environ, profile_env(paths, profile))
     binary = str(inst.binary)
     os.execve(binary, [binary, *argv], env)
     return 127  # not reached

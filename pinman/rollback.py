@@ -72,9 +72,9 @@ def run_env(paths: Paths, profile: Profile, environ: Mapping[str, str] | None = 
     """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
     from pinman.resolution import profile_env
 
-    env = dict(os.environ if environ is None else environ)
-    env.update(profile_env(paths, profile))
-    return env
+    from pinman.sdk import merge_env
+
+    return merge_env(os.environ if environ is None else environ, profile_env(paths, profile))
 
 
 def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isolated_home: bool = False) -> Prober:
@@ -185,9 +185,13 @@ def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | N
     """Write the local override, repoint every shim context, record it. Offline when installed."""
     from pinman.resolution import repoint
 
+    from pinman.faults import point
+
     activation.set_override(paths, profile.name, profile.project_root,
                             activation.Override(version, previous, reason, time.time()))
+    point("rollback.override_set", profile.name)
     repoint(paths, profile.name)
+    point("rollback.repointed", profile.name)
     key = activation.profile_key(profile.name, profile.project_root)
     Journal(paths).append(Entry(event, key, version, previous=previous, message=reason), env)
 
