@@ -90,6 +90,7 @@ class Override:
     previous: str | None
     reason: str
     at: float
+    sdk_version: str | None = None  # the SDK that was known-good with `version`, restored with it
 
 
 def read_overrides(paths: Paths) -> dict[str, Override]:
@@ -106,7 +107,9 @@ def read_overrides(paths: Paths) -> dict[str, Override]:
     out: dict[str, Override] = {}
     for key, v in items.items():
         if isinstance(v, dict) and isinstance(v.get("version"), str):
-            out[key] = Override(v["version"], v.get("previous"), str(v.get("reason", "")), float(v.get("at", 0)))
+            sdk = v.get("sdk_version")
+            out[key] = Override(v["version"], v.get("previous"), str(v.get("reason", "")), float(v.get("at", 0)),
+                                sdk if isinstance(sdk, str) else None)
     return out
 
 

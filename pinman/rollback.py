@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pinman.profiles import Profile
 
 # version -> what probing that version against the endpoint saw
-Prober = Callable[[str], "ProbeResult"]
+Prober = Callable[..., "ProbeResult"]  # (version, *, sdk_version=None) -> what probing that pair saw
 
 
 @dataclass
@@ -84,7 +84,7 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
 
     cfg = profile.health
 
-    def probe(version: str) -> ProbeResult:
+    def probe(version: str, sdk_version: str | None = None) -> ProbeResult:
         if cfg.probe == "http":
             return health.probe_http(env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com", env,
                                      timeout=cfg.timeout)
@@ -93,6 +93,9 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
             from pinman.errors import HealthError
 
             pinned = sdk.ensure_installed(paths, profile)
+            if pinned is not None and sdk_version and sdk_version != pinned.version:
+                # re-probing a known-good pair: its own SDK, not the one pinned now
+                pinned = sdk.SdkStore(paths).install(pinned.ecosystem, pinned.name, sdk_version)
             if pinned is None or pinned.ecosystem != "pypi":
                 raise HealthError(f'{profile.name}: probe = "sdk" needs a PyPI [sdk] with the anthropic package',
                                   hint='e.g. [sdk] package = "anthropic", version = "0.40.0"')
@@ -122,7 +125,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     journal = Journal(paths)
 
     start = time.monotonic()
-    outcome = _probe_and_record(journal, probe, key, tgt.version, endpoint, env)
+    outcome = _probe_and_record(journal, probe, key, tgt.version, endpoint, env, sdk_version(paths, profile))
     report = CheckReport(profile.name, tgt.version, endpoint, outcome, time.monotonic() - start,
                          action="ok", detail="recorded as known-good for " + endpoint)
     report.timings["detected"] = report.duration
@@ -138,15 +141,26 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     return _roll_back(paths, profile, report, journal, probe, key, env, start)
 
 
+def sdk_version(paths: Paths, profile: Profile) -> str | None:
+    """The SDK version the profile runs with now (recorded beside the CLI version in checks)."""
+    if profile.sdk is None:
+        return None
+    from pinman.sdk import installed_for
+
+    inst = installed_for(paths, profile)
+    return inst.version if inst is not None else None
+
+
 def _probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
-                      env: Mapping[str, str]) -> Outcome:
+                      env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False) -> Outcome:
+    """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict."""
     from pinman.classify import classify
 
-    result = probe(version)
+    result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
     outcome = classify(result)
     journal.append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
                          status=outcome.status, message=outcome.message[:300], rejected=outcome.rejected,
-                         duration=round(result.duration, 3)), env)
+                         duration=round(result.duration, 3), sdk_version=sdk), env)
     return outcome
 
 
@@ -159,8 +173,13 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
                          f"pick one by hand: `pinman rollback {profile.name} --to VERSION` or `pinman bisect {profile.name}`")
         return report
     report.known_good_checked_at = kg.ts
+    sdk_now = sdk_version(paths, profile)
+    restore_sdk = kg.sdk_version if kg.sdk_version and kg.sdk_version != sdk_now else None
     try:
-        again = _probe_and_record(journal, probe, key, kg.version, report.endpoint, env)
+        if restore_sdk:
+            _install_sdk(paths, profile, restore_sdk)
+        again = _probe_and_record(journal, probe, key, kg.version, report.endpoint, env,
+                                  restore_sdk or sdk_now, with_sdk=restore_sdk is not None)
     except PinmanError as e:
         report.action, report.detail = "unavailable", f"known-good {kg.version} cannot run: {e.message}"
         return report
@@ -172,28 +191,39 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
                          "the endpoint changed, not the client: no rollback")
         return report
     reason = f"{report.outcome.rejected or 'request'} rejected by {report.endpoint}"
-    switch_to(paths, profile, kg.version, previous=report.version, reason=reason, env=env)
+    switch_to(paths, profile, kg.version, previous=report.version, reason=reason, env=env, sdk=restore_sdk)
     report.timings["switched"] = time.monotonic() - start
     report.action = "rolled-back"
     report.rollback = {"from": report.version, "to": kg.version}
+    if restore_sdk:
+        report.rollback.update(sdk_from=sdk_now or "", sdk_to=restore_sdk)
     report.detail = f"rolled back {profile.name}: {report.version} -> {kg.version} (last known-good, verified ok)"
     return report
 
 
+def _install_sdk(paths: Paths, profile: Profile, version: str) -> None:
+    """Make sure the SDK of a known-good pair is in the store (offline when it is)."""
+    from pinman.sdk import SdkStore, untrusted_project
+
+    pin = profile.sdk
+    assert pin is not None
+    SdkStore(paths).install(pin.ecosystem, pin.name, version, only_binary=untrusted_project(paths, profile))
+
+
 def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | None, reason: str,
-              env: Mapping[str, str] | None = None, event: str = "rollback") -> None:
+              env: Mapping[str, str] | None = None, event: str = "rollback", sdk: str | None = None) -> None:
     """Write the local override, repoint every shim context, record it. Offline when installed."""
     from pinman.resolution import repoint
 
     from pinman.faults import point
 
     activation.set_override(paths, profile.name, profile.project_root,
-                            activation.Override(version, previous, reason, time.time()))
+                            activation.Override(version, previous, reason, time.time(), sdk))
     point("rollback.override_set", profile.name)
     repoint(paths, profile.name)
     point("rollback.repointed", profile.name)
     key = activation.profile_key(profile.name, profile.project_root)
-    Journal(paths).append(Entry(event, key, version, previous=previous, message=reason), env)
+    Journal(paths).append(Entry(event, key, version, previous=previous, message=reason, sdk_version=sdk), env)
 
 
 def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,

@@ -571,6 +571,9 @@ def ensure_installed(paths: Paths, profile: Profile, *, refresh: bool = False,
         return None
     only_binary = untrusted_project(paths, profile)
     store = store or SdkStore(paths)
+    rolled_back = override_version(paths, profile)
+    if rolled_back is not None:  # a rollback restored the SDK that was known-good with the CLI
+        return store.install(pin.ecosystem, pin.name, rolled_back, only_binary=only_binary, progress=progress)
     if not refresh:
         try:
             tgt = resolve(paths, pin, offline=True, only_binary=only_binary)
@@ -590,10 +593,20 @@ def installed_for(paths: Paths, profile: Profile) -> SdkInstall | None:
     if pin is None:
         return None
     try:
-        tgt = resolve(paths, pin, offline=True, only_binary=untrusted_project(paths, profile))
-        return SdkStore(paths).get(pin.ecosystem, pin.name, tgt.version)
+        version = override_version(paths, profile)
+        if version is None:
+            version = resolve(paths, pin, offline=True, only_binary=untrusted_project(paths, profile)).version
+        return SdkStore(paths).get(pin.ecosystem, pin.name, version)
     except PinmanError:
         return None
+
+
+def override_version(paths: Paths, profile: Profile) -> str | None:
+    """The SDK version a rollback override restored for this profile, if any."""
+    from pinman.activation import get_override
+
+    ov = get_override(paths, profile.name, profile.project_root)
+    return ov.sdk_version if ov is not None else None
 
 
 def pinned_binary(paths: Paths, profile: Profile) -> Path | None:

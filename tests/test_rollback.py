@@ -138,3 +138,29 @@ def test_manual_rollback_and_reset(pinman_home: Paths, team: Any) -> None:
 def test_manual_rollback_without_known_good_says_how(pinman_home: Paths, team: Any) -> None:
     with pytest.raises(PinmanError, match="no known-good"):
         manual_rollback(pinman_home, team, None)
+
+
+def test_rollback_restores_the_sdk_that_was_known_good_with_the_cli(
+        pinman_home: Paths, team: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinman import rollback, sdk
+
+    monkeypatch.setattr(rollback, "sdk_version", lambda paths, profile: "1.13.0")
+    installed: list[str] = []
+    monkeypatch.setattr(rollback, "_install_sdk", lambda paths, profile, v: installed.append(v))
+    Journal(pinman_home).append(Entry("check", "team", "1.0.100", endpoint=EP, outcome="ok", sdk_version="0.40.0"))
+    calls: list[tuple[str, str | None]] = []
+
+    def probe(version: str, sdk_version: str | None = None) -> ProbeResult:
+        calls.append((version, sdk_version))
+        return schema() if version == "2.1.331" else ok()
+
+    r = check(pinman_home, team, prober=probe)
+    assert calls == [("2.1.331", None), ("1.0.100", "0.40.0")]  # the known-good *pair* is re-probed
+    assert installed == ["0.40.0"]
+    assert r.rollback == {"from": "2.1.331", "to": "1.0.100", "sdk_from": "1.13.0", "sdk_to": "0.40.0"}
+    ov = activation.get_override(pinman_home, "team", None)
+    assert ov is not None and (ov.version, ov.sdk_version) == ("1.0.100", "0.40.0")
+    assert sdk.override_version(pinman_home, team) == "0.40.0"
+    latest = Journal(pinman_home).history("team")
+    assert (latest[0].event, latest[0].sdk_version) == ("rollback", "0.40.0")
+    assert (latest[2].version, latest[2].sdk_version) == ("2.1.331", "1.13.0")  # checks record both
