@@ -89,6 +89,7 @@ def main() -> None:
 
     bench_reinstall(home, env)
     bench_rollback(home, work, prof)
+    bench_bisect(home)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -137,6 +138,30 @@ def bench_rollback(home: Path, work: Path, prof: Path) -> None:
         cycle = first + green
         row("detect -> rollback -> green (two `check`s)", f"{cycle:.2f} s ({first:.2f} + {green:.2f})", "<= 3 s",
             cycle <= 3)
+
+
+
+def bench_bisect(home: Path) -> None:
+    """The window where `thinking` first appears (2.1.47): five real candidates, real installs."""
+    from pinman.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
+
+    betas = CLAUDE_CODE_1_0_100_BETAS | {"prompt-caching-scope-2026-01-05", "adaptive-thinking-2026-01-28",
+                                         "effort-2025-11-24"}
+    prof = home / "config" / "profiles" / "gw.toml"
+    with FakeAPI("strict", allow_betas=betas) as api:
+        extra = {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "bench-key"}
+        prof.write_text('[claude-code]\nversion = "2.1.42"\n')
+        assert pinman(home, "check", "gw", "--isolated-home", **extra).returncode == 0
+        prof.write_text('[claude-code]\nversion = "2.1.50"\n')
+        start = time.perf_counter()
+        r = pinman(home, "bisect", "gw", "--isolated-home", "--json", **extra)
+        took = time.perf_counter() - start
+    doc = json.loads(r.stdout)
+    n = len(doc["candidates"])
+    row("bisect 2.1.42..2.1.50: probes vs ceil(log2 n)+2",
+        f"{doc['probes']} / {doc['budget']} (n={n}, {took:.1f} s incl. installs)", "<= budget",
+        doc["probes"] <= doc["budget"])
+    row("  answer", f"{doc['newest_working']} ok, {doc['first_failing']} {doc['rejected']}", "", None)
 
 
 if __name__ == "__main__":
