@@ -8,9 +8,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import secret_guard
+
 from pinman.paths import Paths
 
 PINMAN = str(Path(sys.executable).parent / "pinman")
+# Every command runs with a key unless the test hands it credentials of its own, so the secret
+# guard (tests/secret_guard.py) watches the whole end-to-end suite.
+DEFAULT_KEY = "sk-ant-api03-pinman-e2e-guard-0f1e2d3c4b5a6978"
 
 
 @dataclass
@@ -29,13 +34,18 @@ def user_env(paths: Paths, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PINMAN_PROFILE"}
     env["PATH"] = f"{paths.bin}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)
+    if not any(v in extra or env.get(v) for v in secret_guard.SECRET_VARS):
+        env["ANTHROPIC_API_KEY"] = DEFAULT_KEY
     return env
 
 
 def run(args: list[str], paths: Paths, cwd: Path, timeout: float = 300, **extra: str) -> Result:
-    proc = subprocess.run(args, cwd=cwd, env=user_env(paths, **extra), capture_output=True,
+    env = user_env(paths, **extra)
+    secrets = secret_guard.note(env)
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     assert "Traceback" not in proc.stderr, proc.stderr
+    secret_guard.assert_clean_output(proc.stdout + "\n" + proc.stderr, secrets, " ".join(args[:3]))
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -71,3 +71,22 @@ def fake_npm(tmp_path: Path) -> Path:
     """Path of a fake `npm` that writes a Claude Code-shaped prefix instantly.
     Use as `Store(paths, npm=str(fake_npm))`; knobs are FAKE_NPM_* env vars (e2e_support)."""
     return write_fake_npm(tmp_path / "fake-npm-bin")
+
+
+# --- secrets: no key or token in any file under PINMAN_HOME (see tests/secret_guard.py) ---
+
+import os  # noqa: E402
+
+import secret_guard  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_under_pinman_home(pinman_home: Paths, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """After each test, scan its PINMAN_HOME for the credentials the test handed out: those of
+    every command `cli_support.run` ran, the environment's, and the module's KEY/TOKEN constants."""
+    secret_guard.take()  # drop what an earlier test left (one that failed before its scan)
+    yield
+    secrets = secret_guard.take() | secret_guard.secrets_in(os.environ)
+    secrets |= secret_guard.module_secrets(request.module)
+    leaks = secret_guard.leaks_under(pinman_home.config.parent, secrets)
+    assert not leaks, "secrets written under PINMAN_HOME:\n" + "\n".join(leaks)
