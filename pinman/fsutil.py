@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from pinman.faults import point
+
 
 def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
     """Write `data` to `path` so that readers see the old or the new content, never a mix.
@@ -20,8 +22,11 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
+            point("write.temp_written", path.name)
             os.fsync(f.fileno())
+        point("write.fsynced", path.name)
         os.chmod(tmp, mode)
+        point("write.before_replace", path.name)
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -30,6 +35,7 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
             pass
         raise
     _fsync_dir(path.parent)
+    point("write.replaced", path.name)
 
 
 def atomic_symlink(target: str | Path, link: Path) -> None:
@@ -41,6 +47,7 @@ def atomic_symlink(target: str | Path, link: Path) -> None:
     except FileNotFoundError:
         pass
     os.symlink(str(target), tmp)
+    point("symlink.before_replace", link.name)
     os.replace(tmp, link)
     _fsync_dir(link.parent)
 

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from pinman.errors import PinmanError
+from pinman.faults import point
 from pinman.paths import Paths
 
 SCHEMA = 1
@@ -105,7 +106,9 @@ class Journal:
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
                 try:
+                    point("journal.append", entry.event)
                     os.write(fd, line)
+                    point("journal.written", entry.event)
                     os.fsync(fd)
                 finally:
                     os.close(fd)

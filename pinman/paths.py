@@ -74,6 +74,10 @@ class Paths:
         return self.state / "overrides.json"
 
     @property
+    def trust(self) -> Path:
+        return self.config / "trust.json"
+
+    @property
     def registry_cache(self) -> Path:
         return self.cache / "registry"
 

@@ -672,19 +672,22 @@ def list_profiles(cwd: Path, paths: Paths) -> ProfileList:
 # --------------------------------------------------------------------------- saving
 
 
-def update_profile(path: Path, changes: Mapping[str, object]) -> None:
+def update_profile(path: Path, changes: Mapping[str, object],
+                   before_write: Callable[[bytes], object] | None = None) -> None:
     """Change values in a profile file, keeping everything else byte for byte.
 
     Keys are dotted (`"claude-code.version"`, `"env.ANTHROPIC_BASE_URL"`). A value of None removes
     the key. A list that extends the current array (e.g. one more `bad` entry) is appended to it,
     keeping the comments inside the array; any other list replaces it. New keys go after their
     neighbour in the documented order, new tables at the end. The result must be a valid profile,
-    or nothing is written. A symlinked profile is edited where it points.
+    or nothing is written. A symlinked profile is edited where it points. `before_write` gets the
+    new bytes just before they replace the file (trust uses it to expect pinman's own edit).
     """
-    edit_toml(path, changes, lambda text: parse_profile(text, path))
+    edit_toml(path, changes, lambda text: parse_profile(text, path), before_write)
 
 
-def edit_toml(path: Path, changes: Mapping[str, object], validate: Callable[[str], object]) -> None:
+def edit_toml(path: Path, changes: Mapping[str, object], validate: Callable[[str], object],
+              before_write: Callable[[bytes], object] | None = None) -> None:
     """Apply dotted-key `changes` to the TOML file at `path` with tomlkit; atomic; validated first."""
     import tomlkit
 
@@ -710,6 +713,11 @@ def edit_toml(path: Path, changes: Mapping[str, object], validate: Callable[[str
     if text == original:
         return
     validate(text)
+    from pinman.faults import point
+
+    if before_write is not None:
+        before_write((bom + text).encode())
+    point("toml.edit", real.name)
     atomic_write(real, bom + text, mode)
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pinman.errors import InstallError, IntegrityError
+from pinman.faults import point
 from pinman.fsutil import atomic_write
 from pinman.paths import Paths
 
@@ -192,25 +193,32 @@ class Store:
     def _build(
         self, package: str, version: str, integrity: str | None, report: Progress
     ) -> Install:
-        self._clean_tmp()
+        self._clean_tmp(held=self._lock_path(package, version))
         final = self.path_for(package, version)
         if final.exists() or final.is_symlink():
             self._discard(final)  # left without a marker by a killed process: not an install
         prefix = f"build-{final.parent.name}-{version}-"
         tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self._tmp_root))
         try:
+            point("store.build_dir_made", version)
             report("downloading with npm")
             self._npm_install(tmp, package, version)
+            point("store.after_npm", version)
             native = None
             if package == CLAUDE_CODE and _is_native_layout(tmp):
                 report("placing native binary")
                 native = _place_native_binary(tmp, version)
+                point("store.after_native", version)
             report("verifying")
             marker = self._check_built(tmp, package, version, integrity)
             marker["native"] = native
+            point("store.before_marker", version)
             atomic_write(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
+            point("store.after_marker", version)
             final.parent.mkdir(parents=True, exist_ok=True)
+            point("store.before_rename", version)
             os.rename(tmp, final)
+            point("store.renamed", version)
         except BaseException:
             _rmtree(tmp)
             raise
@@ -300,7 +308,7 @@ class Store:
         from filelock import FileLock, Timeout  # lazy: keeps `pinman --help` fast
 
         self.paths.locks.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.paths.locks / f"store-{slug(package)}-{version}.lock"))
+        lock = FileLock(str(self._lock_path(package, version)))
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -317,25 +325,66 @@ class Store:
         finally:
             lock.release()
 
+    def _lock_path(self, package: str, version: str) -> Path:
+        # The build dir is named after this lock's stem (`build-<stem>-XXXXXXXX`): see _clean_tmp.
+        return self.paths.locks / f"store-{slug(package)}-{version}.lock"
+
     def _discard(self, path: Path) -> None:
         """Rename away first, so a half-deleted install never sits where a complete one would."""
         self._tmp_root.mkdir(parents=True, exist_ok=True)
         trash = self._tmp_root / f"trash-{path.parent.name}-{path.name}-{uuid.uuid4().hex[:8]}"
         os.rename(path, trash)
+        point("store.discarded", path.name)
         _rmtree(trash)
 
-    def _clean_tmp(self) -> None:
-        """Drop trash and build dirs that processes killed mid-way left behind."""
+    def _clean_tmp(self, held: Path | None = None) -> None:
+        """Drop trash and the build dirs of processes that died mid-way (killed, power loss).
+
+        A builder holds its lock for the whole build, and its dir is named after that lock
+        (`build-<stem>-XXXXXXXX` for `store-<stem>.lock`, or `sdk-<stem>.lock` for SDK venvs), so
+        a build dir whose lock is free has no live owner: it goes now, not an hour later (a 2.x
+        build is ~200 MB). `held` is the lock this process holds itself. A dir whose lock is
+        unknown goes once it is STALE_AFTER old.
+        """
         self._tmp_root.mkdir(parents=True, exist_ok=True)
         now = time.time()
         for entry in self._tmp_root.iterdir():
+            if entry.name.startswith("trash-"):  # never in use once renamed
+                _rmtree(entry)
+                continue
+            if self._drop_orphan(entry, held):
+                continue
             try:
                 stale = now - entry.lstat().st_mtime > STALE_AFTER
             except FileNotFoundError:
                 continue
-            # Trash is never in use once renamed; a build dir may belong to a live install.
-            if entry.name.startswith("trash-") or stale:
+            if stale:
                 _rmtree(entry)
+
+    def _drop_orphan(self, entry: Path, held: Path | None) -> bool:
+        """Remove `entry` if it is a build dir whose builder's lock is free; True if removed."""
+        from filelock import FileLock, Timeout
+
+        if not entry.name.startswith("build-"):
+            return False
+        stem = entry.name[len("build-"):].rpartition("-")[0]  # mkdtemp's suffix has no "-"
+        for lock_path in (self.paths.locks / f"store-{stem}.lock", self.paths.locks / f"sdk-{stem}.lock"):
+            if held is not None and lock_path == held:
+                _rmtree(entry)  # our own lock: whoever built here before us is gone
+                return True
+            if not lock_path.is_file():
+                continue
+            lock = FileLock(str(lock_path))
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                return False  # a live build
+            try:
+                _rmtree(entry)  # under its lock: no new builder of that version starts meanwhile
+            finally:
+                lock.release()
+            return True
+        return False
 
 
 _NPM_HINTS = {
@@ -502,6 +551,7 @@ def _place_native_binary(prefix: Path, version: str) -> dict[str, Any]:
         except OSError:
             shutil.copy2(src, tmp)
         os.chmod(tmp, 0o755)
+        point("store.native_before_replace", version)
         os.replace(tmp, dest)
     return {"package": name, "integrity": _locked_integrity(prefix, name)}
 

@@ -344,6 +344,23 @@ def test_stale_build_dirs_are_cleaned_fresh_ones_kept(store: Store, pinman_home:
     assert leftovers(pinman_home) == [fresh.name]
 
 
+def test_build_dirs_of_killed_builders_go_at_once_live_ones_stay(store: Store, pinman_home: Paths) -> None:
+    from filelock import FileLock
+
+    tmp = pinman_home.store / ".tmp"
+    dead = tmp / "build-claude-code-1.0.2-dead0001"  # its builder was killed: the lock is free
+    live = tmp / "build-claude-code-1.0.3-live0001"  # its builder still holds the lock
+    again = tmp / "build-claude-code-1.0.50-mine0001"  # an earlier, killed try of this very install
+    for d in (dead, live, again):
+        (d / "node_modules").mkdir(parents=True)
+    pinman_home.locks.mkdir(parents=True)
+    (pinman_home.locks / "store-claude-code-1.0.2.lock").touch()
+    builder = FileLock(str(pinman_home.locks / "store-claude-code-1.0.3.lock"))
+    with builder:
+        store.install(CLAUDE_CODE, "1.0.50")
+    assert leftovers(pinman_home) == [live.name]
+
+
 # -- 6. one npm run for concurrent installs --------------------------------------------------
 
 
