@@ -33,7 +33,7 @@ pytestmark = pytest.mark.e2e
 V2 = "2.1.331"
 KEY = "sk-ant-api03-concurrency-0123456789abcdef"
 PROFILES = ("team", "crew")  # two profiles pinning the same version: `use` races between them
-NPM_DELAY = 1.5  # seconds the first install holds its lock while the others arrive
+NPM_DELAY = 3.0  # seconds the first install holds its lock while the others arrive
 
 SEEDING_NPM = '''
 import os, shutil, sys, time
