@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -350,7 +351,16 @@ def _outcome(
     advice: str | None = None,
     rule: str | None = None,
 ) -> Outcome:
-    return Outcome(kind, status, rejected, message, advice or ADVICE[kind], rule)
+    rejected = _printable(rejected) if rejected else None
+    return Outcome(kind, status, rejected or None, _printable(message), advice or ADVICE[kind], rule)
+
+
+def _printable(text: str) -> str:
+    """What an endpoint said, fit for a terminal and a UTF-8 file: control characters (a terminal
+    escape, a NUL) and lone surrogates (from a JSON "\\ud800") become U+FFFD."""
+    if text.isprintable():
+        return text
+    return "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
 
 
 def _describe(text: str, status: int | None) -> str:
@@ -401,7 +411,7 @@ def _json_objects(text: str) -> Iterator[Any]:
         tries += 1
         try:
             obj, end = decoder.raw_decode(text, pos)
-        except ValueError:
+        except (ValueError, RecursionError):
             pos = text.find("{", pos + 1)  # maybe a well-formed object starts further in
             continue
         yield obj

@@ -7,11 +7,12 @@ imported lazily: `main()` answers `current`, `which` and the shim's `_shim` with
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pinman.errors import ExitCode, PinmanError
+from pinman.errors import ExitCode, PinmanError, from_os_error
 
 FAST = {"current", "which"}
 
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     if args[:1] == ["_shim"]:
         from pinman.resolution import shim_main
 
-        sys.exit(shim_main(args[1:]))
+        sys.exit(_guard(lambda: shim_main(args[1:])))
     if args[:1] and args[0] in FAST and set(args[1:]) <= {"--json"}:
         sys.exit(_guard(lambda: _fast(args[0], "--json" in args)))
     sys.exit(_guard(lambda: _typer(args)))
@@ -32,17 +33,24 @@ def _guard(fn: Any) -> int:
     try:
         return int(fn() or 0)
     except PinmanError as e:
-        err(f"pinman: {e.message}")
-        if e.hint:
-            err(f"  hint: {e.hint}")
-        return int(e.exit_code)
+        return _report(e)
     except KeyboardInterrupt:
         err("pinman: interrupted")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return 0
+    except OSError as e:  # disk full, read-only, permissions: the machine's problem, not a bug
+        mapped = from_os_error(e)
+        return _report(mapped) if mapped else _crash(e)
     except Exception as e:  # noqa: BLE001 - the last line of defence: never a raw traceback
         return _crash(e)
+
+
+def _report(e: PinmanError) -> int:
+    err(f"pinman: {e.message}")
+    if e.hint:
+        err(f"  hint: {e.hint}")
+    return int(e.exit_code)
 
 
 def _crash(e: BaseException) -> int:
@@ -53,7 +61,9 @@ def _crash(e: BaseException) -> int:
     log = Paths.from_env().log
     try:
         log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a") as f:
+        # O_NOFOLLOW: a symlink planted at the log is refused, not appended through.
+        fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "a") as f:
             f.write("".join(traceback.format_exception(e)))
         where = f" (details in {log})"
     except OSError:

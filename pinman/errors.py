@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from enum import IntEnum
 
 
@@ -13,6 +15,7 @@ class ExitCode(IntEnum):
     REGISTRY = 4  # registry unreachable, unknown version, bad document
     INSTALL = 5  # npm failed, integrity mismatch, binary does not run
     HEALTH = 6  # the health check could not run
+    SYSTEM = 7  # the machine refused: disk full, read-only, no permission
     # `pinman check` outcomes (distinct so scripts can branch on them)
     ROLLED_BACK = 10
     BROKEN = 11  # schema error and no rollback possible
@@ -60,3 +63,31 @@ class HealthError(PinmanError):
 
 class UsageError(PinmanError):
     exit_code = ExitCode.USAGE
+
+
+class SystemProblem(PinmanError):
+    """The operating system refused a read or write (disk full, read-only, permissions)."""
+
+    exit_code = ExitCode.SYSTEM
+
+
+_OS_HINTS = {
+    errno.ENOSPC: "free some disk space, then run the command again",
+    errno.EDQUOT: "free some space within your disk quota, then run the command again",
+    errno.EROFS: "the file system is read-only: set PINMAN_HOME to a writable folder",
+    errno.EACCES: "check the owner and permissions of that path",
+    errno.EPERM: "check the owner and permissions of that path",
+    errno.ELOOP: "a symbolic link is where pinman writes: pinman does not write through links; remove it",
+}
+
+
+def from_os_error(e: OSError) -> PinmanError | None:
+    """A one-line error for what the machine refused, or None for an OSError that is a bug."""
+    hint = _OS_HINTS.get(e.errno or 0)
+    if hint is None:
+        return None
+    reason = e.strerror or str(e)
+    if not isinstance(e.filename, (str, bytes)) or not e.filename:
+        return SystemProblem(reason, hint)
+    where = os.fsdecode(e.filename).encode("unicode_escape").decode("ascii")  # one line, printable
+    return SystemProblem(f"{where}: {reason}", hint)

@@ -28,11 +28,13 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         os.chmod(tmp, mode)
         point("write.before_replace", path.name)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = str(path)  # a write or fsync names no file: "No space left" where?
         raise
     _fsync_dir(path.parent)
     point("write.replaced", path.name)

@@ -39,8 +39,6 @@ REDACTED = "<redacted>"
 
 _MESSAGE_MAX = 2000
 _RAW_MAX = 4000
-# Env vars whose values are secrets even when we don't know the name in advance (AWS, gateways…).
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 _SECRET_PATTERNS = (
     re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
@@ -68,14 +66,9 @@ class ProbeResult:
 # -- secrets -------------------------------------------------------------------------------------
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values in `env` that must never appear in output, longest first (none half-scrubbed)."""
-    found = {
-        v
-        for k, v in env.items()
-        if v
-        and (k in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN") or _SECRET_NAME.search(k))
-        and len(v) >= 8
-    }
-    return sorted(found, key=len, reverse=True)
+    from pinman.redact import secret_values as values
+
+    return values(env)
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -192,7 +185,7 @@ def _result_json(stdout: str) -> dict[str, Any] | None:
     for text in candidates:
         try:
             obj = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deeply to parse
             continue
         if isinstance(obj, dict):
             return obj
@@ -389,7 +382,7 @@ def result_from_http(
             return _parse_sse(status, text, duration, raw)
         try:
             data = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # nested too deeply to parse
             data = None
         if not isinstance(data, dict) or data.get("type") != "message":
             snippet = _short(text, 200) or "empty body"
@@ -410,7 +403,7 @@ def _error_fields(text: str) -> tuple[str | None, str | None]:
     """`error.type` and `error.message` of an Anthropic-shaped error body, if it is one."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deeply to parse
         return None, None
     err = data.get("error") if isinstance(data, dict) else None
     if not isinstance(err, dict):
@@ -450,7 +443,7 @@ def _sse_events(text: str) -> list[tuple[str, Any]]:
         if data:
             try:
                 events.append((name, json.loads("\n".join(data))))
-            except ValueError:
+            except (ValueError, RecursionError):  # nested too deeply to parse
                 events.append((name, None))
     return events
 

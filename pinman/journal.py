@@ -11,18 +11,18 @@ string is scrubbed of the secret values present in the environment before it is 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
-from pinman.errors import PinmanError
+from pinman.errors import PinmanError, from_os_error
 from pinman.faults import point
 from pinman.paths import Paths
 
 SCHEMA = 1
-SECRET_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_CUSTOM_HEADERS")
 DEFAULT_ENDPOINT = "https://api.anthropic.com"
 
 
@@ -41,9 +41,9 @@ def endpoint_of(base_url: str | None) -> str:
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    env = os.environ if environ is None else environ
-    values = [env[v] for v in SECRET_VARS if env.get(v)]
-    return [v for v in values if len(v) >= 4]
+    from pinman.redact import secret_values as values
+
+    return values(os.environ if environ is None else environ)
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
@@ -84,9 +84,35 @@ class Entry:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Entry:
+        """The entry a journal line holds; ValueError when a field has the wrong type (hand edits)."""
         known = {k: doc[k] for k in cls.__dataclass_fields__ if k in doc and k != "extra"}
+        for k in ("event", "profile", "version", "message"):
+            if k in known and not isinstance(known[k], str):
+                raise ValueError(f"{k} is not a string")
+        for k in ("endpoint", "outcome", "rejected", "sdk_version", "previous"):
+            if known.get(k) is not None and not isinstance(known[k], str):
+                raise ValueError(f"{k} is not a string")
+        if known.get("status") is not None and (type(known["status"]) is not int):
+            raise ValueError("status is not an integer")
+        if known.get("duration") is not None:
+            known["duration"] = _number(known["duration"])
+        known["ts"] = _number(known.get("ts", 0.0))
+        if not 0 <= known["ts"] <= _LAST_SECOND:
+            raise ValueError("ts is not a time")
         extra = {k: v for k, v in doc.items() if k not in cls.__dataclass_fields__ and k not in ("schema", "time")}
         return cls(**known, extra=extra)
+
+
+_LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z, the last time `time.gmtime` can render
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("not a number")
+    out = float(value)  # OverflowError (an ArithmeticError) for a huge integer: caught by entries()
+    if not math.isfinite(out):
+        raise ValueError("not a finite number")
+    return out
 
 
 class Journal:
@@ -112,9 +138,11 @@ class Journal:
                     os.fsync(fd)
                 finally:
                     os.close(fd)
-            except OSError as e:
-                raise PinmanError(f"cannot append to the journal {self.path}: {e.strerror or e}",
-                                  hint="check the disk has space and the path is a plain file") from None
+            except OSError as e:  # disk full, a planted symlink (O_NOFOLLOW), permissions
+                known = from_os_error(e)
+                raise (type(known) if known else PinmanError)(
+                    f"cannot append to the journal {self.path}: {e.strerror or e}",
+                    hint=known.hint if known else "check the path is a plain file") from None
 
     def entries(self) -> Iterator[Entry]:
         """Oldest first; unreadable lines (a torn write, hand edits) are skipped."""
@@ -125,10 +153,11 @@ class Journal:
         for line in raw.splitlines():
             try:
                 doc = json.loads(line)
-                if isinstance(doc, dict) and isinstance(doc.get("event"), str):
-                    yield Entry.from_json(doc)
-            except (ValueError, TypeError):
-                continue
+                entry = Entry.from_json(doc) if isinstance(doc, dict) else None
+            except (ValueError, TypeError, ArithmeticError, RecursionError):
+                continue  # not JSON, wrong types, or nested deeper than Python parses
+            if entry is not None:
+                yield entry
 
     def history(self, profile: str | None = None, limit: int | None = None) -> list[Entry]:
         items = [e for e in self.entries() if profile is None or e.profile == profile]

@@ -1,7 +1,7 @@
 """The user's npm configuration, read the way npm 11 reads it, without running npm.
 
 `npm config get` costs ~150 ms; pinman only needs a few keys (the registry for a scope, its
-credentials, a CA file), so the files are parsed here. Layers, highest first:
+credentials, a CA file, `fetch-timeout`), so the files are parsed here. Layers, highest first:
 `npm_config_*` environment variables, the project `.npmrc` (in the nearest folder up from the
 working directory that has a package.json or node_modules), the user config (`userconfig`,
 default `~/.npmrc`), the global config (`globalconfig`, default `<prefix>/etc/npmrc`) and npm's
@@ -107,7 +107,7 @@ class NpmConfig:
         """The registry `npm install package` talks to, ending in `/`."""
         scope = package.split("/", 1)[0] if package.startswith("@") else None
         url = (scope and self.values.get(f"{scope}:registry")) or self.values.get("registry")
-        if not url or urlsplit(url).scheme not in ("http", "https"):
+        if not url or _scheme(url) not in ("http", "https"):
             url = DEFAULT_REGISTRY
         return url if url.endswith("/") else url + "/"
 
@@ -130,12 +130,27 @@ class NpmConfig:
             return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         return None
 
+    def fetch_timeout(self) -> float | None:
+        """npm's `fetch-timeout` (milliseconds) in seconds, when set to a positive number."""
+        try:
+            ms = float(self.values.get("fetch-timeout", ""))
+        except ValueError:
+            return None
+        return ms / 1000 if 0 < ms < float("inf") else None
+
     def tls_verify(self) -> bool | str:
         """`requests`' verify= from npm's `strict-ssl` and `cafile`."""
         if self.values.get("strict-ssl", "true").lower() == "false":
             return False
         cafile = self.values.get("cafile")
         return cafile if cafile and Path(cafile).is_file() else True
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme
+    except ValueError:  # e.g. "http://[::1": not a URL at all
+        return ""
 
 
 def _nerf(url: str) -> str:

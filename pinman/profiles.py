@@ -712,6 +712,7 @@ def edit_toml(path: Path, changes: Mapping[str, object], validate: Callable[[str
         text = re.sub(r"(?<!\r)\n", "\r\n", text)  # tomlkit writes new lines with \n only
     if text == original:
         return
+    _check_encodable(path, text)
     validate(text)
     from pinman.faults import point
 
@@ -719,6 +720,17 @@ def edit_toml(path: Path, changes: Mapping[str, object], validate: Callable[[str
         before_write((bom + text).encode())
     point("toml.edit", real.name)
     atomic_write(real, bom + text, mode)
+
+
+def _check_encodable(path: Path, text: str) -> None:
+    """A TOML file is UTF-8: a value with a lone surrogate (undecodable bytes in a command-line
+    argument arrive as those) cannot be written."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end]
+        raise ProfileError(f"{display_path(path)}: cannot save a value holding {show(bad)}: not valid text",
+                           hint="pass the value as UTF-8 text") from None
 
 
 def _apply(doc: Any, parts: tuple[str, ...], value: object) -> None:

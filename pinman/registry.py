@@ -91,7 +91,7 @@ class Registry:
         *,
         url: str | None = None,
         offline: bool = False,
-        timeout: float = 10.0,
+        timeout: float | None = None,  # seconds; default: npm's `fetch-timeout`, else 10
         config: NpmConfig | None = None,
     ) -> None:
         self.paths = paths
@@ -173,7 +173,7 @@ class Registry:
             headers["If-Modified-Since"] = cached[2]
         try:
             resp = self._http().get(
-                url, headers=headers, timeout=self.timeout, verify=self.config.tls_verify()
+                url, headers=headers, timeout=self._timeout(), verify=self.config.tls_verify()
             )
             body = resp.content  # read here so a dropped connection is a network failure
         except requests.RequestException as exc:
@@ -215,6 +215,9 @@ class Registry:
             f"cannot fetch {name} from {_shown(registry)}: {cause}",
             hint="check the network and the registry in your .npmrc; nothing is cached yet",
         )
+
+    def _timeout(self) -> float:
+        return self.timeout if self.timeout is not None else self.config.fetch_timeout() or 10.0
 
     def _http(self) -> requests.Session:
         if self._session is None:
@@ -282,8 +285,8 @@ def _replace(doc: Packument, **changes: Any) -> Packument:
 def _parse_document(name: str, registry: str, body: bytes, *, fetched_at: float) -> Packument:
     try:
         raw = json.loads(body)
-    except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for non-UTF-8 bytes
-        detail = "not UTF-8"
+    except (ValueError, RecursionError) as exc:  # also UnicodeDecodeError for non-UTF-8 bytes
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else "not UTF-8"
         if isinstance(exc, json.JSONDecodeError):
             detail = f"{exc.msg} at byte {exc.pos}"
         raise RegistryError(
@@ -293,22 +296,36 @@ def _parse_document(name: str, registry: str, body: bytes, *, fetched_at: float)
     doc = _packument_from(name, raw, fetched_at=fetched_at)
     if doc is None:
         raise RegistryError(
-            f"{_shown(registry)} sent metadata for {name} without a versions list"
+            f"{_shown(registry)} sent metadata for {name} without a versions list",
+            hint="check the registry set in your .npmrc: it does not answer like an npm registry",
         )
     return doc
 
 
 def _packument_from(name: str, raw: object, *, fetched_at: float) -> Packument | None:
+    """The document's usable parts. A version that is not plain semver, or a dist-tag that is not
+    a printable name pointing at one, is left out: versions become folder names in the store and
+    both end up in messages, so a registry cannot smuggle in a path or a terminal escape."""
     if not isinstance(raw, dict) or not isinstance(raw.get("versions"), dict):
         return None
     tags = raw.get("dist-tags")
     dist_tags = {
-        str(k): v for k, v in (tags.items() if isinstance(tags, dict) else ()) if isinstance(v, str)
+        k: v for k, v in (tags.items() if isinstance(tags, dict) else ())
+        if _TAG.fullmatch(k) and isinstance(v, str) and _VERSION.fullmatch(v)
     }
     versions = {
-        v: _version_from(v, m) for v, m in raw["versions"].items() if isinstance(m, dict)
+        v: _version_from(v, m) for v, m in raw["versions"].items()
+        if isinstance(m, dict) and _VERSION.fullmatch(v)
     }
     return Packument(name, dist_tags, versions, False, fetched_at)
+
+
+# semver.org 2.0.0, as the registry publishes versions (npm cleans them before they get there)
+_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_VERSION = re.compile(
+    rf"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-{_ID}(?:\.{_ID})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+)
+_TAG = re.compile(r"[!-~]{1,214}")  # printable ASCII, no spaces
 
 
 def _version_from(version: str, m: Mapping[str, Any]) -> VersionInfo:
@@ -349,7 +366,7 @@ def _read_cache(path: Path, name: str) -> tuple[Packument, str | None, str | Non
     """The cached document with its ETag and Last-Modified; None if missing or unreadable."""
     try:
         raw = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None  # a corrupt cache is as good as none: fetch again
     if not isinstance(raw, dict) or raw.get("schema") != CACHE_SCHEMA:
         return None

@@ -116,6 +116,13 @@ class Store:
     def _tmp_root(self) -> Path:
         return self.paths.store / ".tmp"
 
+    def _own_tmp(self) -> None:
+        """Make store/.tmp a real folder. pinman deletes inside it, so a symlink planted there is
+        removed, never followed: it would send builds and clean-ups into another folder."""
+        if self._tmp_root.is_symlink():
+            self._tmp_root.unlink()
+        self._tmp_root.mkdir(parents=True, exist_ok=True)
+
     def path_for(self, package: str, version: str) -> Path:
         validate_version(version)
         return self.paths.store / slug(package) / version
@@ -251,16 +258,17 @@ class Store:
             ) from None
         if code != 0:
             log = self.paths.state / "logs" / f"npm-{slug(package)}-{version}.log"
-            atomic_write(log, " ".join(cmd) + "\n\n" + output)
+            try:
+                atomic_write(log, " ".join(cmd) + "\n\n" + output)
+                saved = f"full npm output: {log}"
+            except OSError as e:  # e.g. the disk that made npm fail is full: say why npm failed
+                saved = f"npm's output could not be saved ({e.strerror or e})"
             err_code, line = _npm_error(output)
             line = line or f"npm exited with status {code}"
             hint = _NPM_HINTS.get(err_code or "", "")
             if err_code in ("ETARGET", "E404"):
                 hint = f"check the name and version: npm view {package} versions"
-            raise InstallError(
-                f"npm install {spec} failed: {line}",
-                hint=f"{hint}; full npm output: {log}" if hint else f"full npm output: {log}",
-            )
+            raise InstallError(f"npm install {spec} failed: {line}", hint=f"{hint}; {saved}" if hint else saved)
 
     def _npm_path(self) -> str:
         found = shutil.which(self.npm)
@@ -331,7 +339,7 @@ class Store:
 
     def _discard(self, path: Path) -> None:
         """Rename away first, so a half-deleted install never sits where a complete one would."""
-        self._tmp_root.mkdir(parents=True, exist_ok=True)
+        self._own_tmp()
         trash = self._tmp_root / f"trash-{path.parent.name}-{path.name}-{uuid.uuid4().hex[:8]}"
         os.rename(path, trash)
         point("store.discarded", path.name)
@@ -346,7 +354,7 @@ class Store:
         build is ~200 MB). `held` is the lock this process holds itself. A dir whose lock is
         unknown goes once it is STALE_AFTER old.
         """
-        self._tmp_root.mkdir(parents=True, exist_ok=True)
+        self._own_tmp()
         now = time.time()
         for entry in self._tmp_root.iterdir():
             if entry.name.startswith("trash-"):  # never in use once renamed

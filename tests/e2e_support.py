@@ -19,6 +19,7 @@ The fake npm writes a Claude Code-shaped prefix in milliseconds. Environment kno
   FAKE_NPM_PLATFORM=KEY      platform package for native (default: this machine's; empty: none)
   FAKE_NPM_POSTINSTALL=1     link the native binary over the placeholder, as a postinstall would
   FAKE_NPM_PRINTS=TEXT       what the fake `claude --version` prints
+A full disk (ENOSPC) while it writes is reported with npm's own `npm error code ENOSPC` lines.
 """
 
 from __future__ import annotations
@@ -70,6 +71,18 @@ def seed(session_store: Store, paths: Paths, versions: tuple[str, ...]) -> list[
 FAKE_NPM = r'''
 import json, os, sys, time
 from pathlib import Path
+
+
+def _like_npm(kind, error, tb):  # a full disk is reported the way npm reports it
+    if isinstance(error, OSError) and error.errno == 28:
+        print("npm error code ENOSPC", file=sys.stderr)
+        print("npm error syscall write", file=sys.stderr)
+        print("npm error nospc ENOSPC: no space left on device, write", file=sys.stderr)
+        return
+    sys.__excepthook__(kind, error, tb)
+
+
+sys.excepthook = _like_npm
 
 args = sys.argv[1:]
 if args[:1] == ["--version"]:

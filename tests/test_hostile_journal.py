@@ -1,0 +1,127 @@
+"""Hostile and malformed journals: whatever the file holds, reading it gives well-typed entries.
+
+The journal is JSON Lines appended by pinman, but it outlives versions of pinman, gets edited by
+hand, and a power loss can tear its last line. Unreadable lines are skipped; everything pinman
+derives from the rest (history, last known-good, what `prune` must keep) never raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hostile_support import PROPERTY, TEXT
+
+from pinman.journal import Entry, Journal
+from pinman.paths import Paths
+
+_FIELDS = ["event", "profile", "version", "endpoint", "outcome", "status", "message", "rejected",
+           "duration", "sdk_version", "previous", "ts", "extra", "schema", "time"]
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), TEXT,
+    st.sampled_from(["check", "switch", "rollback", "good", "bad", "ok", "schema", "stable", "2.1.331",
+                     "https://api.anthropic.com:443", "1e308", "-inf"]),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.sampled_from(["a", "ts"]), st.integers(), max_size=2),
+)
+_ENTRY = st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=10)
+_GOOD = st.fixed_dictionaries({
+    "event": st.sampled_from(["check", "good", "bad", "switch", "rollback"]),
+    "profile": st.sampled_from(["stable", "/repo::team"]),
+    "version": st.sampled_from(["2.1.320", "2.1.331", "1.0.100"]),
+    "endpoint": st.sampled_from(["https://api.anthropic.com:443", "http://127.0.0.1:9"]),
+    "outcome": st.sampled_from(["ok", "schema", "auth"]),
+    "ts": st.floats(0, 2e9),
+})
+
+
+def _line(doc: object) -> st.SearchStrategy[bytes]:
+    return st.sampled_from([json.dumps(doc).encode(), json.dumps(doc).encode()[:-3]])  # whole or torn
+
+
+_LINES = st.one_of(
+    _GOOD.flatmap(_line), _ENTRY.flatmap(_line), st.binary(max_size=30),
+    st.just(b"[" * 1200), st.just(b"{\"event\": \"check\", \"x\": " + b"[" * 1200 + b"]" * 1200 + b"}"),
+    TEXT.map(lambda s: s.encode("utf-8", "surrogatepass")),
+)
+
+
+@pytest.fixture(scope="module")
+def home() -> Iterator[Paths]:
+    with tempfile.TemporaryDirectory(prefix="pinman-journal-") as d:
+        yield Paths.from_env({"PINMAN_HOME": d})
+
+
+def _well_typed(e: Entry) -> None:
+    assert isinstance(e.event, str) and isinstance(e.profile, str) and isinstance(e.version, str)
+    for name in ("endpoint", "outcome", "rejected", "sdk_version", "previous"):
+        value = getattr(e, name)
+        assert value is None or isinstance(value, str), (name, value)
+    assert isinstance(e.message, str)
+    assert e.status is None or (isinstance(e.status, int) and not isinstance(e.status, bool))
+    assert e.duration is None or (isinstance(e.duration, float) and math.isfinite(e.duration))
+    assert isinstance(e.ts, float) and math.isfinite(e.ts)
+    json.dumps(e.to_json())  # what `history --json` prints
+
+
+@PROPERTY
+@given(st.lists(_LINES, max_size=8))
+def test_any_journal_reads_as_well_typed_entries(home: Paths, lines: list[bytes]) -> None:
+    home.journal.parent.mkdir(parents=True, exist_ok=True)
+    home.journal.write_bytes(b"\n".join(lines))
+    journal = Journal(home)
+    entries = journal.history()
+    for e in entries:
+        _well_typed(e)
+    for profile in ("stable", "/repo::team"):
+        for endpoint in ("https://api.anthropic.com:443", "http://127.0.0.1:9"):
+            kg = journal.last_known_good(profile, endpoint)
+            assert kg is None or kg.outcome == "ok"
+            journal.known_bad(profile, endpoint)
+        journal.last_check(profile)
+    assert journal.known_good_versions() <= {e.version for e in entries}
+    _render_history(home)
+
+
+def _render_history(home: Paths) -> None:
+    """`pinman history`, both renderings, over this journal."""
+    from pinman import commands
+
+    old = os.environ.get("PINMAN_HOME")
+    os.environ["PINMAN_HOME"] = str(home.config.parent)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            commands.history(None, 50, False)
+            commands.history(None, 50, True)
+    finally:
+        if old is None:
+            os.environ.pop("PINMAN_HOME", None)
+        else:
+            os.environ["PINMAN_HOME"] = old
+
+
+@PROPERTY
+@given(st.builds(Entry, event=st.sampled_from(["check", "switch"]), profile=TEXT, version=TEXT,
+                 endpoint=st.one_of(st.none(), TEXT), outcome=st.one_of(st.none(), TEXT), message=TEXT,
+                 status=st.one_of(st.none(), st.integers(0, 999)), ts=st.floats(0, 4e9)),
+       st.sampled_from(["", "sk-ant-api03-journal-SECRET-0123456789", "sk"]))
+def test_what_is_appended_reads_back_the_same_without_secrets(home: Paths, entry: Entry, key: str) -> None:
+    home.journal.unlink(missing_ok=True)
+    entry.message += key
+    Journal(home).append(entry, {"ANTHROPIC_API_KEY": key} if key else {})
+    (back,) = Journal(home).entries()
+    _well_typed(back)
+    assert (back.profile, back.version, back.event, back.status) == (entry.profile, entry.version, entry.event,
+                                                                     entry.status)
+    if len(key) >= 8:
+        assert key not in home.journal.read_text(errors="replace")
+    else:
+        assert back.message == entry.message

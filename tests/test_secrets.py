@@ -1,0 +1,134 @@
+"""Secrets: the API key, the auth token and custom header values never reach a file under
+PINMAN_HOME or a line of output — even when the endpoint echoes them back in its errors.
+
+The guard in tests/secret_guard.py (wired into cli_support and conftest) checks this for every
+test in the suite; this module drives the worst case on purpose: a gateway that repeats every
+request header, credentials included, in the error it returns, probed by the real Claude Code
+(`probe = "cli"`) and by pinman's own HTTP probe, with each way of passing credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import secret_guard
+from cli_support import pinman
+
+from pinman.journal import Journal
+from pinman.paths import Paths
+
+pytestmark = pytest.mark.e2e
+
+KEY = "sk-ant-api03-secrets-e2e-KEY-5f4e3d2c1b0a99887766"
+TOKEN = "oauth-bearer-secrets-e2e-TOKEN-0a1b2c3d4e5f6071"
+GATEWAY = "gw-secret-e2e-HEADER-VALUE-77aa88bb99cc"
+V1 = "1.0.100"
+
+STYLES = {
+    "api-key": {"ANTHROPIC_API_KEY": KEY},
+    "auth-token": {"ANTHROPIC_AUTH_TOKEN": TOKEN},
+    "custom-headers": {"ANTHROPIC_API_KEY": KEY,
+                       "ANTHROPIC_CUSTOM_HEADERS": f"X-Gateway-Token: {GATEWAY}\nX-Team: infra"},
+}
+
+
+@pytest.fixture
+def echoing_gateway() -> Iterator[str]:
+    """Answers every request with a 400 whose message repeats all the request's headers."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            self.rfile.read(length)
+            # credentials first (messages are cut to a line), values only (a header name like
+            # x-api-key in the text makes Claude Code reword the error and drop the body)
+            creds = [v for k, v in self.headers.items() if k.lower() in ("x-api-key", "authorization")
+                     or k.lower().startswith("x-gateway")]
+            echoed = ", ".join(creds + [f"{k}={v}" for k, v in self.headers.items() if v not in creds])
+            seen.append(echoed)
+            body = json.dumps({"type": "error", "error": {
+                "type": "invalid_request_error", "message": f"gateway rejected {echoed}"}}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("X-Echo", echoed.encode("ascii", "replace").decode())
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET = _answer  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def profiles(pinman_home: Paths, seeded_home: Callable[..., object], tmp_path: Path) -> Path:
+    seeded_home(V1)
+    folder = pinman_home.user_profiles
+    folder.mkdir(parents=True)
+    health = '[health]\ntimeout = 60\nauto_rollback = false\n'
+    (folder / "gw.toml").write_text(f'[claude-code]\nversion = "{V1}"\n{health}')
+    (folder / "gwh.toml").write_text(f'[claude-code]\nversion = "{V1}"\n{health}probe = "http"\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+def _secrets(style: dict[str, str]) -> set[str]:
+    return secret_guard.secrets_in(style)
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_an_echoing_gateway_never_gets_a_secret_into_output_or_files(
+        pinman_home: Paths, profiles: Path, echoing_gateway: str, style: str) -> None:
+    creds = {**STYLES[style], "ANTHROPIC_BASE_URL": echoing_gateway, "CLAUDE_CODE_MAX_RETRIES": "0"}
+    secrets = _secrets(creds)
+    assert secrets  # the guard knows what to look for
+    outputs = []
+    for args in (["use", "gw"], ["check", "gw"], ["check", "gw", "--json"], ["check", "gwh", "--json"],
+                 ["history"], ["history", "--json"], ["status"], ["status", "--json"], ["show", "gw", "--json"],
+                 ["current", "--json"], ["env", "gw"], ["doctor", "--json"]):
+        r = pinman(pinman_home, profiles, *args, **creds)  # asserts: no output line holds a secret
+        outputs.append(r.text)
+    checks = [e for e in Journal(pinman_home).entries() if e.event == "check"]
+    assert checks and all(e.outcome != "ok" for e in checks)
+    # Not vacuous: the gateway did echo the credentials, and pinman said it had redacted them.
+    assert any("<redacted>" in e.message for e in checks), [e.message for e in checks]
+    assert secret_guard.leaks_under(pinman_home.config.parent, secrets) == []
+    assert not any(s in text for s in secrets for text in outputs)
+
+
+def test_the_guard_sees_every_credential_style() -> None:
+    """What the suite-wide guard treats as secret: both variables and each custom header value."""
+    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_AUTH_TOKEN": TOKEN,
+           "ANTHROPIC_CUSTOM_HEADERS": f"X-Gateway-Token: {GATEWAY}\r\nX-Team: infra\nX-Other: second-secret-value"}
+    assert secret_guard.secrets_in(env) == {KEY, TOKEN, GATEWAY, "second-secret-value"}
+
+
+def test_the_guard_fails_a_test_that_leaks(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    (home / "state").mkdir(parents=True)
+    (home / "state" / "journal.jsonl").write_text(f'{{"message": "key {KEY}"}}\n')
+    (home / "data" / "store" / "claude-code" / "1.0.0" / "node_modules").mkdir(parents=True)
+    (home / "data" / "store" / "claude-code" / "1.0.0" / "node_modules" / "npm.js").write_text(KEY)  # npm's
+    (home / "data" / "store" / "claude-code" / "1.0.0" / ".pinman-install.json").write_text(KEY)  # pinman's
+    leaks = secret_guard.leaks_under(home, {KEY})
+    assert [Path(line.split(":")[0]).name for line in leaks] == sorted(["journal.jsonl", ".pinman-install.json"]) \
+        or sorted(Path(line.split(":")[0]).name for line in leaks) == [".pinman-install.json", "journal.jsonl"]
+    with pytest.raises(AssertionError, match="shows a secret"):
+        secret_guard.assert_clean_output(f"ok\nAuthorization: Bearer {TOKEN}\n", {TOKEN}, "pinman check")
