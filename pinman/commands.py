@@ -265,7 +265,7 @@ def _render_check(r: Any) -> None:
         out(f"{head}ok  ({r.duration:.1f} s)  - {r.detail}")
         return
     label = "schema error" if o.kind.value == "schema" else o.kind.value.replace("_", " ")
-    status = f"{o.status} " if o.status else ""
+    status = f"{o.status} " if o.status and not o.message.startswith(str(o.status)) else ""  # said once
     out(f"{head}{label}: {status}{o.message}")
     if r.rollback:
         age = f", checked {_age(r.known_good_checked_at)}" if r.known_good_checked_at else ""

@@ -132,3 +132,9 @@ def test_the_guard_fails_a_test_that_leaks(tmp_path: Path) -> None:
         or sorted(Path(line.split(":")[0]).name for line in leaks) == [".pinman-install.json", "journal.jsonl"]
     with pytest.raises(AssertionError, match="shows a secret"):
         secret_guard.assert_clean_output(f"ok\nAuthorization: Bearer {TOKEN}\n", {TOKEN}, "pinman check")
+
+
+def test_the_status_is_said_once(pinman_home: Paths, profiles: Path, echoing_gateway: str) -> None:
+    """`check` printed "unknown: 400 400 gateway rejected ..." (the message already starts with it)."""
+    r = pinman(pinman_home, profiles, "check", "gwh", ANTHROPIC_BASE_URL=echoing_gateway, ANTHROPIC_API_KEY=KEY)
+    assert "unknown: 400 gateway rejected <redacted>" in r.out and "400 400" not in r.out, r.out
