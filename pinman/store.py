@@ -281,6 +281,9 @@ class Store:
     ) -> dict[str, Any]:
         manifest = _read_json(prefix / "node_modules" / package / "package.json")
         got = manifest.get("version") if manifest else None
+        if manifest is None:
+            raise InstallError(f"npm installed {package}@{version} without a readable package.json",
+                               hint="the package or the registry is damaged; not installed")
         if got != version:
             raise InstallError(f"npm installed {package}@{got} instead of {version}")
         actual = _locked_integrity(prefix, package)
@@ -570,7 +573,7 @@ def _place_native_binary(prefix: Path, version: str) -> dict[str, Any]:
 def _read_json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # a package's own JSON is its author's: any shape
         return None
     return data if isinstance(data, dict) else None
 
