@@ -28,7 +28,7 @@ from pinman.fsutil import atomic_write
 from pinman.paths import Paths
 
 ChoiceSource = Literal["env", "project", "global"]
-SHIM_SCHEMA = 1
+SHIM_SCHEMA = 2  # 2: a pointer older than the overrides or trust file is stale
 
 
 @dataclass(frozen=True)
@@ -63,13 +63,19 @@ def choose(cwd: Path, paths: Paths, environ: Mapping[str, str] | None = None) ->
 
 
 def read_global(paths: Paths) -> str | None:
-    from pinman.profiles import validate_name
+    from pinman.profiles import NAME_RE, show
 
+    path = paths.global_choice
+    hint = "choose again with `pinman use NAME`"
     try:
-        raw = paths.global_choice.read_text().strip()
+        raw = path.read_bytes().decode("utf-8", "replace").strip()
     except FileNotFoundError:
         return None
-    return validate_name(raw) if raw else None
+    except OSError as e:
+        raise PinmanError(f"{path}: cannot read: {e.strerror or e}", hint=hint) from None
+    if raw and (not NAME_RE.match(raw) or ".." in raw):
+        raise ProfileError(f"{path}: not a profile name: {show(raw)}", hint=hint)
+    return raw or None
 
 
 def write_global(paths: Paths, name: str) -> None:
@@ -94,23 +100,28 @@ class Override:
 
 
 def read_overrides(paths: Paths) -> dict[str, Override]:
-    try:
-        doc = json.loads(paths.overrides.read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise PinmanError(
-            f"{paths.overrides}: unreadable ({e.__class__.__name__})",
-            hint="delete the file to drop all local overrides",
-        ) from None
-    items = doc.get("overrides", {}) if isinstance(doc, dict) else {}
+    """Every local override; a record that is not a well-formed override is no override."""
+    from pinman.statefile import load_json, number, records, text
+
+    doc = load_json(paths.overrides, hint="delete the file to drop all local overrides")
     out: dict[str, Override] = {}
-    for key, v in items.items():
-        if isinstance(v, dict) and isinstance(v.get("version"), str):
-            sdk = v.get("sdk_version")
-            out[key] = Override(v["version"], v.get("previous"), str(v.get("reason", "")), float(v.get("at", 0)),
-                                sdk if isinstance(sdk, str) else None)
+    for key, v in records(doc, "overrides").items():
+        version = text(v, "version")
+        if version is not None and _exact(version):  # it names a folder in the store
+            out[key] = Override(version, text(v, "previous"), text(v, "reason") or "", number(v, "at"),
+                                text(v, "sdk_version"))
     return out
+
+
+def _exact(version: str) -> bool:
+    from pinman.errors import InstallError
+    from pinman.store import validate_version
+
+    try:
+        validate_version(version)
+    except InstallError:
+        return False
+    return True
 
 
 def get_override(paths: Paths, name: str, project_root: Path | None) -> Override | None:
@@ -125,6 +136,8 @@ def set_override(paths: Paths, name: str, project_root: Path | None, override: O
     with FileLock(str(paths.locks / "overrides.lock")):
         current = read_overrides(paths)
         key = profile_key(name, project_root)
+        if current.get(key) == override:
+            return  # unchanged: a rewrite would only make every pointer stale
         if override is None:
             current.pop(key, None)
         else:
@@ -157,6 +170,7 @@ class Pointer:
     binary: Path
     source: Path  # the profile file it was made from
     env: dict[str, str]
+    basis_ns: int = 0  # state_stamp() taken before the override and trust were read for it
 
 
 def write_pointer(paths: Paths, project_root: Path | None, pointer: Pointer) -> Path:
@@ -178,27 +192,50 @@ def write_pointer(paths: Paths, project_root: Path | None, pointer: Pointer) -> 
     point("pointer.write", pointer.name)
     atomic_write(target, "\n".join(lines) + "\n")
     point("pointer.before_backdate", pointer.name)
-    # Backdate to the profile's mtime: any later edit of the profile, even within the same
-    # second as this write, makes the shim's `-nt` test see the pointer as stale.
+    # Backdate to the newest of what it was made from (the profile file; the overrides and trust
+    # files as they were *before* being read): any later change of one of them, even within the
+    # same second, makes the shim's `-nt` tests see the pointer as stale.
     try:
         st = pointer.source.stat()
-        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+        stamp = max(st.st_mtime_ns, pointer.basis_ns)
+        os.utime(target, ns=(st.st_atime_ns, stamp))
     except OSError:
         pass
     return target
 
 
+def state_stamp(paths: Paths) -> int:
+    """Newest mtime (ns) of the local state a pointer also depends on: overrides and trust.
+
+    Take it *before* reading them. A rollback killed after writing its override but before
+    repointing, or a trust revoked but not yet applied, then leaves pointers the shim sees as
+    stale, so its slow path makes them agree with the state files again.
+    """
+    out = 0
+    for f in (paths.overrides, paths.trust):
+        try:
+            out = max(out, f.stat().st_mtime_ns)
+        except OSError:
+            pass
+    return out
+
+
 def read_pointer(path: Path) -> dict[str, str] | None:
-    """The `_pm_*` values of a pointer file (for `current`/`which` without resolving again)."""
+    """The `_pm_*` values of a pointer file (for `current`/`which` without resolving again).
+
+    None when there is no usable pointer (missing, damaged, edited): the caller resolves afresh.
+    """
     try:
-        text = path.read_text()
-    except (FileNotFoundError, NotADirectoryError):
+        text = path.read_bytes().decode("utf-8", "surrogateescape")  # paths are bytes on POSIX
+    except OSError:
         return None
     out: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text.split("\n"):
         if line.startswith("_pm_") and "=" in line and not line.startswith("_pm_env"):
             key, raw = line.split("=", 1)
             out[key[4:]] = _sh_unquote(raw)
+    if not out.get("bin") or not _exact(out.get("ver", "")):
+        return None
     return out
 
 
@@ -225,6 +262,7 @@ if [ -z "$_pm_name" ] && [ -n "$_pm_root" ]; then
   # Top-level `profile = "NAME"` only; anything unusual goes to the slow path, which
   # parses the file properly and reports errors with file:line.
   while IFS= read -r _pm_l || [ -n "$_pm_l" ]; do
+    _pm_l=${{_pm_l#"{bom}"}}
     _pm_l=${{_pm_l#"${{_pm_l%%[!	 ]*}}"}}
     case $_pm_l in
       \[*) break ;;
@@ -238,7 +276,7 @@ if [ -z "$_pm_name" ] && [ -n "$_pm_root" ]; then
         esac
         _pm_v=${{_pm_v#"${{_pm_v%%[!	 ]*}}"}}
         case $_pm_v in
-          ''|\#*) ;;
+          ''|\#*|[[:cntrl:]]) ;;  # a control character here: the CR of a CR LF line end
           *) _pm_name=! ;;
         esac
         break ;;
@@ -255,7 +293,8 @@ case $_pm_name in
     if [ -n "$_pm_root" ]; then _pm_f="$_pm_links/p$_pm_root/.pinman/$_pm_name"; else _pm_f="$_pm_links/g/$_pm_name"; fi
     if [ -f "$_pm_f" ]; then
       . "$_pm_f"
-      if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ]; then
+      if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ] && ! [ {overrides} -nt "$_pm_f" ] \
+          && ! [ {trust} -nt "$_pm_f" ]; then
         _pm_env
         exec "$_pm_bin" "$@"
       fi
@@ -270,7 +309,10 @@ def shim_text(paths: Paths, python: str | None = None) -> str:
         schema=SHIM_SCHEMA,
         links=sh_quote(str(paths.links)),
         global_file=sh_quote(str(paths.global_choice)),
+        overrides=sh_quote(str(paths.overrides)),
+        trust=sh_quote(str(paths.trust)),
         python=sh_quote(python or sys.executable),
+        bom="\ufeff",  # editors on Windows start files with one; TOML readers drop it
     )
 
 

@@ -130,8 +130,9 @@ def withheld(paths: Paths, profile: Profile) -> str | None:
     return None if is_trusted(paths, profile) else withheld_notice(profile)
 
 
-def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install) -> Pointer:
-    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile))
+def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basis_ns: int = 0) -> Pointer:
+    """`basis_ns`: activation.state_stamp() from before `tgt` was resolved (see write_pointer)."""
+    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile), basis_ns)
 
 
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
@@ -139,11 +140,12 @@ def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
     """Resolve, install if needed, and point this context's shim at it (one rename)."""
     from pinman import sdk
 
+    basis = activation.state_stamp(paths)  # before the override and trust are read
     tgt = target(paths, profile, registry=registry)
     inst = ensure_installed(paths, tgt, progress)
     sdk.ensure_installed(paths, profile, refresh=True, progress=progress)  # before the pointer names it
     activation.ensure_shim(paths)
-    activation.write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst))
+    activation.write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst, basis))
     return tgt, inst
 
 
@@ -157,6 +159,7 @@ def repoint(paths: Paths, name: str) -> int:
     from pinman.profiles import find_profile
 
     touched = 0
+    basis = activation.state_stamp(paths)  # before the override and trust are read
     for ptr, root in _pointers_named(paths, name):
         try:
             profile = find_profile(name, root, paths) if root else _global_profile(paths, name)
@@ -164,7 +167,7 @@ def repoint(paths: Paths, name: str) -> int:
             inst = installed(paths, tgt.version)
             if inst is None:
                 raise PinmanError("not installed")
-            activation.write_pointer(paths, root, pointer_for(paths, profile, tgt, inst))
+            activation.write_pointer(paths, root, pointer_for(paths, profile, tgt, inst, basis))
         except PinmanError:
             ptr.unlink(missing_ok=True)
         touched += 1

@@ -365,13 +365,19 @@ def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable
 def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
     from pinman.profiles import update_profile
 
-    from pinman.trust import carry_over
+    from pinman.faults import point
+    from pinman.trust import carry_over, expect_edit
 
+    paths = Paths.from_env()
     before = profile.path.read_bytes()
-    update_profile(profile.path, changes)
+    project = profile.source == "project"
+    # Trust the new content before it lands, so a kill right after the rename keeps the trust.
+    expect = (lambda after: expect_edit(paths, profile.path, before, after)) if project else None
+    update_profile(profile.path, changes, before_write=expect)
     changed = profile.path.read_bytes() != before
-    if changed and profile.source == "project":
-        carry_over(Paths.from_env(), profile.path, before)
+    point("team.edited", profile.name)
+    if changed and project:
+        carry_over(paths, profile.path, before)
     return changed
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _db_path(paths: Paths) -> Path:
-    return paths.config / "trust.json"
+    return paths.trust
 
 
 def file_hash(path: Path) -> str:
@@ -33,15 +33,10 @@ def file_hash(path: Path) -> str:
 
 
 def _load(paths: Paths) -> dict[str, dict[str, Any]]:
-    try:
-        doc = json.loads(_db_path(paths).read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError):
-        raise PinmanError(f"{_db_path(paths)}: unreadable trust records",
-                          hint="delete it and run `pinman trust` again in your projects") from None
-    files = doc.get("files") if isinstance(doc, dict) else None
-    return {k: v for k, v in (files or {}).items() if isinstance(v, dict)}
+    from pinman.statefile import load_json, records
+
+    doc = load_json(_db_path(paths), hint="delete it and run `pinman trust` again in your projects")
+    return records(doc, "files")
 
 
 def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
@@ -58,9 +53,14 @@ def is_trusted(paths: Paths, profile: Profile) -> bool:
         return True
     record = _load(paths).get(str(profile.path))
     try:
-        return record is not None and record.get("hash") == file_hash(profile.path)
+        return record is not None and file_hash(profile.path) in _trusted_hashes(record)
     except OSError:
         return False
+
+
+def _trusted_hashes(record: dict[str, Any]) -> tuple[object, ...]:
+    # "next": the content an edit by pinman itself is about to write (see expect_edit).
+    return tuple(h for h in (record.get("hash"), record.get("next")) if h)
 
 
 def withheld_notice(profile: Profile) -> str:
@@ -114,37 +114,63 @@ def revoke_project(paths: Paths, root: Path) -> list[Path]:
     return gone
 
 
+def expect_edit(paths: Paths, path: Path, before: bytes, after: bytes) -> bool:
+    """Before pinman's own edit replaces a trusted file's `before` with `after` (same [env]):
+    trust `after` too, so a process killed between the file's rename and `carry_over` leaves
+    the file trusted whichever content it holds."""
+    files = _load(paths)
+    record = files.get(str(path))
+    if record is None or record.get("hash") != _digest(before) or not _same_env(before, after):
+        return False
+    record["next"] = _digest(after)
+    _save(paths, files)
+    return True
+
+
 def carry_over(paths: Paths, path: Path, before: bytes) -> bool:
     """Keep trust across pinman's own edits (pin, lock, mark-bad) when [env] did not change.
 
     Trust stays keyed by the whole file's hash, so any other edit still needs `pinman trust`.
     """
-    import tomllib
-
     files = _load(paths)
     record = files.get(str(path))
-    old = "sha256:" + hashlib.sha256(before).hexdigest()
-    if record is None or record.get("hash") != old:
+    if record is None or record.get("hash") != _digest(before):
         return False
     try:
-        same_env = tomllib.loads(before.decode()).get("env") == tomllib.loads(path.read_text()).get("env")
-    except (OSError, ValueError):
+        same_env = _same_env(before, path.read_bytes())
+    except OSError:
         return False
     if same_env:
         record["hash"] = file_hash(path)
+        record.pop("next", None)
         _save(paths, files)
     return same_env
 
 
+def _digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _same_env(before: bytes, after: bytes) -> bool:
+    import tomllib
+
+    try:
+        return bool(tomllib.loads(before.decode()).get("env") == tomllib.loads(after.decode()).get("env"))
+    except ValueError:  # UnicodeDecodeError and TOMLDecodeError are ValueErrors
+        return False
+
+
 def list_trusted(paths: Paths) -> list[Trusted]:
+    from pinman.statefile import number, strings
+
     out = []
     for path, v in sorted(_load(paths).items()):
         p = Path(path)
         try:
-            current = file_hash(p) == v.get("hash")
-        except OSError:
+            current = file_hash(p) in _trusted_hashes(v)
+        except (OSError, ValueError):  # gone, or a key that is no file name (a NUL in it)
             current = False
-        out.append(Trusted(p, tuple(v.get("keys", [])), str(v.get("hash")), float(v.get("at", 0)), current))
+        out.append(Trusted(p, strings(v, "keys"), str(v.get("hash")), number(v, "at"), current))
     return out
 
 

@@ -121,6 +121,27 @@ def test_missing_or_stale_pointer_takes_the_slow_path(shim: Path, pinman_home: P
     assert run(shim, tmp_path).stdout.startswith("SLOW")
 
 
+@pytest.mark.parametrize("state", ["overrides", "trust"])
+def test_pointer_older_than_an_override_or_trust_change_is_stale(shim: Path, pinman_home: Paths, tmp_path: Path,
+                                                                  state: str) -> None:
+    """A rollback killed after writing its override but before repointing (or a trust change not yet
+    applied to the pointers) must not leave the shim running what the pointer says."""
+    a = _fake_binary(tmp_path / "bin", "A")
+    src = _profile_file(tmp_path, "stable")
+    activation.write_global(pinman_home, "stable")
+    _point(pinman_home, None, "stable", a, src)
+    assert run(shim, tmp_path).stdout.startswith("A ")
+    time.sleep(0.01)
+    changed = getattr(pinman_home, state)
+    changed.parent.mkdir(parents=True, exist_ok=True)
+    changed.write_text("{}\n")
+    assert run(shim, tmp_path).stdout.startswith("SLOW")
+    # A pointer made from the state as it is now is fresh again, even though its profile is older.
+    basis = activation.state_stamp(pinman_home)
+    activation.write_pointer(pinman_home, None, Pointer("stable", "1.0.0", a, src, {}, basis))
+    assert run(shim, tmp_path).stdout.startswith("A ")
+
+
 def test_env_values_are_quoted_so_nothing_executes(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
     a = _fake_binary(tmp_path / "bin", "A")
     canary = tmp_path / "pwned"

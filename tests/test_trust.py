@@ -118,3 +118,26 @@ def test_pinmans_own_edits_keep_trust_but_env_edits_do_not(pinman_home: Paths, t
     update_profile(path, {"env.ANTHROPIC_BASE_URL": "https://elsewhere.example"})
     assert not trust.carry_over(pinman_home, path, before)
     assert "ANTHROPIC_BASE_URL" not in profile_env(pinman_home, find_profile("team", repo, pinman_home))
+
+
+def test_pinmans_own_edit_keeps_trust_at_every_instant(pinman_home: Paths, tmp_path: Path) -> None:
+    """Killed between the edit's rename and carry_over, the file must still be trusted: the new
+    content is expected (trusted) before it replaces the old."""
+    from pinman.profiles import update_profile
+
+    repo = _project(tmp_path, 'ANTHROPIC_BASE_URL = "https://gw.example"\n')
+    path = repo / "profiles" / "team.toml"
+    trust.trust_project(pinman_home, repo)
+    before = path.read_bytes()
+    update_profile(path, {"claude-code.version": "1.0.100"},
+                   before_write=lambda after: trust.expect_edit(pinman_home, path, before, after))
+    # ...killed here: no carry_over yet
+    assert "ANTHROPIC_BASE_URL" in profile_env(pinman_home, find_profile("team", repo, pinman_home))
+    assert trust.carry_over(pinman_home, path, before)
+    assert trust.list_trusted(pinman_home)[0].current
+
+    # An env change is never expected, however it is written.
+    before = path.read_bytes()
+    update_profile(path, {"env.ANTHROPIC_BASE_URL": "https://elsewhere.example"},
+                   before_write=lambda after: trust.expect_edit(pinman_home, path, before, after))
+    assert "ANTHROPIC_BASE_URL" not in profile_env(pinman_home, find_profile("team", repo, pinman_home))
