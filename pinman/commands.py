@@ -381,25 +381,13 @@ def trust(
 @app.command()
 def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile).")) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
-    from pinman.resolution import CLAUDE_CODE, ensure_installed, target as resolve_target
-    from pinman.store import Store
+    from pinman.resolution import ensure_installed, install_exact, target as resolve_target
     from pinman.versions import is_exact
 
     paths = _paths()
     if target and is_exact(target):
-        from pinman.registry import Registry
-
         version = target.lstrip("v=")
-        store = Store(paths)
-        if store.get(CLAUDE_CODE, version) is None:
-            info = Registry(paths).packument(CLAUDE_CODE)
-            from pinman.versions import pick, parse_spec
-
-            pick(parse_spec(version), info, None)  # unknown version -> error with nearest
-            integrity = info.versions[version].integrity
-            store.install(CLAUDE_CODE, version, integrity=integrity, progress=_progress(version))
-        inst = store.get(CLAUDE_CODE, version)
-        assert inst is not None
+        inst = install_exact(paths, version, progress=_progress(version))
         out(f"{version}: installed at {inst.prefix}")
         return
     from pinman import activation

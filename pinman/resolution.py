@@ -106,6 +106,23 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
     return install_checked(store, tgt.profile.name, tgt.version, integrity, native, progress).install
 
 
+def install_exact(paths: Paths, version: str, progress: Progress | None = None) -> Install:
+    """`pinman install VERSION`: from the store, else from npm checked against the registry's hash.
+
+    An unknown version fails before npm runs, naming the nearest published ones.
+    """
+    from pinman.store import Store
+    from pinman.versions import parse_spec, pick
+
+    store = Store(paths)
+    found = store.get(CLAUDE_CODE, version)
+    if found is not None:
+        return found
+    doc = _registry(paths).packument(CLAUDE_CODE)
+    pick(parse_spec(version), doc, None)
+    return store.install(CLAUDE_CODE, version, integrity=doc.versions[version].integrity, progress=progress)
+
+
 def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
     """The env a profile's `claude` runs with: its [env] (if trusted), then what pinman sets.
 
