@@ -28,7 +28,6 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -201,13 +200,10 @@ class SdkStore:
     # -- building a venv -------------------------------------------------------------------------
 
     def _build(self, name: str, version: str, only_binary: bool, report: Progress) -> SdkInstall:
-        store = self.npm_store
-        store._clean_tmp()
+        from pinman.store import publish
+
         final = self.path_for("pypi", name, version)
-        if final.exists() or final.is_symlink():
-            store._discard(final)  # left without a marker by a killed process: not an install
-        tmp = Path(tempfile.mkdtemp(prefix=f"build-pypi-{name}-{version}-", dir=store._tmp_root))
-        try:
+        with self.npm_store.building(final, f"build-pypi-{name}-{version}-") as tmp:
             report("creating venv")
             self._run([self.python, "-m", "venv", "--without-pip", str(tmp)], f"python -m venv {tmp}",
                       name, version)
@@ -225,16 +221,7 @@ class SdkStore:
                 "python": info["python"], "only_binary": only_binary, "cli_version": info["cli_version"],
                 "distributions": info["distributions"],
             }
-            from pinman.store import MARKER
-
-            atomic_write(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(tmp, final)
-        except BaseException:
-            from pinman.store import _rmtree
-
-            _rmtree(tmp)
-            raise
+            publish(tmp, final, marker, f"{name}-{version}")
         report("done")
         inst = _read_pypi(final, name, version)
         assert inst is not None

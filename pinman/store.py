@@ -197,16 +197,27 @@ class Store:
 
     # -- building ------------------------------------------------------------------------------
 
+    @contextmanager
+    def building(self, final: Path, prefix: str, *, held: Path | None = None) -> Iterator[Path]:
+        """A build dir on the store's filesystem, removed if the body fails. The body ends with
+        `publish`. `prefix` names the build after its lock, so a killed builder's dir is removed
+        by the next build as soon as that lock is free."""
+        self._clean_tmp(held=held)
+        if final.exists() or final.is_symlink():
+            self._discard(final)  # left without a marker by a killed process: not an install
+        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self._tmp_root))
+        try:
+            yield tmp
+        except BaseException:
+            _rmtree(tmp)
+            raise
+
     def _build(
         self, package: str, version: str, integrity: str | None, report: Progress
     ) -> Install:
-        self._clean_tmp(held=self._lock_path(package, version))
         final = self.path_for(package, version)
-        if final.exists() or final.is_symlink():
-            self._discard(final)  # left without a marker by a killed process: not an install
         prefix = f"build-{final.parent.name}-{version}-"
-        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self._tmp_root))
-        try:
+        with self.building(final, prefix, held=self._lock_path(package, version)) as tmp:
             point("store.build_dir_made", version)
             report("downloading with npm")
             self._npm_install(tmp, package, version)
@@ -219,16 +230,7 @@ class Store:
             report("verifying")
             marker = self._check_built(tmp, package, version, integrity)
             marker["native"] = native
-            point("store.before_marker", version)
-            atomic_write(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
-            point("store.after_marker", version)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            point("store.before_rename", version)
-            os.rename(tmp, final)
-            point("store.renamed", version)
-        except BaseException:
-            _rmtree(tmp)
-            raise
+            publish(tmp, final, marker, version)
         report("done")
         install = _read_install(final, package, version)
         assert install is not None
@@ -668,6 +670,17 @@ def semver_key(version: str) -> tuple[Any, ...]:
         return (nums, 1, ())
     ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
     return (nums, 0, ids)
+
+
+def publish(tmp: Path, final: Path, marker: Mapping[str, Any], label: str) -> None:
+    """Marker last, then one rename: a folder without its marker is never an install."""
+    point("store.before_marker", label)
+    atomic_write(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
+    point("store.after_marker", label)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    point("store.before_rename", label)
+    os.rename(tmp, final)
+    point("store.renamed", label)
 
 
 def _rmtree(path: Path) -> None:
