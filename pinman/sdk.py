@@ -28,11 +28,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import InstallError, PinmanError
@@ -249,26 +249,12 @@ class SdkStore:
             raise pip_error(output, name, version, log=log, only_binary=only_binary, what=what)
         return output
 
-    @contextmanager
-    def _lock(self, name: str, version: str, report: Progress) -> Iterator[None]:
-        # Same discipline as Store._lock; its lock names are npm slugs, these cannot collide.
-        from filelock import FileLock, Timeout
+    def _lock(self, name: str, version: str, report: Progress) -> AbstractContextManager[None]:
+        # Store's discipline; its lock names are npm slugs, these cannot collide with them.
+        from pinman.store import install_lock
 
-        self.paths.locks.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.paths.locks / f"sdk-pypi-{name}-{version}.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            report("waiting for another install")
-            try:
-                lock.acquire(timeout=self.timeout + 60)
-            except Timeout:
-                raise InstallError(f"another pinman process is still installing {name} {version}",
-                                   hint="wait for it to finish, then try again") from None
-        try:
-            yield
-        finally:
-            lock.release()
+        lock = self.paths.locks / f"sdk-pypi-{name}-{version}.lock"
+        return install_lock(lock, f"{name} {version}", report, self.timeout + 60)
 
 
 def _pip_env(extra: Mapping[str, str]) -> dict[str, str]:

@@ -25,7 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -316,27 +316,8 @@ class Store:
 
     # -- locking and cleaning ------------------------------------------------------------------
 
-    @contextmanager
-    def _lock(self, package: str, version: str, report: Progress) -> Iterator[None]:
-        from filelock import FileLock, Timeout  # lazy: keeps `pinman --help` fast
-
-        self.paths.locks.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self._lock_path(package, version)))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            report("waiting for another install")
-            try:
-                lock.acquire(timeout=self.timeout + 60)
-            except Timeout:
-                raise InstallError(
-                    f"another pinman process is still installing {package}@{version}",
-                    hint="wait for it to finish, then try again",
-                ) from None
-        try:
-            yield
-        finally:
-            lock.release()
+    def _lock(self, package: str, version: str, report: Progress) -> AbstractContextManager[None]:
+        return install_lock(self._lock_path(package, version), f"{package}@{version}", report, self.timeout + 60)
 
     def _lock_path(self, package: str, version: str) -> Path:
         # The build dir is named after this lock's stem (`build-<stem>-XXXXXXXX`): see _clean_tmp.
@@ -670,6 +651,28 @@ def semver_key(version: str) -> tuple[Any, ...]:
         return (nums, 1, ())
     ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
     return (nums, 0, ids)
+
+
+@contextmanager
+def install_lock(path: Path, what: str, report: Progress, timeout: float) -> Iterator[None]:
+    """One install of `what` at a time across processes; the others wait (and say so)."""
+    from filelock import FileLock, Timeout  # lazy: keeps `pinman --help` fast
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        report("waiting for another install")
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise InstallError(f"another pinman process is still installing {what}",
+                               hint="wait for it to finish, then try again") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def publish(tmp: Path, final: Path, marker: Mapping[str, Any], label: str) -> None:
