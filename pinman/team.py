@@ -346,10 +346,7 @@ def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable
         profile = reload(profile)
         skips = bad_skips(profile)
         if _is_exact(version):
-            exact = _clean(version)
-            if exact in skips:
-                raise ProfileError(f"{name}: {exact} is {skips[exact]}",
-                                   hint=f"remove it from bad in {profile.path} first if it works now")
+            exact = _not_bad(profile, _clean(version), skips)
             skipped: list[Skip] = []
         else:
             res = reg.resolve(CLAUDE_CODE, version, skip=skips)
@@ -360,6 +357,14 @@ def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable
         changed = _write(profile, pin_changes(profile, data, exact=True))
     return PinResult(name, profile.path, exact, before, exact, data.integrity, data.native, changed,
                      skipped, data.dropped, data.ignored, version)
+
+
+def _not_bad(profile: Profile, exact: str, skips: Mapping[str, str]) -> str:
+    """An exact version asked for by name, unless the profile marks it bad."""
+    if exact in skips:
+        raise ProfileError(f"{profile.name}: {exact} is {skips[exact]}",
+                           hint=f"remove it from bad in {profile.path} first if it works now")
+    return exact
 
 
 def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
@@ -777,10 +782,7 @@ def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endp
         raise UsageError(str(e), hint="e.g. 2.1.331, latest or ^2.1.0") from None
     skips = bad_skips(profile)
     if _is_exact(spec):
-        exact = _clean(spec)
-        if exact in skips:
-            raise ProfileError(f"{profile.name}: {exact} is {skips[exact]}",
-                               hint=f"remove it from bad in {profile.path} first if it works now")
+        exact = _not_bad(profile, _clean(spec), skips)
         # Asked for by name: a local verdict from an earlier check may be out of date, so try it.
         return registry.resolve(CLAUDE_CODE, exact).version, []
     for version, entry in journal_bad.items():

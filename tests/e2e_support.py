@@ -25,11 +25,17 @@ A full disk (ENOSPC) while it writes is reported with npm's own `npm error code 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+import json
 import os
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from pinman.paths import Paths
 from pinman.store import CLAUDE_CODE, Install, Store
@@ -174,3 +180,33 @@ def write_fake_npm(folder: Path) -> Path:
     path.write_text(f"#!{sys.executable}\n{FAKE_NPM}")
     path.chmod(0o755)
     return path
+
+
+@contextlib.contextmanager
+def serve_packuments(docs: dict[str, Any], hits: list[str] | None = None) -> Iterator[str]:
+    """A loopback npm registry answering GET /<name> from `docs` (404 otherwise); yields its URL.
+    Each requested name is appended to `hits` when given; `docs` may change while it runs."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            name = self.path.lstrip("/").replace("%2f", "/").replace("%2F", "/")
+            if hits is not None:
+                hits.append(name)
+            doc = docs.get(name)
+            body = json.dumps(doc if doc is not None else {"error": "not found"}).encode()
+            self.send_response(200 if doc is not None else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

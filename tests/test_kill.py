@@ -10,19 +10,16 @@ The harness lives in tests/kill_support.py; each test prints its row of the kill
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import seed, write_fake_npm
+from e2e_support import seed, serve_packuments, write_fake_npm
 from kill_support import Campaign, Run, Scenario, campaign, python_script
 from test_team import NPM_WRAPPER, PLATFORMS, claude_doc, native_doc, native_sri, sri
 
@@ -50,24 +47,8 @@ def registry_url() -> Iterator[str]:
     docs: dict[str, Any] = {CLAUDE_CODE: claude_doc()}
     docs.update({f"{CLAUDE_CODE}-{k}": native_doc(k) for k in PLATFORMS})
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            doc = docs.get(self.path.lstrip("/").replace("%2f", "/").replace("%2F", "/"))
-            body = json.dumps(doc if doc is not None else {"error": "not found"}).encode()
-            self.send_response(200 if doc is not None else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with serve_packuments(docs) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

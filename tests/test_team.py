@@ -6,15 +6,13 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_support import fake_integrity
+from e2e_support import fake_integrity, serve_packuments
 
 from pinman import resolution, rollback, team
 from pinman.cli import main
@@ -74,28 +72,10 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeRegistry]:
     for key in PLATFORMS:
         state.docs[f"{CLAUDE_CODE}-{key}"] = native_doc(key)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-            name = self.path.lstrip("/").replace("%2f", "/").replace("%2F", "/")
-            state.hits.append(name)
-            doc = state.docs.get(name)
-            body = json.dumps(doc if doc is not None else {"error": "not found"}).encode()
-            self.send_response(200 if doc is not None else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    monkeypatch.setenv("npm_config_registry", state.url)
-    yield state
-    server.shutdown()
-    server.server_close()
+    with serve_packuments(state.docs, state.hits) as url:
+        state.url = url
+        monkeypatch.setenv("npm_config_registry", state.url)
+        yield state
 
 
 NPM_WRAPPER = '''
