@@ -41,7 +41,7 @@ from pinman.paths import Paths
 from pinman.store import CLAUDE_CODE, Install, Store
 
 CLAUDE_V1 = "1.0.100"  # the 1.x representative: a node script (cli.js)
-CLAUDE_V2 = "2.1.331"  # 2.x, the current latest: a native binary in bin/claude.exe
+CLAUDE_V2 = "2.1.331"  # the 2.x representative: a native binary in bin/claude.exe
 REAL_VERSIONS = (CLAUDE_V1, CLAUDE_V2)
 
 # Captured at import (conftest imports this before any test patches HOME).

@@ -9,8 +9,10 @@ from typing import Callable
 
 import pytest
 from cli_support import claude, pinman
+from e2e_support import serve_packuments
 
 from pinman.paths import Paths
+from pinman.store import CLAUDE_CODE
 
 pytestmark = pytest.mark.e2e
 
@@ -112,11 +114,16 @@ def test_uninstall_refuses_in_use_and_prune_keeps_used(pinman_home: Paths, seede
     (["use", "../etc/passwd"], 3, "profile name"),
     (["use", "a;rm -rf x"], 3, "profile name"),
     (["uninstall", "9.9.9"], 1, "9.9.9 is not installed"),
-    (["install", "2.1.3311"], 4, "nearest published versions: 2.1.329, 2.1.330, 2.1.331"),
+    (["install", "2.1.3311"], 4, "nearest published versions: 2.1.330, 2.1.331, 2.1.332"),
 ])
 def test_errors_are_one_line_with_a_hint(pinman_home: Paths, tmp_path: Path, args: list[str], code: int,
                                         needle: str) -> None:
-    r = pinman(pinman_home, tmp_path, *args)
+    # A fixed packument on loopback: the live registry's newest versions move with every release.
+    published = ["1.0.100", "2.1.3", "2.1.33", "2.1.329", "2.1.330", "2.1.331", "2.1.332"]
+    doc = {"name": CLAUDE_CODE, "dist-tags": {"latest": published[-1]},
+           "versions": {v: {"name": CLAUDE_CODE, "version": v} for v in published}}
+    with serve_packuments({CLAUDE_CODE: doc}) as url:
+        r = pinman(pinman_home, tmp_path, *args, npm_config_registry=url)
     assert r.code == code, r.text
     assert needle in r.err
     first = r.err.splitlines()[0]

@@ -61,7 +61,7 @@ SPECS = [
     ">=1.0.0 <1.0.50 || >=2.1.320",
     "^0.2.0",
     "^9.0.0",  # nothing matches: both must fail
-    "2.1.999",  # no such version: both must fail
+    "2.0.999",  # no such version (the 2.0 line ended at 2.0.77; releases are 2.1.N): both must fail
 ]
 
 
@@ -136,15 +136,55 @@ def test_resolve_matches_npm_install(
     )
 
 
-def test_known_facts_about_engines(npm_answers: dict[str, str | None]) -> None:
-    """Measured on node 20: 2.1.198 and later declare engines.node >= 22, so a range stops at
-    2.1.197 there, while the `latest` tag ignores engines. On node >= 22 ranges reach latest."""
-    node = detect_node_version() or ""
-    major = int(node.lstrip("v").split(".")[0])
-    in_range = "2.1.197" if major < 22 else npm_answers["latest"]
-    assert npm_answers["^2.1.0"] == in_range
-    assert npm_answers["*"] == in_range
-    assert npm_answers["latest"] == "2.1.331"
+PUBLISHED_JS = """
+const dir = process.argv[1];
+const pick = require(dir + '/npm-pick-manifest');
+const semver = require(dir + '/semver');
+const {tags, rows, specs} = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const versions = {};
+for (const r of rows) versions[r.version] = {
+  name: 'x', version: r.version,
+  ...(r['engines.node'] ? {engines: {node: r['engines.node']}} : {}),
+  ...(r.deprecated ? {deprecated: r.deprecated} : {}),
+};
+const doc = {'dist-tags': tags, versions};
+const engineOk = v => !versions[v].engines || semver.satisfies(process.version, versions[v].engines.node);
+console.log(JSON.stringify({
+  picks: specs.map(s => { try { return pick(doc, s, {nodeVersion: process.version}).version } catch (e) { return null } }),
+  latestEngineOk: tags.latest in versions ? engineOk(tags.latest) : null,
+}));
+"""
+
+
+def npm_view(*args: str) -> object:
+    proc = subprocess.run(["npm", "view", "--prefer-online", *args, "--json"], capture_output=True, text=True, env=_npm_env(),
+                          timeout=120, check=True)
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="session")
+def published() -> dict[str, object]:
+    """What the registry publishes now, asked through npm itself: the dist-tags and every
+    release's engines.node (npm answers one object instead of a list when one version matches)."""
+    rows = npm_view(f"{CLAUDE_CODE}@>=0.0.0", "version", "engines.node", "deprecated")
+    return {"tags": npm_view(CLAUDE_CODE, "dist-tags"), "rows": rows if isinstance(rows, list) else [rows]}
+
+
+def test_known_facts_about_engines(npm_answers: dict[str, str | None], published: dict[str, object]) -> None:
+    """2.1.198 and later declare engines.node >= 22 (a published manifest never changes), so on
+    node 20 a range stops before them while the `latest` tag ignores engines; on node >= 22 ranges
+    reach latest. Which versions that means is derived from what the registry publishes now,
+    with npm's own npm-pick-manifest, so a new release moves the expectation with it."""
+    engines = {r["version"]: r.get("engines.node") for r in published["rows"]}  # type: ignore[union-attr]
+    assert engines["2.1.197"] == ">=18.0.0" and engines["2.1.198"] == ">=22.0.0"
+    specs = ["^2.1.0", "*"]
+    derived = run_node(PUBLISHED_JS, {**published, "specs": specs})
+    assert isinstance(derived, dict)
+    assert npm_answers["latest"] == published["tags"]["latest"]  # type: ignore[index]
+    for spec, want in zip(specs, derived["picks"]):
+        assert npm_answers[spec] == want, spec
+    if derived["latestEngineOk"] is False:  # on node 20: the comparison covers the engines filter
+        assert npm_answers["*"] != npm_answers["latest"]
 
 
 # --- npm's own semver and pick-manifest on synthetic data ----------------------------------
