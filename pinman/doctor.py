@@ -123,14 +123,30 @@ def check_tools() -> list[Finding]:
 
 
 def check_shim(paths: Paths) -> list[Finding]:
+    old = _old_shim(paths)
     try:
         current = paths.shim.read_text()
     except OSError:
-        return [Finding("warn", "the shim is not written yet", "run `pinman use stable`")]
+        return [Finding("warn", "the shim is not written yet", "run `pinman use stable`"), *old]
     if current != activation.shim_text(paths):
         return [Finding("warn", "the shim is out of date (pinman moved or was upgraded)",
-                        "run `pinman use <profile>` to rewrite it")]
-    return [Finding("ok", "shim up to date")]
+                        "run `pinman use <profile>` to rewrite it"), *old]
+    return [Finding("ok", "shim up to date"), *old]
+
+
+def _old_shim(paths: Paths) -> list[Finding]:
+    """A shim left where earlier pinman versions wrote it under PINMAN_HOME (DIR/data/bin)."""
+    old = paths.data / "bin" / "claude"
+    if old == paths.shim:
+        return []
+    try:
+        with old.open("rb") as f:
+            if b"# pinman shim" not in f.read(200):
+                return []
+    except OSError:
+        return []
+    return [Finding("warn", f"an old pinman shim is left at {old}; the shim is {paths.shim} now",
+                    f"rm {old}, and put this in your shell profile or CI job: {activation.path_line(paths)}")]
 
 
 def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:

@@ -1,8 +1,9 @@
 """Every location pinman reads or writes, in one place.
 
-`PINMAN_HOME=DIR` puts everything under DIR (tests and CI set it); otherwise the platform's user
-config/data/state/cache folders are used. The `claude` shim lives in `<data>/bin` so the PATH line
-is stable across machines (`~/.local/share/pinman/bin` on Linux).
+`PINMAN_HOME=DIR` puts everything under DIR (tests and CI set it), the `claude` shim in `DIR/bin`
+so scripts put `DIR/bin` on PATH; otherwise the platform's user config/data/state/cache folders
+are used and the shim lives in `<data>/bin`, so the PATH line is stable across machines
+(`~/.local/share/pinman/bin` on Linux).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ APP = "pinman"
 @dataclass(frozen=True)
 class Paths:
     config: Path  # user profiles/, trust records
-    data: Path  # store/, bin/ (the shim), links/ (shim pointers)
+    data: Path  # store/, links/ (shim pointers)
     state: Path  # journal, global choice, overrides, locks
     cache: Path  # registry documents, fingerprints
+    bin: Path  # the `claude` shim: DIR/bin under PINMAN_HOME, else <data>/bin
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Paths:
@@ -27,19 +29,17 @@ class Paths:
         home = env.get("PINMAN_HOME")
         if home:
             root = Path(home).expanduser().absolute()
-            return cls(root / "config", root / "data", root / "state", root / "cache")
+            return cls(root / "config", root / "data", root / "state", root / "cache", root / "bin")
         import platformdirs  # lazy: only needed without PINMAN_HOME
 
+        data = Path(platformdirs.user_data_dir(APP))
         return cls(
             Path(platformdirs.user_config_dir(APP)),
-            Path(platformdirs.user_data_dir(APP)),
+            data,
             Path(platformdirs.user_state_dir(APP)),
             Path(platformdirs.user_cache_dir(APP)),
+            data / "bin",
         )
-
-    @property
-    def bin(self) -> Path:
-        return self.data / "bin"
 
     @property
     def shim(self) -> Path:

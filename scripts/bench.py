@@ -78,7 +78,7 @@ def main() -> None:
     prof.write_text(f'[claude-code]\nversion = "{V2}"\n')
     assert pinman(home, "use", "bench").returncode == 0
     env = child_env(home)
-    shim = str(home / "data" / "bin" / "claude")
+    shim = str(home / "bin" / "claude")  # PINMAN_HOME=DIR: the shim is DIR/bin/claude
     direct = pinman(home, "which").stdout.strip()
 
     d, s = interleaved([direct, "--version"], [shim, "--version"], env, args.runs)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable
 
 import pytest
-from cli_support import claude, pinman
+from cli_support import claude, pinman, run
 from e2e_support import serve_packuments
 
 from pinman.paths import Paths
@@ -168,3 +169,18 @@ def test_a_project_only_profile_cannot_become_the_global_choice(pinman_home: Pat
     r = pinman(pinman_home, repo, "use", "ours")  # already chosen here: just (re)activates
     assert r.code == 0 and "for this project" in r.out
     assert claude(pinman_home, repo, "--version").out.startswith(V1)
+
+
+def test_pinman_home_puts_the_shim_in_its_bin_folder(pinman_home: Paths, seeded: Path) -> None:
+    """Scripts and CI jobs set PINMAN_HOME=DIR and put DIR/bin on PATH, as the README says."""
+    home = Path(os.environ["PINMAN_HOME"])
+    bare = os.environ["PATH"]  # without the shim's folder: `use` must print the line to add
+    r = pinman(pinman_home, seeded, "use", "legacy", PATH=bare)
+    assert r.code == 0, r.text
+    assert f'export PATH="{home / "bin"}:$PATH"' in r.err
+    assert (home / "bin" / "claude").is_file() and not (home / "data" / "bin").exists()
+    r = run(["sh", "-c", 'PATH="$PINMAN_HOME/bin:$PATH"; claude --version'], pinman_home, seeded, PATH=bare)
+    assert r.out.strip() == f"{V1} (Claude Code)", r.text
+    doctor = json.loads(pinman(pinman_home, seeded, "doctor", "--json", PATH=f"{home / 'bin'}:{bare}").out)
+    assert [f["message"] for f in doctor if "shim" in f["message"] and f["level"] == "ok"] == [
+        f"`claude` on PATH is the pinman shim ({home / 'bin' / 'claude'})", "shim up to date"]

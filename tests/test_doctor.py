@@ -62,3 +62,27 @@ def test_tools_and_shim_state(pinman_home: Paths) -> None:
     assert check_shim(pinman_home)[0].level == "warn"
     activation.ensure_shim(pinman_home)
     assert check_shim(pinman_home)[0].level == "ok"
+
+
+def test_pinman_home_bin_holds_the_shim(tmp_path: Path) -> None:
+    paths = Paths.from_env({"PINMAN_HOME": str(tmp_path / "ci")})
+    assert paths.shim == tmp_path / "ci" / "bin" / "claude"
+    assert activation.path_line(paths) == f'export PATH="{tmp_path / "ci" / "bin"}:$PATH"'
+
+
+def test_without_pinman_home_the_shim_stays_in_the_user_data_folder(monkeypatch) -> None:
+    monkeypatch.delenv("PINMAN_HOME")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    paths = Paths.from_env()
+    assert paths.shim == Path(os.environ["HOME"]) / ".local" / "share" / "pinman" / "bin" / "claude"
+
+
+def test_a_shim_left_at_the_old_place_is_reported(pinman_home: Paths) -> None:
+    activation.ensure_shim(pinman_home)
+    old = pinman_home.data / "bin" / "claude"
+    old.parent.mkdir(parents=True)
+    old.write_text(activation.shim_text(pinman_home))
+    findings = check_shim(pinman_home)
+    assert findings[0].level == "ok"
+    assert findings[1].level == "warn" and str(old) in findings[1].message and str(pinman_home.shim) in findings[1].message
+    assert activation.path_line(pinman_home) in findings[1].fix
