@@ -513,7 +513,9 @@ class _exclusive:
     def __init__(self, paths: Paths, state: Path, name: str, endpoint: str) -> None:
         from filelock import FileLock
 
-        paths.locks.mkdir(parents=True, exist_ok=True)
+        from pinman.fsutil import make_dirs
+
+        make_dirs(paths.locks)
         self._lock = FileLock(str(paths.locks / f"bisect-{state.stem}.lock"), timeout=0)
         self._what = f"{name} against {endpoint}"
 

@@ -60,7 +60,9 @@ def _crash(e: BaseException) -> int:
 
     log = Paths.from_env().log
     try:
-        log.parent.mkdir(parents=True, exist_ok=True)
+        from pinman.fsutil import make_dirs
+
+        make_dirs(log.parent)
         # O_NOFOLLOW: a symlink planted at the log is refused, not appended through.
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "a") as f:

@@ -1,4 +1,9 @@
-"""Small filesystem helpers: every state file is written atomically."""
+"""Small filesystem helpers: every state file is written atomically, privately.
+
+Modes do not follow the umask: under `umask 000` a folder would be world-writable, and another
+local user could plant a pointer file the shim sources as sh. Folders pinman creates are 0700,
+files it writes 0600 unless the caller says otherwise (the shim, files in a user's project).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,30 @@ from pathlib import Path
 from pinman.faults import point
 
 
-def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
+def make_dirs(folder: Path) -> None:
+    """`mkdir -p` whose new folders are 0700 whatever the umask; existing ones are left alone."""
+    missing = []
+    for f in (folder, *folder.parents):
+        if f.is_dir():
+            break
+        missing.append(f)
+    for f in reversed(missing):
+        try:
+            os.mkdir(f, 0o700)
+        except FileExistsError:
+            if not f.is_dir():
+                raise
+            continue  # made by a concurrent process: its mode is its business, as for any existing folder
+        os.chmod(f, 0o700)  # a umask like 0o277 would also take bits from the owner
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
     """Write `data` to `path` so that readers see the old or the new content, never a mix.
 
     temp file in the same folder, fsync, rename. A symlink planted at `path` is replaced, not
     followed, because rename swaps the directory entry.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -42,7 +64,7 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
 
 def atomic_symlink(target: str | Path, link: Path) -> None:
     """Point `link` at `target` with one rename (never a moment with no link)."""
-    link.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(link.parent)
     tmp = link.parent / f".{link.name}.{os.getpid()}.tmp"
     try:
         tmp.unlink()

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from pinman.errors import PinmanError, from_os_error
 from pinman.faults import point
+from pinman.fsutil import make_dirs
 from pinman.paths import Paths
 
 SCHEMA = 1
@@ -125,8 +126,8 @@ class Journal:
 
         doc = scrub(entry.to_json(), secret_values(environ))
         line = (json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.paths.locks.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.path.parent)
+        make_dirs(self.paths.locks)
         with FileLock(str(self.paths.locks / "journal.lock")):
             # O_NOFOLLOW: a symlink planted at the journal path is refused, not written through.
             try:

@@ -90,5 +90,5 @@ def write_project_file(root: Path, profile: str) -> Path:
     if path.exists() or path.is_symlink():
         edit_toml(path, {"profile": profile}, lambda text: _parse(text, root, path))
     else:
-        atomic_write(path, _NEW_FILE.format(name=f'"{profile}"'))
+        atomic_write(path, _NEW_FILE.format(name=f'"{profile}"'), mode=0o644)  # a file of the user's project
     return path

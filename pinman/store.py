@@ -19,6 +19,7 @@ import platform
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,7 @@ from typing import Any
 
 from pinman.errors import InstallError, IntegrityError
 from pinman.faults import point
-from pinman.fsutil import atomic_write
+from pinman.fsutil import atomic_write, make_dirs
 from pinman.paths import Paths
 
 CLAUDE_CODE = "@anthropic-ai/claude-code"
@@ -121,7 +122,7 @@ class Store:
         removed, never followed: it would send builds and clean-ups into another folder."""
         if self._tmp_root.is_symlink():
             self._tmp_root.unlink()
-        self._tmp_root.mkdir(parents=True, exist_ok=True)
+        make_dirs(self._tmp_root)
 
     def path_for(self, package: str, version: str) -> Path:
         validate_version(version)
@@ -658,7 +659,7 @@ def install_lock(path: Path, what: str, report: Progress, timeout: float) -> Ite
     """One install of `what` at a time across processes; the others wait (and say so)."""
     from filelock import FileLock, Timeout  # lazy: keeps `pinman --help` fast
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     lock = FileLock(str(path))
     try:
         lock.acquire(timeout=0)
@@ -677,13 +678,27 @@ def install_lock(path: Path, what: str, report: Progress, timeout: float) -> Ite
 
 def publish(tmp: Path, final: Path, marker: Mapping[str, Any], label: str) -> None:
     """Marker last, then one rename: a folder without its marker is never an install."""
+    no_write_for_others(tmp)
     point("store.before_marker", label)
     atomic_write(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
     point("store.after_marker", label)
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(final.parent)
     point("store.before_rename", label)
     os.rename(tmp, final)
     point("store.renamed", label)
+
+
+def no_write_for_others(tree: Path) -> None:
+    """Take group and world write off everything npm or pip wrote (they follow the umask: 0666 and
+    0777 under umask 000). Read and execute bits stay as the package has them, the way a umask of
+    022 installs it: the store is private anyway, below folders pinman makes 0700, and a second
+    copy of ~380 MB per mode would buy nothing. Symlinks have no mode of their own on Linux."""
+    for folder, dirs, files in os.walk(tree):
+        for name in (".", *dirs, *files):
+            path = os.path.join(folder, name)
+            mode = os.lstat(path).st_mode
+            if mode & 0o022 and not stat.S_ISLNK(mode):
+                os.chmod(path, stat.S_IMODE(mode) & ~0o022)
 
 
 def _rmtree(path: Path) -> None:

@@ -64,8 +64,10 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
     """Serialise read-modify-write of one profile file between pinman processes."""
     from filelock import FileLock
 
+    from pinman.fsutil import make_dirs
+
     digest = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:16]
-    paths.locks.mkdir(parents=True, exist_ok=True)
+    make_dirs(paths.locks)
     with FileLock(str(paths.locks / f"profile-{digest}.lock"), timeout=120):
         yield
 
@@ -287,7 +289,7 @@ def init(paths: Paths, cwd: Path, *, force: bool = False) -> InitResult:
         text = STARTER.format(name="stable", version=builtin.claude_code.version,
                               integrity=builtin.claude_code.integrity)
         parse_profile(text, starter)  # the template is a valid profile, or nothing is written
-        atomic_write(starter, text)
+        atomic_write(starter, text, mode=0o644)  # a file of the user's project
         result.written.append(starter)
     project = cwd / PROJECT_FILE
     if _exists(project) and not force:
