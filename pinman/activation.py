@@ -3,14 +3,24 @@
 The shim is POSIX `sh` and starts no Python. For each (context, profile) pair pinman keeps one
 small *pointer* file, a `sh` snippet naming the binary and the env to apply:
 
-    <data>/links/g/NAME                     outside any project
-    <data>/links/p/<project root>/.pinman/NAME   inside the project whose .pinman.toml is at ROOT
+    <data>/links/g/NAME              outside any project
+    <data>/links/r/D/ROOT/NAME       inside the project whose .pinman.toml is at ROOT, which has
+                                     D path components (/home/me/repo: D = 3)
+    <data>/links/r/D/ROOT/.choice    the profile ROOT/.pinman.toml chooses, as the slow path read it
 
-(Profile names never start with a dot, so `.pinman` cannot collide with a project nested at
-ROOT/NAME.) A switch rewrites one pointer with a rename, so `claude` always runs a complete
-install, old or new. When the pointer is missing or older than the profile file it came from, the
-shim falls back to `python -m pinman _shim`, which resolves, installs if needed, rewrites the
-pointer and execs — the slow path runs once per change, never on the hot path.
+No project layout can make one of these paths a folder of another: below r/D every file sits
+exactly D+1 levels deep and every folder at most D levels deep (a project folder named
+`.pinman/stable` or `stable` only makes folders under another D). A switch rewrites one pointer
+with a rename, so `claude` always runs a complete install, old or new. When the pointer is missing
+or older than what it was made from, the shim falls back to `python -m pinman _shim`, which
+resolves, installs if needed, rewrites the pointer and execs — the slow path runs once per change,
+never on the hot path.
+
+The shim does not parse `.pinman.toml` itself: `sh` has no bounded read (dash's `read` takes one
+byte per system call until a newline, so a 5 MB line costs seconds), and `head -c` would start a
+process on every run. The slow path parses the file, whatever its size, and records its choice in
+`.choice` with the file's exact modification time; the shim trusts the record only while the file
+still has that time, newer or older.
 """
 
 from __future__ import annotations
@@ -24,11 +34,12 @@ from typing import Literal, Mapping
 
 from pinman.errors import PinmanError, ProfileError
 from pinman.faults import point
-from pinman.fsutil import atomic_write
+from pinman.fsutil import atomic_write, make_dirs
 from pinman.paths import Paths
 
 ChoiceSource = Literal["env", "project", "global"]
-SHIM_SCHEMA = 2  # 2: a pointer older than the overrides or trust file is stale
+SHIM_SCHEMA = 3  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice
+CHOICE = ".choice"  # beside a project's pointers; profile names never start with a dot
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,7 @@ def set_override(paths: Paths, name: str, project_root: Path | None, override: O
     """Write (or with None, drop) the local override; the profile file is never touched."""
     from filelock import FileLock
 
-    paths.locks.mkdir(parents=True, exist_ok=True)
+    make_dirs(paths.locks)
     with FileLock(str(paths.locks / "overrides.lock")):
         current = read_overrides(paths)
         key = profile_key(name, project_root)
@@ -150,10 +161,46 @@ def set_override(paths: Paths, name: str, project_root: Path | None, override: O
 # ---------------------------------------------------------------- pointers
 
 
+def project_folder(paths: Paths, project_root: Path) -> Path:
+    """Where the pointers of the project at `project_root` (an absolute path) live."""
+    parts = project_root.parts[1:]
+    return paths.links.joinpath("r", str(len(parts)), *parts)
+
+
 def pointer_path(paths: Paths, project_root: Path | None, name: str) -> Path:
     if project_root is None:
         return paths.links / "g" / name
-    return paths.links / ("p" + str(project_root)) / ".pinman" / name
+    return project_folder(paths, project_root) / name
+
+
+def pointers(paths: Paths, name: str = "*") -> list[tuple[Path, Path | None]]:
+    """Every pointer file of the current layout (for one profile `name`, or all): (file, project root)."""
+    out: list[tuple[Path, Path | None]] = []
+    out += [(f, None) for f in sorted((paths.links / "g").glob(name)) if _is_pointer(f)]
+    roots = paths.links / "r"
+    for depth in sorted(roots.iterdir()) if roots.is_dir() else []:
+        if depth.name.isdigit():
+            for f in sorted(depth.glob("/".join(["*"] * int(depth.name) + [name]))):
+                if _is_pointer(f):
+                    out.append((f, Path(os.sep, *f.relative_to(depth).parts[:-1])))
+    return out
+
+
+def _is_pointer(f: Path) -> bool:
+    return not f.name.startswith(".") and f.is_file() and not f.is_symlink()
+
+
+def record_project_choice(paths: Paths, project_root: Path) -> str | None:
+    """Parse ROOT/.pinman.toml (a bad file raises with file:line) and record the profile it
+    chooses for the shim, stamped with the file's modification time as it was before reading."""
+    from pinman.profiles import read_project_file
+
+    stamp = (project_root / ".pinman.toml").stat().st_mtime_ns
+    name = read_project_file(project_root).profile
+    target = project_folder(paths, project_root) / CHOICE
+    atomic_write(target, (name or "") + "\n")
+    os.utime(target, ns=(stamp, stamp))
+    return name
 
 
 def sh_quote(value: str) -> str:
@@ -258,31 +305,21 @@ while :; do
   [ -n "$_pm_d" ] || break
   _pm_d=${{_pm_d%/*}}
 done
-if [ -z "$_pm_name" ] && [ -n "$_pm_root" ]; then
-  # Top-level `profile = "NAME"` only; anything unusual goes to the slow path, which
-  # parses the file properly and reports errors with file:line.
-  while IFS= read -r _pm_l || [ -n "$_pm_l" ]; do
-    _pm_l=${{_pm_l#"{bom}"}}
-    _pm_l=${{_pm_l#"${{_pm_l%%[!	 ]*}}"}}
-    case $_pm_l in
-      \[*) break ;;
-      profile=*|profile\ *=*|profile"	"*=*)
-        _pm_v=${{_pm_l#*=}}
-        _pm_v=${{_pm_v#"${{_pm_v%%[!	 ]*}}"}}
-        case $_pm_v in
-          \"*) _pm_v=${{_pm_v#\"}}; _pm_name=${{_pm_v%%\"*}}; _pm_v=${{_pm_v#*\"}} ;;
-          \'*) _pm_v=${{_pm_v#\'}}; _pm_name=${{_pm_v%%\'*}}; _pm_v=${{_pm_v#*\'}} ;;
-          *) _pm_name=! ;;
-        esac
-        _pm_v=${{_pm_v#"${{_pm_v%%[!	 ]*}}"}}
-        case $_pm_v in
-          ''|\#*|[[:cntrl:]]) ;;  # a control character here: the CR of a CR LF line end
-          *) _pm_name=! ;;
-        esac
-        break ;;
-      \"profile\"*|\'profile\'*) _pm_name=!; break ;;
-    esac
-  done < "$_pm_root/.pinman.toml"
+if [ -n "$_pm_root" ]; then
+  # This project's pointers are in links/r/D/ROOT, D being ROOT's number of components.
+  _pm_n=0 _pm_d=${{_pm_root%/}}
+  while [ -n "$_pm_d" ]; do _pm_d=${{_pm_d%/*}}; _pm_n=$((_pm_n + 1)); done
+  _pm_p="$_pm_links/r/$_pm_n$_pm_root"
+  # .pinman.toml is not read here: the slow path parsed it and recorded its choice in
+  # .choice, valid while the file's modification time is exactly the record's.
+  if [ -z "$_pm_name" ]; then
+    if [ -f "$_pm_p/{choice}" ] && ! [ "$_pm_root/.pinman.toml" -nt "$_pm_p/{choice}" ] \
+        && ! [ "$_pm_root/.pinman.toml" -ot "$_pm_p/{choice}" ]; then
+      IFS= read -r _pm_name < "$_pm_p/{choice}"
+    else
+      _pm_name=!
+    fi
+  fi
 fi
 if [ -z "$_pm_name" ] && [ -f {global_file} ]; then
   IFS= read -r _pm_name < {global_file}
@@ -290,7 +327,7 @@ fi
 case $_pm_name in
   ''|.*|*[!A-Za-z0-9._-]*) ;;
   *)
-    if [ -n "$_pm_root" ]; then _pm_f="$_pm_links/p$_pm_root/.pinman/$_pm_name"; else _pm_f="$_pm_links/g/$_pm_name"; fi
+    if [ -n "$_pm_root" ]; then _pm_f="$_pm_p/$_pm_name"; else _pm_f="$_pm_links/g/$_pm_name"; fi
     if [ -f "$_pm_f" ]; then
       . "$_pm_f"
       if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ] && ! [ {overrides} -nt "$_pm_f" ] \
@@ -312,7 +349,7 @@ def shim_text(paths: Paths, python: str | None = None) -> str:
         overrides=sh_quote(str(paths.overrides)),
         trust=sh_quote(str(paths.trust)),
         python=sh_quote(python or sys.executable),
-        bom="\ufeff",  # editors on Windows start files with one; TOML readers drop it
+        choice=CHOICE,
     )
 
 
@@ -325,7 +362,17 @@ def ensure_shim(paths: Paths) -> Path:
     except OSError:
         pass
     atomic_write(paths.shim, text, mode=0o755)
+    _drop_old_layout(paths)
     return paths.shim
+
+
+def _drop_old_layout(paths: Paths) -> None:
+    """Pointers of schema 2 (links/p/ROOT/.pinman/NAME) are read by nothing any more."""
+    import shutil
+
+    old = paths.links / "p"
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def shim_on_path(paths: Paths, environ: Mapping[str, str] | None = None) -> bool:

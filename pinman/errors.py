@@ -78,6 +78,8 @@ _OS_HINTS = {
     errno.EACCES: "check the owner and permissions of that path",
     errno.EPERM: "check the owner and permissions of that path",
     errno.ELOOP: "a symbolic link is where pinman writes: pinman does not write through links; remove it",
+    errno.EISDIR: "a folder is where pinman writes a file: remove it",
+    errno.ENOTDIR: "a file is where pinman needs a folder: remove it",
 }
 
 

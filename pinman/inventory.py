@@ -95,8 +95,8 @@ def used_versions(paths: Paths, cwd: Path) -> dict[str, list[str]]:
         tgt, _ = _try_target(paths, profile)
         if tgt:
             users.setdefault(tgt.version, []).append(profile.name)
-    for ptr in paths.links.rglob("*") if paths.links.is_dir() else []:
-        info = activation.read_pointer(ptr) if ptr.is_file() else None
+    for ptr, _ in activation.pointers(paths):
+        info = activation.read_pointer(ptr)
         if info and "ver" in info:
             label = f"{ptr.name} (shim)"
             if label not in users.setdefault(info["ver"], []) and ptr.name not in users[info["ver"]]:

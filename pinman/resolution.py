@@ -172,12 +172,12 @@ def repoint(paths: Paths, name: str) -> int:
     Pointers whose context can be re-resolved offline are rewritten in place; the rest are
     dropped, so that context's shim resolves again on its next run. Returns pointers touched.
     """
-    from pinman.errors import PinmanError
+    from pinman.errors import PinmanError, SystemProblem, from_os_error
     from pinman.profiles import find_profile
 
     touched = 0
     basis = activation.state_stamp(paths)  # before the override and trust are read
-    for ptr, root in _pointers_named(paths, name):
+    for ptr, root in activation.pointers(paths, name):
         try:
             profile = find_profile(name, root, paths) if root else _global_profile(paths, name)
             tgt = target(paths, profile)
@@ -185,8 +185,12 @@ def repoint(paths: Paths, name: str) -> int:
             if inst is None:
                 raise PinmanError("not installed")
             activation.write_pointer(paths, root, pointer_for(paths, profile, tgt, inst, basis))
-        except PinmanError:
-            ptr.unlink(missing_ok=True)
+        except (PinmanError, OSError):
+            try:
+                ptr.unlink(missing_ok=True)
+            except OSError as e:  # the override is written: this pointer is stale for the shim already
+                raise from_os_error(e) or SystemProblem(
+                    f"{ptr}: cannot remove: {e.strerror or e}", hint="remove it by hand") from None
         touched += 1
     return touched
 
@@ -198,27 +202,17 @@ def _global_profile(paths: Paths, name: str) -> Profile:
     return find_profile(name, Path(os.sep), paths)
 
 
-def _pointers_named(paths: Paths, name: str) -> list[tuple[Path, Path | None]]:
-    out: list[tuple[Path, Path | None]] = []
-    g = paths.links / "g" / name
-    if g.is_file():
-        out.append((g, None))
-    proot = paths.links / "p"
-    if proot.is_dir():
-        for ptr in proot.rglob(f".pinman/{name}"):
-            rel = ptr.parent.parent.relative_to(proot)
-            out.append((ptr, Path(os.sep) / rel))
-    return out
-
-
 def shim_main(argv: list[str]) -> int:
     """The shim's slow path: resolve here, install if needed, write the pointer, exec claude."""
     from pinman.errors import PinmanError
-    from pinman.profiles import find_profile
+    from pinman.profiles import find_profile, find_project_root
 
     paths = Paths.from_env()
     cwd = Path.cwd()
     try:
+        root = find_project_root(cwd)
+        if root is not None and not os.environ.get("PINMAN_PROFILE"):
+            activation.record_project_choice(paths, root)  # what the shim reads instead of the file
         choice = activation.choose(cwd, paths)
         profile = find_profile(choice.name, cwd, paths)
         tgt, inst = activate(paths, profile, choice.project_root,

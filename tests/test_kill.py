@@ -118,7 +118,7 @@ def point_at(run: Run, name: str, context: Path | None) -> None:
 def report(result: Campaign) -> None:
     ROWS.append(result.row())
     print("\n" + "\n".join(ROWS))
-    kinds = Counter(re.sub(r"\.[a-z0-9_]{8}\.tmp$|-[a-z0-9_]{8}$", "*", re.sub(r"links/p/.*/\.pinman/", "links/p/ROOT/", f))
+    kinds = Counter(re.sub(r"\.[a-z0-9_]{8}\.tmp$|-[a-z0-9_]{8}$", "*", re.sub(r"links/r/\d+/.*/", "links/r/D/ROOT/", f))
                     for k in result.tried for f in k.leftovers)
     print("  temp files left by kills (none is read by pinman or the shim):", dict(kinds))
     for k in result.broken:

@@ -11,6 +11,7 @@ import pytest
 
 from pinman import activation
 from pinman.activation import Pointer
+from pinman.errors import ProfileError
 from pinman.paths import Paths
 
 
@@ -74,9 +75,11 @@ def test_project_file_wins_over_global_and_env_wins_over_both(shim: Path, pinman
     _point(pinman_home, None, "stable", a, src)
     repo = tmp_path / "repo"
     (repo / "deep" / "er").mkdir(parents=True)
-    (repo / ".pinman.toml").write_text('# which profile\nprofile = "legacy"   # team choice\n[other]\nprofile = "x"\n')
+    (repo / ".pinman.toml").write_text('# which profile\nschema = 1\nprofile = "legacy"   # team choice\n')
     _point(pinman_home, repo, "legacy", b, src)
     _point(pinman_home, repo, "latest", c, src)
+    assert run(shim, repo / "deep" / "er").stdout.startswith("SLOW")  # the file is new: parsed by pinman
+    assert activation.record_project_choice(pinman_home, repo) == "legacy"  # what the slow path does
     assert run(shim, repo / "deep" / "er").stdout.startswith("B ")
     assert run(shim, repo, env={"PINMAN_PROFILE": "latest"}).stdout.startswith("C ")
     assert run(shim, tmp_path).stdout.startswith("A ")
@@ -91,22 +94,100 @@ def test_project_file_spellings(shim: Path, pinman_home: Paths, tmp_path: Path, 
     repo.mkdir()
     (repo / ".pinman.toml").write_text(line + "\n")
     _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
+    activation.record_project_choice(pinman_home, repo)
     assert run(shim, repo).stdout.startswith("B ")
 
 
 @pytest.mark.parametrize("line", [
-    '"profile" = "legacy"', 'profile = legacy', 'profile = "legacy" junk', 'profile = "le gacy"',
-    'profile = "../../etc"', 'profile = "a;b"',
+    'profile = legacy', 'profile = "legacy" junk', 'profile = "le gacy"', 'profile = "../../etc"',
+    'profile = "a;b"', 'profile = "legacy"\nprofile = "legacy"',
 ])
-def test_unusual_project_files_take_the_slow_path(shim: Path, pinman_home: Paths, tmp_path: Path, line: str) -> None:
+def test_bad_project_files_take_the_slow_path(shim: Path, pinman_home: Paths, tmp_path: Path, line: str) -> None:
+    """pinman refuses these files, so nothing is recorded and each run goes to the slow path, which
+    says why; the old shim read the first line of `profile = "legacy"` twice and ran legacy."""
     b = _fake_binary(tmp_path / "bin", "B")
     activation.write_global(pinman_home, "legacy")
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / ".pinman.toml").write_text(line + "\n")
     _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
+    with pytest.raises(ProfileError):
+        activation.record_project_choice(pinman_home, repo)
     r = run(shim, repo, "--version")
     assert r.stdout.startswith("SLOW -m pinman _shim --version"), r.stdout
+
+
+def test_the_shim_does_not_read_a_long_project_file(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    """100,000 comment lines before the choice: the shim reads none of them (dash's `read` takes a
+    byte per system call); the slow path parses the file once and records what it chooses."""
+    b = _fake_binary(tmp_path / "bin", "B")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".pinman.toml").write_text("# filler\n" * 100_000 + 'profile = "legacy"\n')
+    _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
+    assert run(shim, repo).stdout.startswith("SLOW")
+    assert activation.record_project_choice(pinman_home, repo) == "legacy"
+    assert run(shim, repo).stdout.startswith("B ")
+
+
+def test_a_changed_or_replaced_project_file_takes_the_slow_path(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    """The record holds while the file's modification time is exactly the recorded one: an edit
+    (newer) and a file moved in from elsewhere (`mv` keeps its older time) both go to the slow path."""
+    a, b = (_fake_binary(tmp_path / "bin", x) for x in "AB")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    project = repo / ".pinman.toml"
+    project.write_text('profile = "a"\n')
+    src = _profile_file(tmp_path, "p")
+    _point(pinman_home, repo, "a", a, src)
+    _point(pinman_home, repo, "b", b, src)
+    activation.record_project_choice(pinman_home, repo)
+    assert run(shim, repo).stdout.startswith("A ")
+    time.sleep(0.01)
+    project.write_text('profile = "b"\n')
+    assert run(shim, repo).stdout.startswith("SLOW")
+    activation.record_project_choice(pinman_home, repo)
+    assert run(shim, repo).stdout.startswith("B ")
+    older = tmp_path / "elsewhere.toml"
+    older.write_text('profile = "a"\n')
+    st = project.stat()
+    os.utime(older, ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))
+    older.replace(project)
+    assert run(shim, repo).stdout.startswith("SLOW")
+    activation.record_project_choice(pinman_home, repo)
+    assert run(shim, repo).stdout.startswith("A ")
+
+
+def test_a_project_file_choosing_nothing_leaves_the_global_choice(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
+    a, b = (_fake_binary(tmp_path / "bin", x) for x in "AB")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / ".pinman.toml").write_text("# marks the project root\n")
+    activation.write_global(pinman_home, "stable")
+    _point(pinman_home, repo, "stable", b, _profile_file(tmp_path, "p"))
+    assert activation.record_project_choice(pinman_home, repo) is None
+    assert run(shim, repo).stdout.startswith("B ")  # the global choice, in this project's context
+
+
+@pytest.mark.parametrize("nested", [".pinman/stable", "stable", "stable/x", "x/stable", ".pinman"])
+def test_no_project_layout_turns_a_pointer_into_a_folder(shim: Path, pinman_home: Paths, tmp_path: Path,
+                                                         nested: str) -> None:
+    """A project inside a project, at any path (`.pinman/stable` made the old pointer for
+    `stable` a folder): each keeps its own pointer, and the shim runs each one's binary."""
+    a, b = (_fake_binary(tmp_path / "bin", x) for x in "AB")
+    src = _profile_file(tmp_path, "p")
+    repo = tmp_path / "repo"
+    inner = repo / nested
+    inner.mkdir(parents=True)
+    for order in ((repo, a), (inner, b)), ((inner, b), (repo, a)):
+        for root, binary in order:
+            _point(pinman_home, root, "stable", binary, src)
+        for root, binary in order:
+            (root / ".pinman.toml").write_text("# root\n")
+            assert activation.pointer_path(pinman_home, root, "stable").is_file()
+            out = run(shim, root, env={"PINMAN_PROFILE": "stable"}).stdout
+            assert out.startswith(f"{binary.name[-1]} "), (root, out)
+    assert sorted(r for _, r in activation.pointers(pinman_home, "stable")) == sorted([repo, inner])
 
 
 def test_missing_or_stale_pointer_takes_the_slow_path(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
