@@ -144,7 +144,7 @@ def set_override(paths: Paths, name: str, project_root: Path | None, override: O
     from filelock import FileLock
 
     make_dirs(paths.locks)
-    with FileLock(str(paths.locks / "overrides.lock")):
+    with FileLock(str(paths.locks / "overrides.lock"), mode=0o600):
         current = read_overrides(paths)
         key = profile_key(name, project_root)
         if current.get(key) == override:

@@ -516,7 +516,7 @@ class _exclusive:
         from pinman.fsutil import make_dirs
 
         make_dirs(paths.locks)
-        self._lock = FileLock(str(paths.locks / f"bisect-{state.stem}.lock"), timeout=0)
+        self._lock = FileLock(str(paths.locks / f"bisect-{state.stem}.lock"), timeout=0, mode=0o600)
         self._what = f"{name} against {endpoint}"
 
     def __enter__(self) -> None:

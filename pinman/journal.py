@@ -128,7 +128,7 @@ class Journal:
         line = (json.dumps(doc, sort_keys=True, separators=(",", ":")) + "\n").encode()
         make_dirs(self.path.parent)
         make_dirs(self.paths.locks)
-        with FileLock(str(self.paths.locks / "journal.lock")):
+        with FileLock(str(self.paths.locks / "journal.lock"), mode=0o600):
             # O_NOFOLLOW: a symlink planted at the journal path is refused, not written through.
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)

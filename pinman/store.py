@@ -369,7 +369,7 @@ class Store:
                 return True
             if not lock_path.is_file():
                 continue
-            lock = FileLock(str(lock_path))
+            lock = FileLock(str(lock_path), mode=0o600)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -660,7 +660,7 @@ def install_lock(path: Path, what: str, report: Progress, timeout: float) -> Ite
     from filelock import FileLock, Timeout  # lazy: keeps `pinman --help` fast
 
     make_dirs(path.parent)
-    lock = FileLock(str(path))
+    lock = FileLock(str(path), mode=0o600)  # not the umask: 0666 under umask 000
     try:
         lock.acquire(timeout=0)
     except Timeout:

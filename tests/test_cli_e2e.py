@@ -184,3 +184,26 @@ def test_pinman_home_puts_the_shim_in_its_bin_folder(pinman_home: Paths, seeded:
     doctor = json.loads(pinman(pinman_home, seeded, "doctor", "--json", PATH=f"{home / 'bin'}:{bare}").out)
     assert [f["message"] for f in doctor if "shim" in f["message"] and f["level"] == "ok"] == [
         f"`claude` on PATH is the pinman shim ({home / 'bin' / 'claude'})", "shim up to date"]
+
+
+def test_a_project_nested_where_the_pointer_of_another_was(pinman_home: Paths, seeded: Path) -> None:
+    """`.pinman/legacy/.pinman.toml` inside a project that uses `legacy`: pointers used to be
+    kept at links/p/ROOT/.pinman/NAME, so the inner project turned the outer one's pointer into
+    a folder; the shim, `rollback` and `use --reset` then failed with IsADirectoryError."""
+    assert pinman(pinman_home, seeded, "use", "stable").code == 0
+    repo = seeded / "repo"
+    inner = repo / ".pinman" / "legacy"
+    inner.mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "legacy"\n')
+    (inner / ".pinman.toml").write_text('profile = "stable"\n')
+    assert claude(pinman_home, inner, "--version").out.startswith(V2)
+    r = claude(pinman_home, repo, "--version")
+    assert r.code == 0 and r.out.startswith(V1), r.text
+    r = pinman(pinman_home, repo, "rollback", "legacy", "--to", V2)
+    assert r.code == 0, r.text
+    assert claude(pinman_home, repo, "--version").out.startswith(V2)
+    assert claude(pinman_home, inner, "--version").out.startswith(V2)
+    r = pinman(pinman_home, repo, "use", "legacy", "--reset")
+    assert r.code == 0, r.text
+    assert claude(pinman_home, repo, "--version").out.startswith(V1)
+    assert claude(pinman_home, inner, "--version").out.startswith(V2)

@@ -104,7 +104,7 @@ def test_any_project_file_gives_a_choice_or_an_error_with_file_and_line(scratch:
 
 
 def _shim_reader(paths: Paths) -> str:
-    """The real shim, stopped right after it has read `.pinman.toml`: it prints the name it found."""
+    """The real shim, stopped right after it has chosen from `.pinman.toml`: it prints the name."""
     text = activation.shim_text(paths, python="/bin/false")
     marker = 'if [ -z "$_pm_name" ] && [ -f '
     assert marker in text
@@ -116,62 +116,49 @@ def _runnable(name: str) -> bool:
     return bool(name) and not name.startswith(".") and re.fullmatch(r"[A-Za-z0-9._-]+", name) is not None
 
 
-@PROPERTY
-@given(project_texts())
-def test_the_shim_reads_project_files_as_pinman_does(scratch: Path, text: str) -> None:
-    """The sh shim never runs another profile than pinman would choose from the same file: it
-    finds the same name, or leaves the decision to the slow path (a name it cannot use)."""
-    root = scratch / "shim"
-    root.mkdir(exist_ok=True)
-    paths = Paths.from_env({"PINMAN_HOME": str(scratch / "home")})
+def _shim_choice(scratch: Path, paths: Paths, root: Path) -> str:
     script = scratch / "reader.sh"
     if not script.exists():
         script.write_text(_shim_reader(paths))
-    if "\0" in text:
-        return  # sh cannot hold a NUL; pinman rejects the file either way
-    py = _read_project(root, _utf8(text))
     env = {"PATH": os.environ["PATH"], "PWD": str(root)}
     out = subprocess.run(["sh", str(script)], cwd=root, env=env, capture_output=True, text=True,
                          errors="surrogateescape", timeout=10).stdout
     assert out.startswith("NAME="), out
-    shim = out[len("NAME="):].removesuffix("\n")
+    return out[len("NAME="):].removesuffix("\n")
+
+
+@PROPERTY
+@given(project_texts())
+def test_the_shim_runs_only_what_pinman_chose_from_a_project_file(scratch: Path, text: str) -> None:
+    """The shim never parses `.pinman.toml`: what it runs in a project is what pinman's slow path
+    read there and recorded, and a file pinman refuses is never run from (the slow path reports
+    it with file:line, every time)."""
+    if "\0" in text:
+        return  # sh cannot hold a NUL; pinman rejects the file either way
+    root = Path(tempfile.mkdtemp(dir=scratch, prefix="shim-"))  # fresh: no record of an earlier case
+    paths = Paths.from_env({"PINMAN_HOME": str(scratch / "home")})
+    py = _read_project(root, _utf8(text))
+    assert not _runnable(_shim_choice(scratch, paths, root))  # nothing recorded yet: the slow path
     if isinstance(py, ProfileFileError):
-        # pinman refuses the file (`pinman current` says why); the shim, which reads only up to
-        # the first `profile = ...` line, may still run the profile that line plainly names.
-        if _runnable(shim):
-            assert _plainly_named(text, shim), (text, shim, str(py))
+        with pytest.raises(ProfileFileError):
+            activation.record_project_choice(paths, root)
+        assert not _runnable(_shim_choice(scratch, paths, root))
         return
-    if py.profile is None:
-        assert shim == "" or not _runnable(shim), (text, shim)
-    else:
-        assert shim == py.profile or (shim != "" and not _runnable(shim)), (text, shim, py.profile)
+    assert activation.record_project_choice(paths, root) == py.profile
+    assert _shim_choice(scratch, paths, root) == (py.profile or "")
 
 
 @pytest.mark.parametrize("text", ['\ufeffprofile = "stable"\n', 'profile = "stable"\r\n',
                                   '\ufeff# team\r\nschema = 1\r\nprofile = \'stable\'  # pinned\r\n'])
 def test_bom_and_crlf_project_files_take_the_fast_path(scratch: Path, text: str) -> None:
-    """Files saved on Windows name the same profile for the shim as for pinman, without Python."""
+    """Files saved on Windows name the same profile for the shim as for pinman, without Python
+    once the slow path has read them."""
     root = scratch / "windows"
     root.mkdir(exist_ok=True)
     paths = Paths.from_env({"PINMAN_HOME": str(scratch / "home")})
-    script = scratch / "reader-windows.sh"
-    script.write_text(_shim_reader(paths))
     assert _read_project(root, _utf8(text)).profile == "stable"  # type: ignore[union-attr]
-    out = subprocess.run(["sh", str(script)], cwd=root, env={"PATH": os.environ["PATH"], "PWD": str(root)},
-                         capture_output=True, text=True, timeout=10).stdout
-    assert out == "NAME=stable\n"
-
-
-def _plainly_named(text: str, name: str) -> bool:
-    """The first top-level `profile` line of `text` is `profile = "NAME"` (or 'NAME'), nothing more."""
-    for line in text.removeprefix("\ufeff").split("\n"):
-        line = line.lstrip(" \t")
-        if line.startswith("["):
-            return False
-        if re.match(r"profile[ \t]*=", line):  # then a comment, or one control character (a CR)
-            return re.fullmatch(rf"""profile[ \t]*=[ \t]*(["']){re.escape(name)}\1[ \t]*(#.*|[\x00-\x1f\x7f])?""",
-                                line, re.DOTALL) is not None
-    return False
+    activation.record_project_choice(paths, root)
+    assert _shim_choice(scratch, paths, root) == "stable"
 
 
 def _utf8_only(text: str) -> bool:

@@ -164,3 +164,35 @@ def test_rollback_restores_the_sdk_that_was_known_good_with_the_cli(
     latest = Journal(pinman_home).history("team")
     assert (latest[0].event, latest[0].sdk_version) == ("rollback", "0.40.0")
     assert (latest[2].version, latest[2].sdk_version) == ("2.1.331", "1.13.0")  # checks record both
+
+
+def test_repoint_turns_a_refused_pointer_write_into_a_fresh_resolve(pinman_home: Paths, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pointer that cannot be rewritten (here: the system refuses with EISDIR) is dropped, so the
+    shim resolves again; one that cannot be dropped either is one error line, never a traceback."""
+    import errno
+
+    from pinman.errors import SystemProblem, from_os_error
+
+    src = tmp_path / "legacy.toml"
+    src.write_text('[claude-code]\nversion = "1.0.100"\n')
+    ptr = activation.write_pointer(pinman_home, tmp_path, activation.Pointer("legacy", "1.0.100", tmp_path, src, {}))
+    assert activation.pointers(pinman_home, "legacy") == [(ptr, tmp_path)]
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(ptr))
+
+    monkeypatch.setattr(activation, "write_pointer", refuse)
+    monkeypatch.setattr(resolution, "installed", lambda paths, version: object())  # as if 1.0.100 were here
+    monkeypatch.setattr(resolution, "pointer_for", lambda *a, **k: None)
+    assert resolution.repoint(pinman_home, "legacy") == 1
+    assert not ptr.exists()
+
+    ptr = activation.pointer_path(pinman_home, tmp_path, "legacy")
+    ptr.write_text("_pm_ver='1.0.100'\n_pm_bin='/x'\n")
+    monkeypatch.setattr(Path, "unlink", refuse)
+    with pytest.raises(SystemProblem) as e:
+        resolution.repoint(pinman_home, "legacy")
+    assert str(ptr) in e.value.message and "\n" not in e.value.message and e.value.hint
+    mapped = from_os_error(IsADirectoryError(errno.EISDIR, "Is a directory", "/x"))
+    assert mapped is not None and mapped.exit_code == ExitCode.SYSTEM
