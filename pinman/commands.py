@@ -90,6 +90,7 @@ def use(
     point("use.activated", name)
     if local:
         written = profiles.write_project_file(cwd, name)
+        activation.record_project_choice(paths, cwd)  # the next `claude` here needs no Python
         where = f"for {cwd} ({written.name})"
     elif profile.source == "project":
         where = f"for this project (chosen by {chosen_here})"
