@@ -103,6 +103,7 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
                isolated_home: bool = True) -> tuple[list[Recorded], Outcome]:
     """Run `binary -p PROMPT` once through a fresh proxy; what it sent, and how it went."""
     from pinman.classify import classify
+    from pinman.redact import secret_values
     from pinman.health import probe_cli
     from pinman.proxy import RecordingProxy, probe_env
 
@@ -110,7 +111,7 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
         result = probe_cli(binary, probe_env(env, proxy.url), prompt=prompt, timeout=timeout,
                            isolated_home=isolated_home)
         recorded = list(proxy.requests)
-    return recorded, classify(result)
+    return recorded, classify(result, secret_values(env))
 
 
 def take_offline(version: str, binary: Path, *, timeout: float = TIMEOUT) -> Fingerprint:

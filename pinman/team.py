@@ -804,6 +804,7 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
     from dataclasses import replace
 
     from pinman.classify import classify
+    from pinman.redact import secret_values
     from pinman.journal import Entry, Journal
     from pinman.rollback import make_prober
 
@@ -811,7 +812,7 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
     as_cli = replace(profile, health=replace(profile.health, probe="cli"))
     probe = prober or make_prober(paths, as_cli, env, isolated_home=isolated_home)
     result = probe(version)
-    outcome = classify(result)
+    outcome = classify(result, secret_values(env))
     Journal(paths).append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
                                 status=outcome.status, message=outcome.message[:300],
                                 rejected=outcome.rejected, duration=round(result.duration, 3),
