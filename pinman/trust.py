@@ -82,7 +82,7 @@ def _trusted_hashes(record: dict[str, Any]) -> tuple[object, ...]:
 
 def withheld_notice(profile: Profile) -> str:
     parts = guarded_parts(profile)
-    what = "that env is" if len(parts) == len(profile.env) else "they are"
+    what = "that env is" if len(parts) == len(profile.env) else "it is" if len(parts) == 1 else "they are"
     extra = ""
     if profile.sdk is not None:
         extra += "; the SDK is not installed, run or put on PATH"
