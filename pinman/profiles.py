@@ -175,9 +175,9 @@ class Profile:
     env: dict[str, str] = field(default_factory=dict)
     health: HealthConfig = field(default_factory=HealthConfig)
     # sha256 of the very bytes this was parsed from: trust judges what was parsed, not a re-read
-    digest: str = ""
+    digest: str = field(default="", compare=False)
     # a project profile: the user's own profile of the same name that it hides here, if any
-    shadows: Path | None = None
+    shadows: Path | None = field(default=None, compare=False)
 
 
 # --------------------------------------------------------------------------- errors that say where
