@@ -318,6 +318,7 @@ def test_untrusted_sdk_never_runs_with_the_key_until_trusted(
 
     first = claude(pinman_home, repo, "--version", **pip)
     assert first.code == 0 and V2 in first.out, first.text
+    assert not canary.exists(), "the untrusted [sdk] ran code at the first `claude`"
     assert "[sdk] pthcanary" in first.err and "pinman trust" in first.err  # said once...
     again = claude(pinman_home, repo, "--version", **pip)
     assert again.code == 0 and "pthcanary" not in again.err  # ...then the fast path, silently
@@ -361,8 +362,8 @@ def test_check_asks_the_real_agent_the_default_prompt_until_trusted(
     with FakeAPI("ok") as api:
         r = pinman(pinman_home, repo, "check", "--isolated-home", ANTHROPIC_BASE_URL=api.url)
         assert r.code == 0, r.text
-        assert "[health] prompt" in r.err and "default prompt" in r.err
         assert "Reply with the single word OK." in sent(api) and "INJECTED" not in sent(api)
+        assert "[health] prompt" in r.err and "default prompt" in r.err
 
         assert pinman(pinman_home, repo, "trust").code == 0
         api.clear()
