@@ -562,8 +562,8 @@ class _Oracle:
 
     def __call__(self, version: str) -> Probe:
         from pinman.classify import classify
-        from pinman.redact import secret_values
         from pinman.journal import Entry
+        from pinman.redact import secret_values
 
         self._install(version)
         self.emit(Event("probe", version))

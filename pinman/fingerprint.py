@@ -103,9 +103,9 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
                isolated_home: bool = True) -> tuple[list[Recorded], Outcome]:
     """Run `binary -p PROMPT` once through a fresh proxy; what it sent, and how it went."""
     from pinman.classify import classify
-    from pinman.redact import secret_values
     from pinman.health import probe_cli
     from pinman.proxy import RecordingProxy, probe_env
+    from pinman.redact import secret_values
 
     with RecordingProxy(upstream, env=env) as proxy:
         result = probe_cli(binary, probe_env(env, proxy.url), prompt=prompt, timeout=timeout,

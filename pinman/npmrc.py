@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
 
 # npm's env-replace.js: ${NAME} or ${NAME?} (empty when unset), with backslash escapes.
+_MIN_SHOWN = 4  # a shorter value supplied by the environment is no secret (pinman.redact's rule)
 _ENV_EXPR = re.compile(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
 
 
@@ -43,7 +44,7 @@ def env_replace(text: str, environ: Mapping[str, str], used: dict[str, str] | No
             return m[0][(len(esc) + 1) // 2 :]
         fallback = "" if modifier == "?" else f"${{{name}}}"
         value = environ.get(name, fallback)
-        if used is not None and name in environ and value:
+        if used is not None and name in environ and len(value) >= _MIN_SHOWN:
             used[value] = name
         return esc[len(esc) // 2 :] + value
 

@@ -542,22 +542,20 @@ def ensure_installed(paths: Paths, profile: Profile, *, refresh: bool = False,
     pin = profile.sdk
     if pin is None or untrusted_project(paths, profile):
         return None
-    only_binary = False
     store = store or SdkStore(paths)
     rolled_back = override_version(paths, profile)
     if rolled_back is not None:  # a rollback restored the SDK that was known-good with the CLI
-        return store.install(pin.ecosystem, pin.name, rolled_back, only_binary=only_binary, progress=progress)
+        return store.install(pin.ecosystem, pin.name, rolled_back, progress=progress)
     if not refresh:
         try:
-            tgt = resolve(paths, pin, offline=True, only_binary=only_binary)
+            tgt = resolve(paths, pin, offline=True)
             found = store.get(pin.ecosystem, pin.name, tgt.version)
             if found is not None:
                 return found
         except PinmanError:
             pass  # not resolved or not installed yet: ask the index
-    tgt = resolve(paths, pin, only_binary=only_binary, python=store.python, env=store.env)
-    return store.install(pin.ecosystem, pin.name, tgt.version, integrity=tgt.integrity,
-                         only_binary=only_binary, progress=progress)
+    tgt = resolve(paths, pin, python=store.python, env=store.env)
+    return store.install(pin.ecosystem, pin.name, tgt.version, integrity=tgt.integrity, progress=progress)
 
 
 def installed_for(paths: Paths, profile: Profile) -> SdkInstall | None:

@@ -804,8 +804,8 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
     from dataclasses import replace
 
     from pinman.classify import classify
-    from pinman.redact import secret_values
     from pinman.journal import Entry, Journal
+    from pinman.redact import secret_values
     from pinman.rollback import make_prober
 
     # Always the CLI probe: a direct HTTP request says nothing about what the candidate sends.
