@@ -264,6 +264,17 @@ def test_pinmans_own_edit_does_not_carry_trust_over_an_sdk_change(pinman_home: P
     assert not trust.is_trusted(pinman_home, find_profile("team", repo, pinman_home))
 
 
+def test_an_untrusted_sdk_probe_refuses_to_run_the_sdk(pinman_home: Paths, tmp_path: Path) -> None:
+    from pinman.errors import HealthError
+    from pinman.rollback import make_prober
+
+    repo = _sdk_project(tmp_path, "anthropic", '\n[health]\nprobe = "sdk"\n')
+    with pytest.raises(HealthError, match="not trusted") as e:
+        make_prober(pinman_home, find_profile("team", repo, pinman_home), {})(V2)
+    assert "pinman trust" in (e.value.hint or "")
+    assert not (pinman_home.store / "pypi").exists()
+
+
 def test_untrusted_health_prompt_and_model_do_not_reach_the_probe(
         pinman_home: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pinman import health
