@@ -565,11 +565,12 @@ class _Oracle:
     def __call__(self, version: str) -> Probe:
         from pinman.classify import classify
         from pinman.journal import Entry
+        from pinman.redact import secret_values
 
         self._install(version)
         self.emit(Event("probe", version))
         result = self.probe(version)
-        o = classify(result)
+        o = classify(result, secret_values(self.env))
         p = Probe(version, o.kind.value, o.message, o.rejected, o.status, round(result.duration, 3))
         if p.is_verdict:
             self.state.observed.setdefault(version, []).append(p)

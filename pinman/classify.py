@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -266,8 +266,27 @@ _MESSAGE_KEYS = frozenset({"message", "description", "detail", "msg", "error", "
 _MAX_DEPTH = 6
 
 
-def classify(result: ProbeResult) -> Outcome:
-    """What happened, in one word, with the field or beta to blame when it is a schema error."""
+def classify(result: ProbeResult, secrets: Iterable[str] = ()) -> Outcome:
+    """What happened, in one word, with the field or beta to blame when it is a schema error.
+
+    The probe scrubbed `secrets` from the raw text, but judging decodes the JSON nested in it,
+    and a key the endpoint echoed `\\u`-escaped is plain again once decoded: what comes out is
+    scrubbed again, after judging (pass the secrets of the env the probe ran with).
+    """
+    return _scrub_outcome(_judge(result), list(secrets))
+
+
+def _scrub_outcome(outcome: Outcome, secrets: list[str]) -> Outcome:
+    from dataclasses import replace
+
+    from pinman.health import scrub
+
+    rejected = scrub(outcome.rejected, secrets) if outcome.rejected else outcome.rejected
+    return replace(outcome, message=scrub(outcome.message, secrets), rejected=rejected,
+                   advice=scrub(outcome.advice, secrets))
+
+
+def _judge(result: ProbeResult) -> Outcome:
     if result.timed_out:
         return _outcome(Kind.TIMEOUT, result.status, result.message or "timed out")
     if result.network_error:

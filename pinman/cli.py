@@ -115,6 +115,8 @@ def _fast(command: str, as_json: bool) -> int:
     out(f"  why:     {info['why']}")
     out(f"  chosen:  {info['source']} ({info['detail']})")
     out(f"  profile: {info['profile_file']}")
+    if info["shadows"]:
+        out(f"  hides:   {info['shadows']} (your profile of the same name does not apply here)")
     if info["binary"]:
         out(f"  binary:  {info['binary']}")
     return 0

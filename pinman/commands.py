@@ -52,6 +52,14 @@ def _notice(message: str | None) -> None:
         err(f"warning: {message}")
 
 
+def _notices(paths: Paths, profile: Any) -> None:
+    """Say once what of `profile` does not apply here: withheld until trust, or hidden by it."""
+    from pinman.resolution import notices
+
+    for message in notices(paths, profile):
+        _notice(message)
+
+
 def _profile(name: str) -> Any:
     from pinman.profiles import find_profile
 
@@ -101,9 +109,7 @@ def use(
             activate(paths, profiles.find_profile(name, Path(os.sep), paths), None)
         where = "globally"
     out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
-    from pinman.resolution import withheld
-
-    _notice(withheld(paths, profile))
+    _notices(paths, profile)
     _warn_path(paths)
     if check_after:
         raise typer.Exit(_run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
@@ -150,12 +156,12 @@ def which(as_json: bool = JSON) -> None:
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
     from pinman import activation
-    from pinman.resolution import profile_env, withheld
+    from pinman.resolution import profile_env
 
     paths = _paths()
     chosen = name or activation.choose(Path.cwd(), paths).name
     profile = _profile(chosen)
-    _notice(withheld(paths, profile))
+    _notices(paths, profile)
     from pinman.sdk import PATH_PREPEND
 
     env = profile_env(paths, profile)
@@ -240,12 +246,11 @@ SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code
 
 def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | None,
                 isolated_home: bool, quiet_ok: bool = False) -> int:
-    from pinman.resolution import withheld
     from pinman.rollback import check as run_check
 
     paths = _paths()
     for p in profiles:
-        _notice(withheld(paths, p))
+        _notices(paths, p)
     reports = [run_check(paths, p, auto_rollback=auto_rollback, isolated_home=isolated_home,
                          progress=_progress(p.name)) for p in profiles]
     if as_json:
@@ -351,14 +356,14 @@ def trust(
     list_all: bool = typer.Option(False, "--list", help="Show every trusted file and whether it changed since."),
     revoke: bool = typer.Option(False, "--revoke", help="Withdraw trust from this project."),
 ) -> None:
-    """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL) for `claude`."""
+    """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL), [sdk] and [health] prompt/model."""
     from pinman import trust as trust_mod
     from pinman.profiles import find_project_root
 
     paths = _paths()
     if list_all:
         for t in trust_mod.list_trusted(paths):
-            state = "trusted" if t.current else "CHANGED since trusted (env withheld)"
+            state = "trusted" if t.current else "CHANGED since trusted (withheld)"
             out(f"{t.path}  {state}  keys: {', '.join(t.keys)}")
         return
     root = find_project_root(Path.cwd())
@@ -371,7 +376,7 @@ def trust(
         return
     done = trust_mod.trust_project(paths, root)
     if not done:
-        out(f"nothing to trust: no profile in {root / 'profiles'} sets env")
+        out(f"nothing to trust: no profile in {root / 'profiles'} sets env, [sdk] or a [health] prompt/model")
     for t in done:
         out(f"trusted {t.path}: {', '.join(t.keys)}")
 
@@ -400,6 +405,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     tgt = resolve_target(paths, profile)
     inst = ensure_installed(paths, tgt, progress=_progress(name))
     out(f"{name}: {tgt.version} installed at {inst.prefix}")
+    _notices(paths, profile)
     pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=_progress(f"{name} sdk"))
     if pinned is not None:
         out(f"{name}: {pinned.label} installed at {pinned.prefix}")

@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 import typer
 
 from pinman.cli import err, out
-from pinman.commands import JSON, _emit, _notice, _paths, _progress, _warn_path, app
+from pinman.commands import JSON, _emit, _notices, _paths, _progress, _warn_path, app
 
 PLATFORM = typer.Option(None, "--platform", help="Also lock the native package for this platform "
                         "(repeatable), e.g. darwin-arm64, linux-x64. Default: this machine's plus those "
@@ -171,12 +171,11 @@ def upgrade(
 ) -> None:
     """Try a newer version against your endpoint; move the pin only if it checks ok."""
     from pinman.profiles import find_profile
-    from pinman.resolution import withheld
     from pinman.team import upgrade as run_upgrade
 
     paths = _paths()
     if not dry_run:
-        _notice(withheld(paths, find_profile(name, Path.cwd(), paths)))
+        _notices(paths, find_profile(name, Path.cwd(), paths))
     r = run_upgrade(paths, Path.cwd(), name, to=to, dry_run=dry_run, record=record,
                     isolated_home=isolated_home, progress=_progress(name))
     if as_json:

@@ -105,12 +105,13 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
     from pinman.classify import classify
     from pinman.health import probe_cli
     from pinman.proxy import RecordingProxy, probe_env
+    from pinman.redact import secret_values
 
     with RecordingProxy(upstream, env=env) as proxy:
         result = probe_cli(binary, probe_env(env, proxy.url), prompt=prompt, timeout=timeout,
                            isolated_home=isolated_home)
         recorded = list(proxy.requests)
-    return recorded, classify(result)
+    return recorded, classify(result, secret_values(env))
 
 
 def take_offline(version: str, binary: Path, *, timeout: float = TIMEOUT) -> Fingerprint:

@@ -7,12 +7,15 @@ ranges resolve from the registry cache, and a profile that cannot resolve is rep
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pinman import activation
 from pinman.errors import PinmanError
 from pinman.paths import Paths
 from pinman.resolution import CLAUDE_CODE, Target, installed, target
+
+if TYPE_CHECKING:
+    from pinman.profiles import Profile
 
 
 def _active_name(paths: Paths, cwd: Path) -> str | None:
@@ -81,7 +84,16 @@ def profile_detail(paths: Paths, cwd: Path, name: str) -> dict[str, Any]:
         "sdk": sdk_describe(paths, profile, tgt.version if tgt else None),
         "env": sorted(profile.env),
         "health": vars(profile.health),
+        "shadows": str(profile.shadows) if profile.shadows else None,
+        "withheld": _withheld_parts(paths, profile),
     }
+
+
+def _withheld_parts(paths: Paths, profile: Profile) -> list[str]:
+    """What of a project profile waits for `pinman trust` (empty once trusted)."""
+    from pinman.trust import guarded_parts, is_trusted
+
+    return [] if is_trusted(paths, profile) else guarded_parts(profile)
 
 
 def used_versions(paths: Paths, cwd: Path) -> dict[str, list[str]]:

@@ -2,13 +2,19 @@
 
 `npm config get` costs ~150 ms; pinman only needs a few keys (the registry for a scope, its
 credentials, a CA file, `fetch-timeout`), so the files are parsed here. Layers, highest first:
-`npm_config_*` environment variables, the project `.npmrc` (in the nearest folder up from the
-working directory that has a package.json or node_modules), the user config (`userconfig`,
-default `~/.npmrc`), the global config (`globalconfig`, default `<prefix>/etc/npmrc`) and npm's
-own builtin `npmrc`. Like npm, a scoped `@scope:registry` from any layer beats a plain
-`registry`. Workspace roots and command-line flags are not considered.
+`npm_config_*` environment variables, the user config (`userconfig`, default `~/.npmrc`), the
+global config (`globalconfig`, default `<prefix>/etc/npmrc`) and npm's own builtin `npmrc`. Like
+npm, a scoped `@scope:registry` from any layer beats a plain `registry`. Workspace roots and
+command-line flags are not considered.
 
-Values here can be credentials: `NpmConfig` never shows them in its repr.
+Unlike npm, no project `.npmrc` is read, wherever pinman runs and whether or not the project is
+trusted: a repository's `.npmrc` could name any registry and hand it `${ANTHROPIC_API_KEY}` as a
+token. npm itself only does that when the user runs npm in that folder, and pinman's installs run
+npm outside any project, so lookups and installs ask the same registry.
+
+Values here can be credentials: `NpmConfig` never shows them in its repr, and a URL it returns
+knows its `shown` form, with every value the environment supplied written back as `${NAME}`
+(a token in a registry path must not reach a message or the registry cache).
 """
 
 from __future__ import annotations
@@ -25,16 +31,22 @@ from urllib.parse import urlsplit
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
 
 # npm's env-replace.js: ${NAME} or ${NAME?} (empty when unset), with backslash escapes.
+_MIN_SHOWN = 4  # a shorter value supplied by the environment is no secret (pinman.redact's rule)
 _ENV_EXPR = re.compile(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
 
 
-def env_replace(text: str, environ: Mapping[str, str]) -> str:
+def env_replace(text: str, environ: Mapping[str, str], used: dict[str, str] | None = None) -> str:
+    """npm's `${NAME}` expansion; each value taken from `environ` is noted in `used` (value -> NAME)."""
+
     def repl(m: re.Match[str]) -> str:
         esc, name, modifier = m[1], m[2], m[3]
         if len(esc) % 2:
             return m[0][(len(esc) + 1) // 2 :]
         fallback = "" if modifier == "?" else f"${{{name}}}"
-        return esc[len(esc) // 2 :] + environ.get(name, fallback)
+        value = environ.get(name, fallback)
+        if used is not None and name in environ and len(value) >= _MIN_SHOWN:
+            used[value] = name
+        return esc[len(esc) // 2 :] + value
 
     return _ENV_EXPR.sub(repl, text)
 
@@ -95,21 +107,40 @@ def _unsafe(val: str | None) -> str:
     return "".join(out).strip()
 
 
+class Url(str):
+    """A URL to send requests to, with `shown`: the same URL fit for messages and files."""
+
+    shown: str
+
+    def __new__(cls, url: str, shown: str) -> Url:
+        obj = super().__new__(cls, url)
+        obj.shown = shown
+        return obj
+
+
 @dataclass(frozen=True)
 class NpmConfig:
     values: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold tokens
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> file or "environment"
+    expanded: Mapping[str, str] = field(default_factory=dict, repr=False)  # value -> ${NAME} it came from
 
     def get(self, key: str) -> str | None:
         return self.values.get(key)
 
-    def registry_for(self, package: str) -> str:
+    def registry_for(self, package: str) -> Url:
         """The registry `npm install package` talks to, ending in `/`."""
         scope = package.split("/", 1)[0] if package.startswith("@") else None
         url = (scope and self.values.get(f"{scope}:registry")) or self.values.get("registry")
         if not url or _scheme(url) not in ("http", "https"):
             url = DEFAULT_REGISTRY
-        return url if url.endswith("/") else url + "/"
+        url = url if url.endswith("/") else url + "/"
+        return Url(url, self.shown(url))
+
+    def shown(self, text: str) -> str:
+        """`text` with every value the environment supplied written back as `${NAME}`."""
+        for value in sorted(self.expanded, key=len, reverse=True):  # none left half-replaced
+            text = text.replace(value, f"${{{self.expanded[value]}}}")
+        return text
 
     def auth_header(self, url: str) -> str | None:
         """The Authorization header npm-registry-fetch would send to `url`, if any."""
@@ -175,25 +206,20 @@ def _auth_key(url: str, values: Mapping[str, str]) -> str | None:
     return None
 
 
-def load_npm_config(
-    cwd: Path | None = None, environ: Mapping[str, str] | None = None
-) -> NpmConfig:
+def load_npm_config(environ: Mapping[str, str] | None = None) -> NpmConfig:
+    """The user's and the global npm configuration (never a project's `.npmrc`: see above)."""
     env = dict(os.environ if environ is None else environ)
-    layers: list[tuple[str, dict[str, str]]] = [("environment", _env_layer(env))]
-    project = _local_prefix(cwd or Path.cwd()) / ".npmrc"
+    used: dict[str, str] = {}
+    layers: list[tuple[str, dict[str, str]]] = [("environment", _env_layer(env, used))]
     home = env.get("HOME") or str(Path.home())
-    default_user = os.path.join(home, ".npmrc")
-    userconfig = os.path.expanduser(_pick("userconfig", layers) or default_user)
-    if project.resolve() != Path(userconfig).resolve():  # npm loads such a file only once
-        layers.append((str(project), _read(project, env)))
-    # the project file may move the user file, and either may move the global one
-    userconfig = os.path.expanduser(_pick("userconfig", layers) or default_user)
-    layers.append((userconfig, _read(Path(userconfig), env)))
+    userconfig = os.path.expanduser(_pick("userconfig", layers) or os.path.join(home, ".npmrc"))
+    layers.append((userconfig, _read(Path(userconfig), env, used)))
+    # the user file may move the global one
     prefix = _pick("prefix", layers) or _default_prefix(env)
     globalconfig = _pick("globalconfig", layers) or os.path.join(prefix, "etc", "npmrc")
-    layers.append((globalconfig, _read(Path(globalconfig), env)))
+    layers.append((globalconfig, _read(Path(globalconfig), env, used)))
     builtin = Path(prefix) / "lib" / "node_modules" / "npm" / "npmrc"
-    layers.append((str(builtin), _read(builtin, env)))
+    layers.append((str(builtin), _read(builtin, env, used)))
 
     values: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -201,10 +227,10 @@ def load_npm_config(
         for k, v in layer.items():
             values[k] = v
             sources[k] = source
-    return NpmConfig(values, sources)
+    return NpmConfig(values, sources, used)
 
 
-def _env_layer(env: Mapping[str, str]) -> dict[str, str]:
+def _env_layer(env: Mapping[str, str], used: dict[str, str]) -> dict[str, str]:
     out = {}
     for name, value in env.items():
         if not name.lower().startswith("npm_config_") or value == "":
@@ -213,16 +239,16 @@ def _env_layer(env: Mapping[str, str]) -> dict[str, str]:
         if not key.startswith("//"):  # nerf-darted keys are taken verbatim
             key = key[:1] + key[1:].replace("_", "-")
             key = key.lower()
-        out[key] = env_replace(value, env)
+        out[key] = env_replace(value, env, used)
     return out
 
 
-def _read(path: Path, env: Mapping[str, str]) -> dict[str, str]:
+def _read(path: Path, env: Mapping[str, str], used: dict[str, str]) -> dict[str, str]:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return {}
-    return {env_replace(k, env): env_replace(v, env) for k, v in parse_ini(text).items()}
+    return {env_replace(k, env, used): env_replace(v, env, used) for k, v in parse_ini(text).items()}
 
 
 def _pick(key: str, layers: list[tuple[str, dict[str, str]]]) -> str:
@@ -230,13 +256,6 @@ def _pick(key: str, layers: list[tuple[str, dict[str, str]]]) -> str:
         if layer.get(key):
             return layer[key]
     return ""
-
-
-def _local_prefix(cwd: Path) -> Path:
-    for folder in (cwd, *cwd.parents):
-        if (folder / "package.json").is_file() or (folder / "node_modules").is_dir():
-            return folder
-    return cwd
 
 
 def _default_prefix(env: Mapping[str, str]) -> str:

@@ -174,6 +174,10 @@ class Profile:
     sdk: SdkPin | None = None
     env: dict[str, str] = field(default_factory=dict)
     health: HealthConfig = field(default_factory=HealthConfig)
+    # sha256 of the very bytes this was parsed from: trust judges what was parsed, not a re-read
+    digest: str = field(default="", compare=False)
+    # a project profile: the user's own profile of the same name that it hides here, if any
+    shadows: Path | None = field(default=None, compare=False)
 
 
 # --------------------------------------------------------------------------- errors that say where
@@ -382,7 +386,11 @@ def load_profile(path: Path, *, name: str | None = None, source: Source = "user"
 def parse_profile(data: bytes | str, path: Path, *, name: str | None = None,
                   source: Source = "user", project_root: Path | None = None) -> Profile:
     """Validate a profile's text; `path` is where it came from (used in messages)."""
+    import hashlib
+
     name = validate_name(path.stem if name is None else name)
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
     f = read_toml(data, path)
     doc = check_table(f, f.data, (), _KEYS[()])
     check_schema(f, doc)
@@ -399,6 +407,7 @@ def parse_profile(data: bytes | str, path: Path, *, name: str | None = None,
         sdk=_sdk(f, doc["sdk"]) if "sdk" in doc else None,
         env=_env(f, doc.get("env", {})),
         health=_health(f, doc.get("health", {})),
+        digest=digest,
     )
 
 
@@ -621,7 +630,8 @@ def find_profile(name: str, cwd: Path, paths: Paths) -> Profile:
         path = folder / f"{name}.toml"
         # listdir, not just is_file: on a case-insensitive disk "Stable" must not load stable.toml
         if path.is_file() and path.name in os.listdir(folder):
-            return load_profile(path, name=name, source=source, project_root=root)
+            found = load_profile(path, name=name, source=source, project_root=root)
+            return _with_shadowed(found, dirs, paths)
     known = sorted({n for _, folder, _ in dirs for n in _names_in(folder)})
     import difflib
 
@@ -630,6 +640,19 @@ def find_profile(name: str, cwd: Path, paths: Paths) -> Profile:
         f"known profiles: {', '.join(known)}" if known else "no profiles found")
     where = f"{dirs[0][1]}/{name}.toml" if dirs[0][0] == "project" else f"{paths.user_profiles}/{name}.toml"
     raise ProfileError(f'unknown profile "{name}"', f"{hint}; to add it, create {where}")
+
+
+def _with_shadowed(profile: Profile, dirs: list[tuple[Source, Path, Path | None]], paths: Paths) -> Profile:
+    """Note the user's own profile a project profile of the same name hides: the user's [env]
+    (a corporate base URL, say) silently stops applying in that project otherwise."""
+    if profile.source != "project":
+        return profile
+    mine = paths.user_profiles / f"{profile.name}.toml"
+    if not any(source == "user" for source, _, _ in dirs) or not mine.is_file():
+        return profile
+    import dataclasses
+
+    return dataclasses.replace(profile, shadows=mine)
 
 
 @dataclass(frozen=True)

@@ -252,7 +252,9 @@ class Registry:
 
 
 def _shown(url: str) -> str:
-    """`url` fit for a message: a `user:password@` part (npm allows one) is dropped."""
+    """`url` fit for a message: a `user:password@` part (npm allows one) is dropped, and what
+    the environment supplied to the npm config is shown as `${NAME}` (npmrc.Url)."""
+    url = getattr(url, "shown", url)
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url

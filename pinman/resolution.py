@@ -147,6 +147,19 @@ def withheld(paths: Paths, profile: Profile) -> str | None:
     return None if is_trusted(paths, profile) else withheld_notice(profile)
 
 
+def shadow_notice(profile: Profile) -> str | None:
+    """The one-line notice for a project profile that hides the user's own profile of that name."""
+    if profile.shadows is None:
+        return None
+    return (f"{profile.path} replaces your own profile {profile.shadows} in this project: nothing of "
+            f"yours applies here, its [env] included; rename one of them to keep both")
+
+
+def notices(paths: Paths, profile: Profile) -> list[str]:
+    """What to tell the user, once, about how `profile` applies here."""
+    return [n for n in (shadow_notice(profile), withheld(paths, profile)) if n]
+
+
 def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basis_ns: int = 0) -> Pointer:
     """`basis_ns`: activation.state_stamp() from before `tgt` was resolved (see write_pointer)."""
     return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile), basis_ns)
@@ -217,8 +230,7 @@ def shim_main(argv: list[str]) -> int:
         profile = find_profile(choice.name, cwd, paths)
         tgt, inst = activate(paths, profile, choice.project_root,
                              progress=lambda msg: print(f"pinman: {choice.name} {msg}", file=sys.stderr))
-        notice = withheld(paths, profile)
-        if notice:  # once: the pointer written above keeps later runs on the fast path
+        for notice in notices(paths, profile):  # once: the pointer keeps later runs on the fast path
             print(f"pinman: {notice}", file=sys.stderr)
     except PinmanError as e:
         hint = f" ({e.hint})" if e.hint else ""

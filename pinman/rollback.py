@@ -81,8 +81,9 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
     """Probe any installed version of Claude Code the way `[health]` says."""
     from pinman import health
     from pinman.resolution import installed
+    from pinman.trust import applied_health
 
-    cfg = profile.health
+    cfg = applied_health(paths, profile)  # an untrusted project's prompt and model are not used
 
     def probe(version: str, sdk_version: str | None = None) -> ProbeResult:
         if cfg.probe == "http":
@@ -92,6 +93,9 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
             from pinman import sdk
             from pinman.errors import HealthError
 
+            if sdk.untrusted_project(paths, profile):
+                raise HealthError(f'{profile.name}: probe = "sdk" runs this project\'s [sdk], which is not trusted',
+                                  hint=f"review {profile.path}, then run `pinman trust` in {profile.project_root}")
             pinned = sdk.ensure_installed(paths, profile)
             if pinned is not None and sdk_version and sdk_version != pinned.version:
                 # re-probing a known-good pair: its own SDK, not the one pinned now
@@ -155,9 +159,10 @@ def _probe_and_record(journal: Journal, probe: Prober, key: str, version: str, e
                       env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False) -> Outcome:
     """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict."""
     from pinman.classify import classify
+    from pinman.redact import secret_values
 
     result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
-    outcome = classify(result)
+    outcome = classify(result, secret_values(env))
     journal.append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
                          status=outcome.status, message=outcome.message[:300], rejected=outcome.rejected,
                          duration=round(result.duration, 3), sdk_version=sdk), env)
@@ -175,6 +180,8 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
     report.known_good_checked_at = kg.ts
     sdk_now = sdk_version(paths, profile)
     restore_sdk = kg.sdk_version if kg.sdk_version and kg.sdk_version != sdk_now else None
+    if restore_sdk and sdk_withheld(paths, profile):
+        restore_sdk = None  # an untrusted project's [sdk] is not installed, known-good or not
     try:
         if restore_sdk:
             _install_sdk(paths, profile, restore_sdk)
@@ -201,13 +208,19 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
     return report
 
 
+def sdk_withheld(paths: Paths, profile: Profile) -> bool:
+    from pinman.sdk import untrusted_project
+
+    return profile.sdk is not None and untrusted_project(paths, profile)
+
+
 def _install_sdk(paths: Paths, profile: Profile, version: str) -> None:
     """Make sure the SDK of a known-good pair is in the store (offline when it is)."""
-    from pinman.sdk import SdkStore, untrusted_project
+    from pinman.sdk import SdkStore
 
     pin = profile.sdk
     assert pin is not None
-    SdkStore(paths).install(pin.ecosystem, pin.name, version, only_binary=untrusted_project(paths, profile))
+    SdkStore(paths).install(pin.ecosystem, pin.name, version)
 
 
 def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | None, reason: str,

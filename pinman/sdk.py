@@ -10,8 +10,9 @@ PyPI versions are resolved the way pip resolves them (`pip install --dry-run --r
 user's pip configuration (index, mirrors, proxies, certificates) applies; venvs are created with
 the Python pinman runs on, without pip (`pip --python` installs into them), which makes them
 small and, since nothing can `pip install` into them, immutable in practice. A profile from a
-project folder whose content the user has not approved installs wheels only
-(`--only-binary=:all:`): a teammate's pin can never make pinman run a package's build code.
+project folder whose content the user has not approved (`pinman trust`) gets no SDK at all: not
+resolved, installed, run or put on PATH. Wheels only would not be enough, since a wheel can carry
+a `.pth` file that every start of the venv's Python runs, with the user's key in its environment.
 
 Both Agent SDKs start the Claude Code they bundle unless told otherwise; neither reads an
 environment variable for it (Python: `ClaudeAgentOptions(cli_path=...)`, else the bundled
@@ -361,14 +362,13 @@ def pip_error(output: str, name: str, version: str, *, log: Path | None = None, 
         if not available:
             hint = "no version at all: check the name, the network, and the index in your pip config"
             if only_binary:
-                hint = ("only wheels are installed for a project profile you have not trusted, "
-                        "and none matches; " + hint)
+                hint = "only wheels were allowed, and none matches; " + hint
             return InstallError(f"{name} {version}: no matching distribution on the package index",
                                 hint="; ".join(h for h in (hint, where) if h))
         near = nearest_pypi(version, available)
         hint = f"see all: pip index versions {name}"
         if only_binary:
-            hint = "only wheels are installed for a project profile you have not trusted; " + hint
+            hint = "only wheels were allowed; " + hint
         return InstallError(f"{name} {version} does not exist on the package index (nearest: {', '.join(near)})",
                             hint="; ".join(h for h in (hint, where) if h))
     tail = _last_lines(output)
@@ -431,12 +431,11 @@ class SdkTarget:
 
 
 def untrusted_project(paths: Paths, profile: Profile) -> bool:
-    """A project's profile file whose current content the user has not approved (`pinman trust`)."""
-    if profile.source != "project":
-        return False
-    from pinman.trust import list_trusted
+    """A project's profile whose parsed content the user has not approved (`pinman trust`): its
+    [sdk] is withheld."""
+    from pinman.trust import is_trusted
 
-    return not any(t.path == profile.path and t.current for t in list_trusted(paths))
+    return not is_trusted(paths, profile)
 
 
 def resolve(paths: Paths, pin: SdkPin, *, offline: bool = False, only_binary: bool = False,
@@ -534,41 +533,40 @@ class _PypiCache:
 
 def ensure_installed(paths: Paths, profile: Profile, *, refresh: bool = False,
                      progress: Progress | None = None, store: SdkStore | None = None) -> SdkInstall | None:
-    """The profile's SDK install, installing it if missing; None for a profile without [sdk].
+    """The profile's SDK install, installing it if missing; None for a profile without [sdk], and
+    for an untrusted project's profile (nothing of its [sdk] is fetched or run before trust).
 
     Without `refresh` an install matching the last resolution is used as is (no network), which
     is what env and exec need; `refresh` asks the index again (`pinman use`, `install`).
     """
     pin = profile.sdk
-    if pin is None:
+    if pin is None or untrusted_project(paths, profile):
         return None
-    only_binary = untrusted_project(paths, profile)
     store = store or SdkStore(paths)
     rolled_back = override_version(paths, profile)
     if rolled_back is not None:  # a rollback restored the SDK that was known-good with the CLI
-        return store.install(pin.ecosystem, pin.name, rolled_back, only_binary=only_binary, progress=progress)
+        return store.install(pin.ecosystem, pin.name, rolled_back, progress=progress)
     if not refresh:
         try:
-            tgt = resolve(paths, pin, offline=True, only_binary=only_binary)
+            tgt = resolve(paths, pin, offline=True)
             found = store.get(pin.ecosystem, pin.name, tgt.version)
             if found is not None:
                 return found
         except PinmanError:
             pass  # not resolved or not installed yet: ask the index
-    tgt = resolve(paths, pin, only_binary=only_binary, python=store.python, env=store.env)
-    return store.install(pin.ecosystem, pin.name, tgt.version, integrity=tgt.integrity,
-                         only_binary=only_binary, progress=progress)
+    tgt = resolve(paths, pin, python=store.python, env=store.env)
+    return store.install(pin.ecosystem, pin.name, tgt.version, integrity=tgt.integrity, progress=progress)
 
 
 def installed_for(paths: Paths, profile: Profile) -> SdkInstall | None:
     """The profile's SDK if it is installed for the last resolution; never touches the network."""
     pin = profile.sdk
-    if pin is None:
+    if pin is None or untrusted_project(paths, profile):
         return None
     try:
         version = override_version(paths, profile)
         if version is None:
-            version = resolve(paths, pin, offline=True, only_binary=untrusted_project(paths, profile)).version
+            version = resolve(paths, pin, offline=True).version
         return SdkStore(paths).get(pin.ecosystem, pin.name, version)
     except PinmanError:
         return None
@@ -595,11 +593,15 @@ def pinned_binary(paths: Paths, profile: Profile) -> Path | None:
 
 
 def profile_sdk_env(paths: Paths, profile: Profile, binary: Path | None = None) -> dict[str, str]:
-    """CLAUDE_CODE_EXECUTABLE (the pinned binary, else the shim that resolves it) and the SDK env."""
+    """CLAUDE_CODE_EXECUTABLE (the pinned binary, else the shim that resolves it) and the SDK env.
+
+    The executable comes from the [claude-code] pin, which applies untrusted like for a profile
+    without [sdk]; VIRTUAL_ENV, NODE_PATH and the venv's bin come only from a trusted [sdk].
+    """
     env = {"CLAUDE_CODE_EXECUTABLE": str(binary or pinned_binary(paths, profile) or paths.shim)}
     inst = ensure_installed(paths, profile)
     if inst is not None:
-        env.update(inst.env(interpreter_only=untrusted_project(paths, profile)))
+        env.update(inst.env())
     return env
 
 
@@ -690,7 +692,7 @@ def _npm_release_exists(paths: Paths, version: str) -> bool:
 def _offline_version(paths: Paths, profile: Profile) -> str | None:
     assert profile.sdk is not None
     try:
-        return resolve(paths, profile.sdk, offline=True, only_binary=untrusted_project(paths, profile)).version
+        return resolve(paths, profile.sdk, offline=True).version
     except PinmanError:
         return None
 
@@ -700,6 +702,9 @@ def describe(paths: Paths, profile: Profile, cli_version: str | None) -> dict[st
     pin = profile.sdk
     if pin is None:
         return None
+    if untrusted_project(paths, profile):
+        return {"package": pin.package, "version": pin.version, "resolved": None, "installed": None,
+                "expects_cli": None, "withheld": True, "warning": None}
     inst = installed_for(paths, profile)
     couple = coupling(paths, profile, cli_version)
     return {
@@ -708,6 +713,6 @@ def describe(paths: Paths, profile: Profile, cli_version: str | None) -> dict[st
         "resolved": inst.version if inst else _offline_version(paths, profile),
         "installed": str(inst.prefix) if inst else None,
         "expects_cli": couple.expects if couple else (inst.cli_version if inst else None),
-        "wheels_only": untrusted_project(paths, profile),
+        "withheld": False,
         "warning": couple.message(profile.name) + f"; {couple.fix}" if couple and not couple.matches else None,
     }

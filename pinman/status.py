@@ -29,6 +29,7 @@ def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
         "detail": choice.detail,
         "profile_file": str(profile.path),
         "profile_source": profile.source,
+        "shadows": str(profile.shadows) if profile.shadows else None,  # the user's own, hidden here
     }
     ptr_file = activation.pointer_path(paths, choice.project_root, choice.name)
     ptr = activation.read_pointer(ptr_file)

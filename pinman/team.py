@@ -807,13 +807,14 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
 
     from pinman.classify import classify
     from pinman.journal import Entry, Journal
+    from pinman.redact import secret_values
     from pinman.rollback import make_prober
 
     # Always the CLI probe: a direct HTTP request says nothing about what the candidate sends.
     as_cli = replace(profile, health=replace(profile.health, probe="cli"))
     probe = prober or make_prober(paths, as_cli, env, isolated_home=isolated_home)
     result = probe(version)
-    outcome = classify(result)
+    outcome = classify(result, secret_values(env))
     Journal(paths).append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
                                 status=outcome.status, message=outcome.message[:300],
                                 rejected=outcome.rejected, duration=round(result.duration, 3),

@@ -1,10 +1,15 @@
-"""Trust for project profiles: their `[env]` applies only after the user approves that content.
+"""Trust for project profiles: the parts that act for the user apply only after approval.
 
 A project's profile can point ANTHROPIC_BASE_URL at a host that then receives the user's API key,
-or set NODE_OPTIONS; so pins from a project folder apply freely, but its env is withheld until
-`pinman trust` in that project. Trust is recorded per file as the sha256 of its bytes, in the
-user's config folder (a project file cannot mark itself trusted); any edit needs trust again.
-Built-in and user-folder profiles are the user's own and always trusted.
+or set NODE_OPTIONS; its `[sdk]` names a package whose install can run code (a wheel's `.pth`
+file runs at every start of the venv's Python); its `[health]` prompt and model drive the real
+agent with the user's key. So pins from a project folder apply freely, but its `[env]`, `[sdk]`
+and `[health]` prompt/model are withheld until `pinman trust` in that project. Trust is recorded
+per file as the sha256 of its bytes, in the user's config folder (a project file cannot mark
+itself trusted); any edit needs trust again. The hash is of the bytes the profile was parsed
+from (`Profile.digest`), never of a second read: a file swapped between two reads must not be
+applied on the strength of the other content. Built-in and user-folder profiles are the user's
+own and always trusted.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from pinman.fsutil import atomic_write
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profiles import Profile
+    from pinman.profiles import HealthConfig, Profile
 
 
 def _db_path(paths: Paths) -> Path:
@@ -44,18 +49,30 @@ def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
                  mode=0o600)
 
 
+def guarded_parts(profile: Profile) -> list[str]:
+    """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`,
+    `[health] prompt`/`model` (when they differ from the defaults)."""
+    from pinman.profiles import HealthConfig
+
+    parts = sorted(profile.env)
+    if profile.sdk is not None:
+        parts.append(f"[sdk] {profile.sdk.package}")
+    if profile.health.prompt != HealthConfig.prompt:
+        parts.append("[health] prompt")
+    if profile.health.model is not None:
+        parts.append("[health] model")
+    return parts
+
+
 def needs_trust(profile: Profile) -> bool:
-    return profile.source == "project" and bool(profile.env)
+    return profile.source == "project" and bool(guarded_parts(profile))
 
 
 def is_trusted(paths: Paths, profile: Profile) -> bool:
     if not needs_trust(profile):
         return True
     record = _load(paths).get(str(profile.path))
-    try:
-        return record is not None and file_hash(profile.path) in _trusted_hashes(record)
-    except OSError:
-        return False
+    return record is not None and bool(profile.digest) and profile.digest in _trusted_hashes(record)
 
 
 def _trusted_hashes(record: dict[str, Any]) -> tuple[object, ...]:
@@ -64,9 +81,27 @@ def _trusted_hashes(record: dict[str, Any]) -> tuple[object, ...]:
 
 
 def withheld_notice(profile: Profile) -> str:
-    keys = ", ".join(sorted(profile.env))
-    return (f"{profile.path} sets {keys} but this project is not trusted: that env is NOT applied; "
-            f"review the file, then run `pinman trust` in {profile.project_root}")
+    parts = guarded_parts(profile)
+    what = "that env is" if len(parts) == len(profile.env) else "it is" if len(parts) == 1 else "they are"
+    extra = ""
+    if profile.sdk is not None:
+        extra += "; the SDK is not installed, run or put on PATH"
+    if any(p.startswith("[health]") for p in parts):
+        extra += "; checks use the default prompt and model"
+    return (f"{profile.path} sets {', '.join(parts)} but this project is not trusted: {what} NOT applied"
+            f"{extra}; review the file, then run `pinman trust` in {profile.project_root}")
+
+
+def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
+    """The `[health]` a check runs with: an untrusted project's prompt and model are replaced by
+    the defaults (they are what the real agent is asked, with the user's key and permissions)."""
+    import dataclasses
+
+    from pinman.profiles import HealthConfig
+
+    if is_trusted(paths, profile):
+        return profile.health
+    return dataclasses.replace(profile.health, prompt=HealthConfig.prompt, model=None)
 
 
 @dataclass(frozen=True)
@@ -79,14 +114,14 @@ class Trusted:
 
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
-    """The project's profiles that carry env (the ones trust is about)."""
+    """The project's profiles that carry env, [sdk] or a [health] prompt/model (what trust is about)."""
     from pinman.profiles import list_profiles
 
     found = list_profiles(root, paths)
     if found.broken:
         b = found.broken[0]
         raise PinmanError(f"cannot trust a project with a broken profile: {b.error.message}")
-    return [p for p, _ in found if p.source == "project" and p.env]
+    return [p for p, _ in found if needs_trust(p)]
 
 
 def trust_project(paths: Paths, root: Path) -> list[Trusted]:
@@ -95,8 +130,8 @@ def trust_project(paths: Paths, root: Path) -> list[Trusted]:
     done = []
     now = time.time()
     for profile in project_candidates(root, paths):
-        digest = file_hash(profile.path)
-        keys = tuple(sorted(profile.env))
+        digest = profile.digest  # what was listed for the user is what gets trusted
+        keys = tuple(guarded_parts(profile))
         files[str(profile.path)] = {"hash": digest, "keys": list(keys), "at": now, "project": str(root)}
         done.append(Trusted(profile.path, keys, digest, now, True))
     _save(paths, files)
@@ -137,11 +172,12 @@ def carry_over(paths: Paths, path: Path, before: bytes) -> bool:
     if record is None or record.get("hash") != _digest(before):
         return False
     try:
-        same_env = _same_env(before, path.read_bytes())
+        after = path.read_bytes()  # one read: compared and hashed as the same bytes
     except OSError:
         return False
+    same_env = _same_env(before, after)
     if same_env:
-        record["hash"] = file_hash(path)
+        record["hash"] = _digest(after)
         record.pop("next", None)
         _save(paths, files)
     return same_env
@@ -151,13 +187,18 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+_GUARDED_TABLES = ("env", "sdk", "health")
+
+
 def _same_env(before: bytes, after: bytes) -> bool:
+    """Whether the tables trust is about ([env], [sdk], [health]) are the same in both."""
     import tomllib
 
     try:
-        return bool(tomllib.loads(before.decode()).get("env") == tomllib.loads(after.decode()).get("env"))
+        old, new = tomllib.loads(before.decode()), tomllib.loads(after.decode())
     except ValueError:  # UnicodeDecodeError and TOMLDecodeError are ValueErrors
         return False
+    return all(old.get(t) == new.get(t) for t in _GUARDED_TABLES)
 
 
 def list_trusted(paths: Paths) -> list[Trusted]:

@@ -723,6 +723,22 @@ def test_classify(case: Case) -> None:
     assert "\n" not in outcome.message and len(outcome.message) <= 210
 
 
+def test_what_decoding_unescapes_is_scrubbed_after_judging() -> None:
+    """The probe scrubbed the raw text, but a `\\u`-escaped key is plain once the nested JSON is
+    decoded: the outcome is scrubbed again with the same secrets."""
+    from pinman.health import ProbeResult
+
+    key = "gw-plain-key-0123456789abcdef"
+    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+    inner = '{"error": {"message": "context_management: Extra inputs are not permitted (key ' + escaped + ')"}}'
+    result = ProbeResult("http", None, 400, None, f"upstream: {inner}", 0.1, is_error=True)
+    assert key not in result.message
+    assert key in classify(result).message  # what the outcome would hold unscrubbed
+    outcome = classify(result, [key])
+    assert outcome.kind.value == "schema" and outcome.rejected == "context_management"
+    assert key not in repr(outcome) and "<redacted>" in outcome.message
+
+
 def test_every_rule_has_a_real_shaped_case() -> None:
     covered = {c.rule for c in ALL_CASES}
     assert {r.name for r in RULES + FALLBACK_RULES} <= covered

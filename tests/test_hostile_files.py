@@ -435,7 +435,7 @@ def test_any_npmrc_gives_a_config_or_an_error(scratch: Path, text: str) -> None:
     (home / ".npmrc").write_text(text, errors="surrogatepass")
     env = {"HOME": str(home), "NPM_TOKEN": "t0k3n-value"}
     try:
-        cfg = load_npm_config(home, env)
+        cfg = load_npm_config(env)
         url = cfg.registry_for("@anthropic-ai/claude-code")
         assert isinstance(url, str)
         cfg.auth_header(url)

@@ -433,6 +433,38 @@ def test_list_profiles_marks_shadowed_and_reports_broken(layout: dict[str, Path]
         find_profile("broken", layout["deep"], pinman_home)
 
 
+def test_a_project_profile_hiding_the_users_own_is_named(pinman_home: Paths, tmp_path: Path) -> None:
+    """The user's `team` carries the corporate base URL; a repo's own `team` replaces it there."""
+    import json
+
+    from cli_support import pinman
+
+    from pinman.resolution import notices, profile_env
+
+    mine = pinman_home.user_profiles / "team.toml"
+    mine.parent.mkdir(parents=True)
+    mine.write_text('[claude-code]\nversion = "2.1.331"\n[env]\nANTHROPIC_BASE_URL = "https://gw.corp.example"\n')
+    repo = tmp_path / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "team"\n')
+    (repo / "profiles" / "team.toml").write_text('[claude-code]\nversion = "1.0.100"\n')
+
+    profile = find_profile("team", repo, pinman_home)
+    assert profile.source == "project" and profile.shadows == mine
+    assert "ANTHROPIC_BASE_URL" not in profile_env(pinman_home, profile)
+    [notice] = notices(pinman_home, profile)
+    assert str(mine) in notice and "[env]" in notice
+    assert find_profile("team", tmp_path, pinman_home).shadows is None  # outside the repo: the user's own
+
+    r = pinman(pinman_home, repo, "current")
+    assert r.code == 0 and f"hides:   {mine}" in r.out, r.text
+    assert json.loads(pinman(pinman_home, repo, "current", "--json").out)["shadows"] == str(mine)
+    assert json.loads(pinman(pinman_home, repo, "show", "team", "--json").out)["shadows"] == str(mine)
+    r = pinman(pinman_home, repo, "exec", "--", "true")
+    assert r.code == 0 and r.err.count(f"replaces your own profile {mine}") == 1, r.text
+    assert json.loads(pinman(pinman_home, tmp_path, "current", "--json", PINMAN_PROFILE="team").out)["shadows"] is None
+
+
 def test_find_project_root_walks_up_to_the_nearest(tmp_path: Path) -> None:
     outer = tmp_path / "outer"
     inner = outer / "a" / "inner"

@@ -330,7 +330,7 @@ def test_token_is_sent_but_never_stored(
     Path.home().joinpath(".npmrc").write_text(
         f"@anthropic-ai:registry={url}\n{host}:_authToken=${{MY_NPM_TOKEN}}\n"
     )
-    config = load_npm_config(cwd=tmp_path)
+    config = load_npm_config()
     reg = Registry(pinman_home, config=config)
     reg.resolve(NAME, "latest")
     assert state.requests[0]["Authorization"] == f"Bearer {secret}"
@@ -347,7 +347,7 @@ def test_basic_auth_from_username_password(tmp_path: Path) -> None:
     (tmp_path / ".npmrc").write_text(
         f"//npm.example.com/:username=ann\n//npm.example.com/:_password={pw}\n"
     )
-    cfg = load_npm_config(cwd=tmp_path, environ={"HOME": str(tmp_path), "PREFIX": str(tmp_path)})
+    cfg = load_npm_config(environ={"HOME": str(tmp_path), "PREFIX": str(tmp_path)})
     expected = "Basic " + base64.b64encode(b"ann:hunter2").decode()
     assert cfg.auth_header("https://npm.example.com/@a%2fb") == expected
     assert cfg.auth_header("https://other.example.com/@a%2fb") is None
@@ -357,7 +357,7 @@ def test_token_for_deeper_path_wins(tmp_path: Path) -> None:
     (tmp_path / ".npmrc").write_text(
         "//h.example/:_authToken=outer\n//h.example/api/npm/:_authToken=inner\n"
     )
-    cfg = load_npm_config(cwd=tmp_path, environ={"HOME": str(tmp_path), "PREFIX": str(tmp_path)})
+    cfg = load_npm_config(environ={"HOME": str(tmp_path), "PREFIX": str(tmp_path)})
     assert cfg.auth_header("https://h.example/api/npm/pkg") == "Bearer inner"
     assert cfg.auth_header("https://h.example/other/pkg") == "Bearer outer"
 
@@ -372,30 +372,32 @@ def make_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def test_default_registry(tmp_path: Path) -> None:
-    cfg = load_npm_config(cwd=tmp_path, environ=make_env(tmp_path))
+    cfg = load_npm_config(environ=make_env(tmp_path))
     assert cfg.registry_for(NAME) == "https://registry.npmjs.org/"
 
 
-def test_precedence_env_project_user_global(tmp_path: Path) -> None:
+def test_precedence_env_user_global_never_a_project_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     env = make_env(tmp_path)
     (tmp_path / "prefix" / "etc" / "npmrc").write_text("registry=https://global.example/\n")
-    assert load_npm_config(tmp_path, env).registry_for(NAME) == "https://global.example/"
+    assert load_npm_config(env).registry_for(NAME) == "https://global.example/"
 
     Path.home().joinpath(".npmrc").write_text("registry=https://user.example/\n")
-    assert load_npm_config(tmp_path, env).registry_for(NAME) == "https://user.example/"
+    assert load_npm_config(env).registry_for(NAME) == "https://user.example/"
 
+    # npm would read this one when run in the project; pinman's lookups never do (nor its installs).
     project = tmp_path / "proj"
     (project / "sub" / "dir").mkdir(parents=True)
     (project / "package.json").write_text("{}")
     (project / ".npmrc").write_text("registry = https://project.example\n")
-    cfg = load_npm_config(project / "sub" / "dir", env)
-    assert cfg.registry_for(NAME) == "https://project.example/"
-    assert cfg.sources["registry"] == str(project / ".npmrc")
+    monkeypatch.chdir(project / "sub" / "dir")
+    cfg = load_npm_config(env)
+    assert cfg.registry_for(NAME) == "https://user.example/"
+    assert cfg.sources["registry"] == str(Path.home() / ".npmrc")
 
     env["npm_config_registry"] = "https://env.example/"
-    assert load_npm_config(project, env).registry_for(NAME) == "https://env.example/"
+    assert load_npm_config(env).registry_for(NAME) == "https://env.example/"
     env["NPM_CONFIG_REGISTRY"] = env.pop("npm_config_registry")
-    assert load_npm_config(project, env).registry_for(NAME) == "https://env.example/"
+    assert load_npm_config(env).registry_for(NAME) == "https://env.example/"
 
 
 def test_scoped_registry_wins_for_its_scope(tmp_path: Path) -> None:
@@ -403,7 +405,7 @@ def test_scoped_registry_wins_for_its_scope(tmp_path: Path) -> None:
     (tmp_path / "prefix" / "etc" / "npmrc").write_text(
         "@anthropic-ai:registry=https://scoped.example/npm/\n"
     )
-    cfg = load_npm_config(tmp_path, env)
+    cfg = load_npm_config(env)
     assert cfg.registry_for(NAME) == "https://scoped.example/npm/"
     assert cfg.registry_for("left-pad") == "https://env.example/"
 
@@ -413,7 +415,7 @@ def test_userconfig_and_globalconfig_can_move(tmp_path: Path) -> None:
     other.write_text("globalconfig=" + str(tmp_path / "g.npmrc") + "\n")
     (tmp_path / "g.npmrc").write_text("registry=https://moved-global.example/\n")
     env = make_env(tmp_path, npm_config_userconfig=str(other))
-    assert load_npm_config(tmp_path, env).registry_for(NAME) == "https://moved-global.example/"
+    assert load_npm_config(env).registry_for(NAME) == "https://moved-global.example/"
 
 
 def test_env_expansion_and_ini_details(tmp_path: Path) -> None:
@@ -430,7 +432,7 @@ def test_env_expansion_and_ini_details(tmp_path: Path) -> None:
         "[section]\n"
         "registry=https://ignored.example/\n"
     )
-    cfg = load_npm_config(tmp_path, env)
+    cfg = load_npm_config(env)
     assert cfg.registry_for(NAME) == "https://mirror.example/npm/"
     assert cfg.get("quoted") == "a;b"
     assert cfg.get("unset") == "${NOPE}"
@@ -450,16 +452,16 @@ def test_parse_ini_arrays_and_equals_in_value() -> None:
 
 
 def test_invalid_registry_value_falls_back_to_default(tmp_path: Path) -> None:
-    cfg = load_npm_config(tmp_path, make_env(tmp_path, npm_config_registry="not a url"))
+    cfg = load_npm_config(make_env(tmp_path, npm_config_registry="not a url"))
     assert cfg.registry_for(NAME) == "https://registry.npmjs.org/"
 
 
 def test_tls_settings(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("x")
-    cfg = load_npm_config(tmp_path, make_env(tmp_path, npm_config_cafile=str(ca)))
+    cfg = load_npm_config(make_env(tmp_path, npm_config_cafile=str(ca)))
     assert cfg.tls_verify() == str(ca)
-    cfg = load_npm_config(tmp_path, make_env(tmp_path, npm_config_strict_ssl="false"))
+    cfg = load_npm_config(make_env(tmp_path, npm_config_strict_ssl="false"))
     assert cfg.tls_verify() is False
 
 

@@ -112,7 +112,7 @@ def npm_answers() -> dict[str, str | None]:
 def session_registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     home = tmp_path_factory.mktemp("resolve-pinman-home")
     env = {**os.environ, "HOME": REAL_HOME} if REAL_HOME else dict(os.environ)
-    config = load_npm_config(cwd=home, environ=env)
+    config = load_npm_config(environ=env)
     reg = Registry(Paths.from_env({"PINMAN_HOME": str(home)}), config=config)
     reg.packument(CLAUDE_CODE)  # fetched once; every resolve below reuses it
     return reg

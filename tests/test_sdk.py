@@ -288,8 +288,9 @@ def test_profile_env_points_at_the_pinned_pair(store: sdk.SdkStore, pinman_home:
     assert out.stdout.split() == ["1.0.0", str(inst.prefix)]
 
 
-def test_untrusted_project_profile_gets_wheels_only_and_no_console_scripts(
+def test_untrusted_project_sdk_is_not_installed_run_or_on_path_until_trusted(
         pinman_home: Paths, wheelhouse: Path, tmp_path: Path) -> None:
+    from pinman import trust
     from pinman.resolution import profile_env
 
     repo = tmp_path / "repo"
@@ -301,14 +302,20 @@ def test_untrusted_project_profile_gets_wheels_only_and_no_console_scripts(
     assert sdk.untrusted_project(pinman_home, profile)
     log = tmp_path / "python.log"
     store = sdk.SdkStore(pinman_home, python=counting_python(tmp_path / "py", log), env=local_env(wheelhouse))
+    assert sdk.ensure_installed(pinman_home, profile, refresh=True, store=store) is None
+    assert not log.exists()  # neither pip nor any venv's python ran
+    assert store.get("pypi", "pinmantoy", "1.0.0") is None
+    env = profile_env(pinman_home, profile)
+    assert not {"VIRTUAL_ENV", "NODE_PATH", sdk.PATH_PREPEND} & set(env)
+    assert sdk.describe(pinman_home, profile, "2.1.331")["withheld"] is True
+
+    trust.trust_project(pinman_home, repo)
+    profile = find_profile("team", repo, pinman_home)
     inst = sdk.ensure_installed(pinman_home, profile, store=store)
-    assert inst is not None and inst.only_binary
-    assert "--only-binary=:all:" in pip_runs(log)[0]
-    folder = Path(profile_env(pinman_home, profile)[sdk.PATH_PREPEND])
-    assert folder == inst.prefix / sdk.PYTHON_ONLY_BIN
-    assert sorted(p.name for p in folder.iterdir()) == sorted(
-        p.name for p in (inst.prefix / "bin").iterdir() if p.name.startswith("python"))
-    assert not (folder / "toy").exists()
+    assert inst is not None and not inst.only_binary  # as for the user's own profiles
+    assert "--only-binary=:all:" not in pip_runs(log)[0]
+    env = profile_env(pinman_home, profile)
+    assert env["VIRTUAL_ENV"] == str(inst.prefix) and env[sdk.PATH_PREPEND] == str(inst.prefix / "bin")
 
 
 def test_profile_without_sdk_gets_only_the_executable(pinman_home: Paths, tmp_path: Path) -> None:

@@ -138,3 +138,54 @@ def test_the_status_is_said_once(pinman_home: Paths, profiles: Path, echoing_gat
     """`check` printed "unknown: 400 400 gateway rejected ..." (the message already starts with it)."""
     r = pinman(pinman_home, profiles, "check", "gwh", ANTHROPIC_BASE_URL=echoing_gateway, ANTHROPIC_API_KEY=KEY)
     assert "unknown: 400 gateway rejected <redacted>" in r.out and "400 400" not in r.out, r.out
+
+
+PLAIN_KEY = "gwkey-live-3c2b1a0f9e8d7c6b5a4"  # no sk-ant- shape: only knowing the value finds it
+
+
+def _u_escaped(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" for c in text)
+
+
+@pytest.fixture
+def u_escaping_gateway() -> Iterator[str]:
+    """A 400 whose message is JSON holding the presented key, every character `\\u`-escaped, so
+    the key is only plain once the classifier decodes the nested layer."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            key = self.headers.get("x-api-key") or ""
+            inner = '{"error": {"type": "invalid_request_error", "message": "key ' + _u_escaped(key) + ' not allowed"}}'
+            body = json.dumps({"type": "error", "error": {"type": None, "message": f"upstream said {inner}"}}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_key_echoed_u_escaped_in_nested_json_is_not_printed(
+        pinman_home: Paths, profiles: Path, u_escaping_gateway: str) -> None:
+    creds = {"ANTHROPIC_API_KEY": PLAIN_KEY, "ANTHROPIC_BASE_URL": u_escaping_gateway}
+    text = pinman(pinman_home, profiles, "check", "gwh", **creds)  # asserts no line holds the key
+    doc = json.loads(pinman(pinman_home, profiles, "check", "gwh", "--json", **creds).out)
+    for shown in (text.out, json.dumps(doc)):
+        assert PLAIN_KEY not in shown
+    # Not vacuous: the classifier did decode the nested layer, and what it said was scrubbed.
+    assert "key <redacted> not allowed" in doc["message"], doc
+    assert "key <redacted> not allowed" in text.out
+    checks = [e for e in Journal(pinman_home).entries() if e.event == "check"]
+    assert len(checks) == 2 and all(PLAIN_KEY not in json.dumps(e.to_json()) for e in checks)
