@@ -233,6 +233,42 @@ def test_doctor_reports_changed_and_unrecorded_installs(store: Store, pinman_hom
     assert found["warn"].message == "Claude Code 1.0.50 (old): no manifest (installed by an older pinman)"
 
 
+def test_verify_covers_the_sdk_and_install_force_rebuilds_both(pinman_home: Paths, tmp_path: Path, fake_npm: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from e2e_support import fake_integrity, serve_packuments
+
+    from pinman import sdk
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{fake_npm.parent}{os.pathsep}{os.environ['PATH']}")  # `npm` is the fake
+    pinman_home.user_profiles.mkdir(parents=True)
+    (pinman_home.user_profiles / "agent.toml").write_text(
+        '[claude-code]\nversion = "1.0.50"\n\n[sdk]\npackage = "npm:@anthropic-ai/claude-agent-sdk"\n'
+        'version = "0.1.30"\n')
+    docs = {name: {"name": name, "dist-tags": {"latest": v},
+                   "versions": {v: {"name": name, "version": v, "dist": {"integrity": fake_integrity(name, v)}}}}
+            for name, v in ((CLAUDE_CODE, "1.0.50"), (sdk.AGENT_SDK_NPM, "0.1.30"))}
+    with serve_packuments(docs) as url:
+        monkeypatch.setenv("npm_config_registry", url)
+        assert run("install", "agent", capsys=capsys)[0] == 0
+        agent_sdk = sdk.SdkStore(pinman_home).get("npm", sdk.AGENT_SDK_NPM, "0.1.30")
+        assert agent_sdk is not None
+        code, out, _ = run("verify", "agent", capsys=capsys)
+        assert code == 0 and "@anthropic-ai/claude-agent-sdk@0.1.30 (agent): " in out
+
+        pkg = agent_sdk.prefix / "node_modules" / sdk.AGENT_SDK_NPM / "package.json"
+        replace(pkg, pkg.read_text().replace("0.1.30", "0.1.31"))
+        code, _, err = run("verify", "agent", capsys=capsys)
+        assert code == ExitCode.INSTALL
+        assert f"(agent): node_modules/{sdk.AGENT_SDK_NPM}/package.json: changed" in err
+        assert "hint: reinstall it: pinman install --force agent" in err
+
+        assert run("install", "--force", "agent", capsys=capsys)[0] == 0
+        code, out, _ = run("verify", "agent", capsys=capsys)
+        assert code == 0 and out.count("files as installed") == 2
+
+
 # -------------------------------------------------------------------------- real Claude Code
 
 
