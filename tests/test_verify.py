@@ -16,6 +16,7 @@ from cli_support import claude, pinman
 
 from pinman.cli import main
 from pinman.errors import ExitCode
+from pinman.fakeapi import FakeAPI
 from pinman.install.manifest import MANIFEST
 from pinman.paths import Paths
 from pinman.store import CLAUDE_CODE, MARKER, Install, Store, check_files
@@ -290,8 +291,14 @@ def test_real_replaced_cli_js_is_found_and_repaired(seeded_home: Callable[..., l
     work = tmp_path / "work"
     work.mkdir()
     assert pinman(pinman_home, work, "use", "legacy").code == 0
-    assert claude(pinman_home, work, "--version").out.split()[:1] == ["1.0.100"]
-    assert pinman(pinman_home, work, "verify").code == 0  # running it changed nothing
+    home = tmp_path / "claude-home"
+    home.mkdir()
+    with FakeAPI("ok") as api:
+        r = claude(pinman_home, work, "-p", "say OK", "--output-format", "json", ANTHROPIC_BASE_URL=api.url,
+                   HOME=str(home), CLAUDE_CODE_MAX_RETRIES="1", CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1")
+    assert r.code == 0, r.text
+    r = pinman(pinman_home, work, "verify")
+    assert r.code == 0 and "Claude Code 1.0.100 (legacy): " in r.out  # a real session changed no file
 
     # A cli.js that still answers --version correctly: today's checks all pass.
     replace(inst.binary, "#!/usr/bin/env node\nconsole.log('1.0.100 (Claude Code)')\n")
