@@ -75,6 +75,10 @@ ADVICE: dict[Kind, str] = {
 
 # Statuses that are never a schema problem, whatever the body says.
 _NOT_SCHEMA_STATUSES = frozenset({401, 402, 403, 429, 529})
+# The API's error types for those statuses: a stream's `error` event carries the type, its HTTP
+# status is the 200 the stream began with.
+_NOT_SCHEMA_TYPES = frozenset({"authentication_error", "billing_error", "permission_error", "rate_limit_error",
+                               "overloaded_error"})
 
 
 @dataclass(frozen=True)
@@ -296,7 +300,7 @@ def _judge(result: ProbeResult) -> Outcome:
 
     texts = layers(result.message or result.raw)
     status = result.status or _status_in(texts)
-    if status not in _NOT_SCHEMA_STATUSES:
+    if status not in _NOT_SCHEMA_STATUSES and result.error_type not in _NOT_SCHEMA_TYPES:
         hit = _first_match(RULES, texts, status)
         if hit:
             return _from_rule(*hit, status)

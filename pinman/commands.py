@@ -385,7 +385,9 @@ def trust(
 
 
 @app.command()
-def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile).")) -> None:
+def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile)."),
+            force: bool = typer.Option(False, "--force", help="Install again even if present (repairs an install "
+                                       "`pinman verify` finds changed).")) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
     from pinman.resolution import ensure_installed, install_exact, target as resolve_target
     from pinman.versions import is_exact
@@ -393,7 +395,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     paths = _paths()
     if target and is_exact(target):
         version = target.lstrip("v=")
-        inst = install_exact(paths, version, progress=_progress(version))
+        inst = install_exact(paths, version, progress=_progress(version), force=force)
         out(f"{version}: installed at {inst.prefix}")
         return
     from pinman import activation
@@ -403,12 +405,26 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     name = target or activation.choose(Path.cwd(), paths).name
     profile = _profile(name)
     tgt = resolve_target(paths, profile)
+    if force:
+        _discard_installs(paths, profile, tgt.version)
     inst = ensure_installed(paths, tgt, progress=_progress(name))
     out(f"{name}: {tgt.version} installed at {inst.prefix}")
     _notices(paths, profile)
     pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=_progress(f"{name} sdk"))
     if pinned is not None:
         out(f"{name}: {pinned.label} installed at {pinned.prefix}")
+
+
+def _discard_installs(paths: Paths, profile: Any, version: str) -> None:
+    """`install --force PROFILE`: drop its Claude Code and SDK installs, so both are built afresh."""
+    from pinman import sdk
+    from pinman.resolution import CLAUDE_CODE
+    from pinman.store import Store
+
+    Store(paths).remove(CLAUDE_CODE, version)
+    pinned = sdk.installed_for(paths, profile)
+    if pinned is not None:
+        sdk.SdkStore(paths).remove(pinned.ecosystem, pinned.name, pinned.version)
 
 
 @app.command()
@@ -519,6 +535,40 @@ def resolve(spec: str,
         err(f"skipped {v}: {skips[v]}")
     if res.stale:
         err("note: offline: answered from cached registry data")
+
+
+@app.command()
+def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+           every: bool = typer.Option(False, "--all", help="Every install in the store."),
+           as_json: bool = JSON) -> None:
+    """Compare installs with the files recorded at install time (sha256 of each); exit 5 if one changed."""
+    from pinman import activation
+    from pinman.errors import ExitCode
+    from pinman.runtime import verify as checks
+
+    paths, cwd = _paths(), Path.cwd()
+    if every and name:
+        raise UsageError("give a profile or --all, not both", hint="pinman verify --all")
+    if every:
+        results = checks.for_store(paths, cwd)
+    else:
+        results = checks.for_profiles(paths, cwd, [name or activation.choose(cwd, paths).name])
+    code = int(ExitCode.INSTALL) if any(r.tampered for r in results) else 0
+    if as_json:
+        _emit({"installs": [r.to_json() for r in results], "exit_code": code})
+        raise typer.Exit(code)
+    for r in results:
+        if r.tampered:
+            err(f"pinman: {r.line()}")
+            err(f"  hint: reinstall it: {r.repair}")
+        elif r.check is not None and r.check.state == "unrecorded":
+            out(r.line())
+            err(f"  hint: {r.repair} installs it again with a manifest")
+        else:
+            out(r.line())
+    if not results:
+        out("no installs")
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -35,6 +35,7 @@ def run_checks(paths: Paths, cwd: Path, environ: Mapping[str, str] | None = None
         *check_tools(),
         *check_shim(paths),
         *check_sdk_coupling(paths, cwd),
+        *check_installs(paths, cwd),
     ]
 
 
@@ -176,4 +177,20 @@ def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:
             out.append(Finding("ok", f"{profile.name}: {fit.sdk} and Claude Code {runs} match"))
         else:
             out.append(Finding("warn", fit.message(profile.name), f"{fit.fix} ({profile.path})"))
+    return out
+
+
+def check_installs(paths: Paths, cwd: Path) -> list[Finding]:
+    """The installs of the profiles visible here, compared with the files recorded at install time."""
+    from pinman.runtime.verify import for_visible
+
+    out: list[Finding] = []
+    checked = for_visible(paths, cwd)
+    for v in checked:
+        if v.tampered:
+            out.append(Finding("error", v.line(), v.repair))
+        elif v.check is not None and v.check.state == "unrecorded":
+            out.append(Finding("warn", v.line(), f"{v.repair} (installs it again with a manifest)"))
+    if checked and not out:
+        out.append(Finding("ok", f"{len(checked)} installs match the files recorded when they were installed"))
     return out

@@ -322,10 +322,11 @@ def _packument_from(name: str, raw: object, *, fetched_at: float) -> Packument |
     return Packument(name, dist_tags, versions, False, fetched_at)
 
 
-# semver.org 2.0.0, as the registry publishes versions (npm cleans them before they get there)
+# semver.org 2.0.0, as the registry publishes versions (npm cleans them before they get there:
+# no build metadata, which the store, keyed by exact version, could not hold either)
 _ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _VERSION = re.compile(
-    rf"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-{_ID}(?:\.{_ID})*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?"
+    rf"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-{_ID}(?:\.{_ID})*)?"
 )
 _TAG = re.compile(r"[!-~]{1,214}")  # printable ASCII, no spaces
 

@@ -106,20 +106,24 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
     return install_checked(store, tgt.profile.name, tgt.version, integrity, native, progress).install
 
 
-def install_exact(paths: Paths, version: str, progress: Progress | None = None) -> Install:
+def install_exact(paths: Paths, version: str, progress: Progress | None = None, *,
+                  force: bool = False) -> Install:
     """`pinman install VERSION`: from the store, else from npm checked against the registry's hash.
 
-    An unknown version fails before npm runs, naming the nearest published ones.
+    An unknown version fails before npm runs, naming the nearest published ones. `force`
+    installs again what is present (a changed install is rebuilt, never patched).
     """
     from pinman.store import Store
     from pinman.versions import parse_spec, pick
 
     store = Store(paths)
     found = store.get(CLAUDE_CODE, version)
-    if found is not None:
+    if found is not None and not force:
         return found
     doc = _registry(paths).packument(CLAUDE_CODE)
     pick(parse_spec(version), doc, None)
+    if found is not None:
+        store.remove(CLAUDE_CODE, version)
     return store.install(CLAUDE_CODE, version, integrity=doc.versions[version].integrity, progress=progress)
 
 

@@ -35,6 +35,7 @@ from typing import Any
 from pinman.errors import InstallError, IntegrityError
 from pinman.faults import point
 from pinman.fsutil import atomic_write, make_dirs
+from pinman.install.manifest import FileCheck, check as check_manifest, record as record_manifest
 from pinman.paths import Paths
 
 CLAUDE_CODE = "@anthropic-ai/claude-code"
@@ -679,6 +680,7 @@ def install_lock(path: Path, what: str, report: Progress, timeout: float) -> Ite
 def publish(tmp: Path, final: Path, marker: Mapping[str, Any], label: str) -> None:
     """Marker last, then one rename: a folder without its marker is never an install."""
     no_write_for_others(tmp)
+    marker = {**marker, "files": record_manifest(tmp, exclude=(MARKER,))}  # what `verify` compares
     point("store.before_marker", label)
     atomic_write(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
     point("store.after_marker", label)
@@ -699,6 +701,10 @@ def no_write_for_others(tree: Path) -> None:
             mode = os.lstat(path).st_mode
             if mode & 0o022 and not stat.S_ISLNK(mode):
                 os.chmod(path, stat.S_IMODE(mode) & ~0o022)
+def check_files(prefix: Path) -> FileCheck:
+    """Compare an install's files (Claude Code, npm SDK or SDK venv) with its manifest."""
+    data = _read_json(prefix / MARKER) or {}
+    return check_manifest(prefix, data.get("files"), exclude=(MARKER,))
 
 
 def _rmtree(path: Path) -> None:

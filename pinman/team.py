@@ -633,6 +633,8 @@ def _sync_one(paths: Paths, profile: Profile, store: Store, registry: Registry,
         if store.get(CLAUDE_CODE, tgt.version) is None and pin.integrity:
             _precheck(profile, tgt.version, pin.integrity, registry)
         done = install_checked(store, profile.name, tgt.version, tgt.integrity, pin.native, progress)
+        if not done.fresh:
+            _check_unchanged(profile.name, done.install, item)
         item.status = "installed" if done.fresh else "present"
         item.integrity = done.install.integrity
         item.native = done.native.key if done.native else None
@@ -642,6 +644,21 @@ def _sync_one(paths: Paths, profile: Profile, store: Store, registry: Registry,
     except PinmanError as e:
         item.error = e
     return item
+
+
+def _check_unchanged(profile_name: str, inst: Install, item: SyncItem) -> None:
+    """An install found in the store must still hold the files it was installed with."""
+    from pinman.runtime.verify import claude_code_repair
+    from pinman.store import check_files
+
+    files = check_files(inst.prefix)
+    repair = claude_code_repair(inst.version)
+    if files.state == "changed":
+        raise IntegrityError(f"{profile_name}: Claude Code {inst.version}: {files.summary()}",
+                             hint=f"reinstall it: {repair}")
+    if files.state == "unrecorded":
+        note = f"{inst.version}: {files.summary()}: `{repair}` installs it again with one"
+        item.note = f"{item.note}; {note}" if item.note else note
 
 
 def _precheck(profile: Profile, version: str, expected: str, registry: Registry) -> None:

@@ -269,7 +269,7 @@ def _caret(comp: str, loose: bool, incpr: bool) -> str:
         if _isx(p):
             hi = f"{M}.{int(mi) + 1}.0-0" if M == "0" else f"{int(M) + 1}.0.0-0"
             return f">={M}.{mi}.0{z} <{hi}"
-        lo = f"{M}.{mi}.{p}" + (f"-{pr}" if pr else (z if M == "0" else ""))
+        lo = f"{M}.{mi}.{p}" + (f"-{pr}" if pr else "")  # node-semver 7.7+: no `-0` here
         if M == "0":
             hi = f"{M}.{mi}.{int(p) + 1}-0" if mi == "0" else f"{M}.{int(mi) + 1}.0-0"
         else:

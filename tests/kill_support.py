@@ -93,6 +93,9 @@ class Scenario:
     expect_installed: tuple[str, ...] = ()  # versions installed once the repair ran
     run_binaries: bool = False  # run each install's `--version` in the store check (fast fakes)
     random_kills: int = 4
+    # What the uninterrupted run must have done (problems, as `verify` returns them): a command
+    # that did nothing would leave every kill "whole" and prove nothing.
+    effect: Callable[[Run], list[str]] | None = None
 
 
 @dataclass
@@ -145,6 +148,8 @@ def trace(scn: Scenario, run: Run) -> tuple[list[str], float]:
     assert code == 0, f"{scn.name}: the uninterrupted run failed: {(run.root / 'stderr').read_text()}"
     problems = problems_after(scn, run)
     assert not problems, f"{scn.name}: the uninterrupted run leaves: {problems}"
+    missing = scn.effect(run) if scn.effect else ["the scenario names no effect to check"]
+    assert not missing, f"{scn.name}: the uninterrupted run did not do its job: {missing}"
     return [ln for ln in _lines(run.faults) if not ln.startswith("!")], window
 
 

@@ -710,6 +710,27 @@ OTHER_CASES = [
         None,
         None,
     ),
+    *[Case(f"529-with-schema-words-{i}", r, Kind.OVERLOADED, None, None) for i, r in enumerate([
+        http(529, anthropic("thinking: Extra inputs are not permitted", "overloaded_error")),
+        http(529, anthropic("context_management: Extra inputs are not permitted")),  # a gateway's odd type
+        http(529, litellm_wrap(anthropic("output_config: Extra inputs are not permitted"), "claude")),
+        cli('API Error: 529 {"type":"error","error":{"type":"overloaded_error",'
+            '"message":"output_config.effort: Extra inputs are not permitted"}}'),  # 1.0.100: status in text
+        cli("API Error: 529 thinking: Extra inputs are not permitted", 529, "invalid_request_error"),
+        cli(f"API Error: 529 {BETA_MSG}", 529, "overloaded_error"),
+        # a stream that began with 200 and then failed: only the error type says 529
+        result_from_http(200, 'event: message_start\ndata: {"type":"message_start"}\n\n'
+                         'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
+                         '"message":"thinking: Extra inputs are not permitted"}}\n\n', stream=True),
+    ])],
+    Case(
+        "stream-rate-limit-with-schema-words",
+        result_from_http(200, 'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error",'
+                         '"message":"context_management: Extra inputs are not permitted"}}\n\n', stream=True),
+        Kind.RATE_LIMIT,
+        None,
+        None,
+    ),
 ]
 
 ALL_CASES = SCHEMA_CASES + CLIENT_CASES + OTHER_CASES

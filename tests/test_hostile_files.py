@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT, assert_file_line, assert_one_line
 
@@ -248,8 +248,27 @@ _EDIT_VALUES = st.one_of(
 )
 
 
+# Edits a user or `pin`/`lock`/`mark-bad` would make, with awkward but legal values, so that the
+# success half (what is written parses, keeps the comments and holds each value) is checked too.
+_PLAIN = st.one_of(st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), max_size=30),
+                   st.sampled_from(["$(touch x)", "`id`", "a'b", 'a"b', "back\\slash", "# not a comment", "é🙂"]))
+_LEGAL_EDITS = {
+    "description": _PLAIN,
+    "claude-code.version": st.sampled_from(["2.1.331", "1.0.100", "latest", "^2.1.0", "~2.1.300", ">=1.0.100 <2"]),
+    "claude-code.bad": st.lists(st.fixed_dictionaries({"version": st.sampled_from(["2.1.330", "2.1.329", "1.0.99"]),
+                                                       "reason": _PLAIN}), max_size=3, unique_by=lambda b: b["version"]),
+    "env.TEAM": _PLAIN,
+    "env.NEW_VAR": _PLAIN,
+    "health.prompt": _PLAIN.filter(str.strip),
+    "health.timeout": st.integers(1, 600),
+    "health.interval": st.sampled_from(["6h", "1d", "30m"]),
+}
+_LEGAL_CHANGES = st.lists(st.sampled_from(sorted(_LEGAL_EDITS)), min_size=1, max_size=3, unique=True).flatmap(
+    lambda keys: st.fixed_dictionaries({k: _LEGAL_EDITS[k] for k in keys}))
+
+
 @PROPERTY
-@given(st.dictionaries(_EDIT_KEYS, _EDIT_VALUES, max_size=3))
+@given(st.one_of(st.dictionaries(_EDIT_KEYS, _EDIT_VALUES, max_size=3), _LEGAL_CHANGES))
 def test_any_profile_edit_writes_a_valid_profile_or_nothing(scratch: Path, changes: dict[str, object]) -> None:
     path = scratch / "profiles" / "team.toml"
     path.parent.mkdir(exist_ok=True)
@@ -257,9 +276,11 @@ def test_any_profile_edit_writes_a_valid_profile_or_nothing(scratch: Path, chang
     try:
         profiles.update_profile(path, changes)
     except ProfileError as e:
+        event("outcome: refused")
         assert_one_line(e)
         assert path.read_text() == _BASE  # refused: nothing written
         return
+    event("outcome: written")
     profile = profiles.load_profile(path)  # whatever was written parses and validates
     text = path.read_text()
     assert text.startswith("# team profile\n")  # comments outside what changed stay
@@ -270,6 +291,13 @@ def test_any_profile_edit_writes_a_valid_profile_or_nothing(scratch: Path, chang
             assert profile.description == value
         if key.startswith("env.") and isinstance(value, str) and "env" not in changes:
             assert profile.env[key[4:]] == value
+        if key == "claude-code.version" and isinstance(value, str) and "claude-code" not in changes:
+            assert profile.claude_code.version == value
+        if key == "claude-code.bad" and isinstance(value, list) and "claude-code" not in changes:
+            assert [(b.version, b.reason) for b in profile.claude_code.bad] == [(b["version"], b["reason"])
+                                                                                for b in value]
+        if key in ("health.prompt", "health.timeout") and value is not None and "health" not in changes:
+            assert getattr(profile.health, key[7:]) == value
 
 
 # --------------------------------------------------------------------------- state files

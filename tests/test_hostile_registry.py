@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT, assert_one_line
 
@@ -138,12 +138,41 @@ ANSWERS = st.builds(
         "Content-Type": st.sampled_from(["application/json", "text/html"]),
     }),
 )
+# A registry that mostly behaves: real-shaped documents with hostile parts mixed in, so that the
+# success half of the property (what a resolution names) is checked, not only the refusals.
+_REAL_VERSIONS = st.sampled_from(["1.0.100", "1.0.99", "2.1.331", "2.1.320", "2.1.0", "2.1.330-beta.1",
+                                  "2.0.0+build.5", "3.0.0"])
+_PLAUSIBLE_MANIFEST = st.fixed_dictionaries(
+    {"dist": st.fixed_dictionaries({"integrity": st.one_of(st.just("sha512-" + "A" * 86 + "=="), TEXT)})},
+    optional={"engines": st.fixed_dictionaries({"node": st.sampled_from([">=18", ">=22.0.0", "^99", "not a range",
+                                                                          ""])}),
+              "deprecated": st.one_of(st.just("use 2.x"), st.booleans())},
+)
+
+
+@st.composite
+def plausible_docs(draw: st.DrawFn) -> dict[str, object]:
+    good = draw(st.lists(_REAL_VERSIONS, min_size=1, max_size=5, unique=True))
+    versions: dict[str, object] = {v: draw(_PLAUSIBLE_MANIFEST) for v in good}
+    for key in draw(st.lists(_VERSION_KEYS, max_size=2)):  # hostile keys beside the real ones
+        versions.setdefault(key, draw(st.one_of(_PLAUSIBLE_MANIFEST, _MANIFEST)))
+    tag = st.one_of(st.sampled_from(good), _VERSION_KEYS)
+    tags = draw(st.fixed_dictionaries({"latest": tag}, optional={"stable": tag, "next": tag}))
+    return {"name": NAME, "dist-tags": tags, "versions": versions}
+
+
+PLAUSIBLE = st.builds(
+    Answer,
+    status=st.just(200),
+    body=plausible_docs().map(lambda doc: json.dumps(doc).encode()),
+    headers=st.fixed_dictionaries({}, optional={"ETag": st.sampled_from(['"v1"', '"v2"'])}),
+)
 SPECS = ["latest", "stable", "^2.1.0", "2.1.331", "*", ">=1.0.100 <2"]
 
 
 def _valid(doc: Packument) -> None:
     for version, info in doc.versions.items():
-        validate_version(version.split("+", 1)[0])  # a folder name in the store, nothing else
+        validate_version(version)  # a folder name in the store, nothing else
         assert info.version == version
         assert info.integrity is None or isinstance(info.integrity, str)
         assert all(isinstance(k, str) and isinstance(v, str) for k, v in info.optional_dependencies.items())
@@ -153,7 +182,7 @@ def _valid(doc: Packument) -> None:
 
 
 @PROPERTY
-@given(ANSWERS, st.sampled_from(SPECS))
+@given(st.one_of(ANSWERS, PLAUSIBLE), st.sampled_from(SPECS))
 def test_any_registry_answer_gives_a_safe_packument_or_one_error_line(
         server: Server, home: Paths, answer: Answer, spec: str) -> None:
     server.answer = answer
@@ -161,14 +190,17 @@ def test_any_registry_answer_gives_a_safe_packument_or_one_error_line(
     try:
         doc = reg.packument(NAME)
     except RegistryError as e:
+        event("outcome: registry error")
         assert_one_line(e)
         return
     _valid(doc)
     try:
         res = reg.resolve(NAME, spec, node_version="22.1.0")
     except PinmanError as e:
+        event("outcome: empty packument" if not doc.versions else "outcome: resolve error")
         assert_one_line(e)
     else:
+        event("outcome: resolved")
         validate_version(res.version)  # a resolution always names something the store can hold
         assert res.version in doc.versions
     if not doc.stale:  # just fetched and cached: offline, the cache gives the same document
@@ -199,3 +231,14 @@ def test_a_truncated_answer_names_the_registry_and_the_cause(server: Server, hom
     paths = Paths.from_env({"PINMAN_HOME": str(tmp_path / "h")})
     with pytest.raises(RegistryError, match=r"sent malformed metadata .*\(.* at byte \d+\)"):
         Registry(paths, url=server.url).packument(NAME)
+
+
+def test_a_version_with_build_metadata_is_left_out(server: Server, home: Paths) -> None:
+    """npm cleans build metadata before publishing; a key that carries it could never be a store folder."""
+    doc = {"dist-tags": {"latest": "2.0.0+build.5"},
+           "versions": {"2.0.0+build.5": {}, "1.0.100": {"dist": {"integrity": "sha512-x"}}}}
+    server.answer = Answer(200, json.dumps(doc).encode())
+    reg = Registry(home, url=server.url)
+    got = reg.packument(NAME)
+    assert list(got.versions) == ["1.0.100"] and got.dist_tags == {}
+    assert reg.resolve(NAME, "*").version == "1.0.100"

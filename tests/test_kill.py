@@ -115,6 +115,17 @@ def point_at(run: Run, name: str, context: Path | None) -> None:
     activate(run.paths, find_profile(name, context or run.work, run.paths), context)
 
 
+def expect(run: Run, *, global_choice: str | None = None, claude: dict[Path, str] | None = None) -> list[str]:
+    """Problems unless the global choice and the version `claude` runs in each folder are these."""
+    out = []
+    if global_choice is not None and (chosen := read_global(run.paths)) != global_choice:
+        out.append(f"the global choice is {chosen}, not {global_choice}")
+    for where, version in (claude or {}).items():
+        if (got := run.claude_version(where)) != version:
+            out.append(f"claude runs {got} in {where.name}, not {version}")
+    return out
+
+
 def report(result: Campaign) -> None:
     ROWS.append(result.row())
     print("\n" + "\n".join(ROWS))
@@ -150,7 +161,10 @@ def test_kill_use(real: dict[str, str], real_store: Store, real_env: dict[str, s
         got = run.claude_version(run.work)
         return [] if got == versions.get(chosen or "") else [f"global is {chosen} but claude runs {got}"]
 
-    report(campaign(Scenario("use", ("use", "new"), setup, verify), tmp_path / "k", real_env))
+    def effect(run: Run) -> list[str]:
+        return expect(run, global_choice="new", claude={run.work: V1})
+
+    report(campaign(Scenario("use", ("use", "new"), setup, verify, effect=effect), tmp_path / "k", real_env))
 
 
 def test_kill_use_local(real: dict[str, str], real_store: Store, real_env: dict[str, str], tmp_path: Path) -> None:
@@ -175,7 +189,12 @@ def test_kill_use_local(real: dict[str, str], real_store: Store, real_env: dict[
             out.append(f"outside the project claude runs {got}, not {V2}")
         return out
 
-    scn = Scenario("use --local", ("use", "--local", "new"), setup, verify, cwd="repo")
+    def effect(run: Run) -> list[str]:
+        chosen = read_project_file(run.repo).profile
+        return ([] if chosen == "new" else [f"the project chooses {chosen}"]) + expect(
+            run, global_choice="old", claude={run.repo: V1, run.work: V2})
+
+    scn = Scenario("use --local", ("use", "--local", "new"), setup, verify, cwd="repo", effect=effect)
     report(campaign(scn, tmp_path / "k", real_env))
 
 
@@ -204,7 +223,13 @@ def test_kill_rollback(real: dict[str, str], real_store: Store, real_env: dict[s
                 out.append(f"override {ov.version if ov else None}: claude runs {got} in {where.name}")
         return out
 
-    report(campaign(Scenario("rollback", ("rollback", "team"), setup, verify), tmp_path / "k", real_env))
+    def effect(run: Run) -> list[str]:
+        ov = read_overrides(run.paths).get("team")
+        return ([] if ov is not None and ov.version == V2 else [f"override {ov}"]) + expect(
+            run, claude={run.work: V2, run.repo: V2})
+
+    scn = Scenario("rollback", ("rollback", "team"), setup, verify, effect=effect)
+    report(campaign(scn, tmp_path / "k", real_env))
 
 
 # --------------------------------------------------------------------------- installs: fake npm
@@ -221,9 +246,30 @@ def test_kill_install(fake_store: Store, fake_env: dict[str, str], tmp_path: Pat
         got = run.claude_version(run.work)
         return [] if got == "2.1.300" else [f"claude runs {got}"]
 
+    def effect(run: Run) -> list[str]:
+        return [] if Store(run.paths).get(CLAUDE_CODE, "2.1.330") else ["2.1.330 is not installed"]
+
     scn = Scenario("install", ("install", "2.1.330"), setup, verify, repair=("install", "2.1.330"),
-                   expect_installed=("2.1.300", "2.1.330"), run_binaries=True, random_kills=6)
+                   expect_installed=("2.1.300", "2.1.330"), run_binaries=True, random_kills=6, effect=effect)
     report(campaign(scn, tmp_path / "k", fake_env))
+
+
+def test_a_command_that_does_nothing_fails_the_campaign(fake_store: Store, fake_env: dict[str, str],
+                                                       tmp_path: Path) -> None:
+    """`install` that installs nothing leaves every kill "whole": the trace refuses to go on."""
+    from kill_support import trace
+
+    def setup(run: Run) -> None:
+        world(run, fake_store, ("2.1.300",))
+
+    def effect(run: Run) -> list[str]:
+        return [] if Store(run.paths).get(CLAUDE_CODE, "2.1.330") else ["2.1.330 is not installed"]
+
+    run = Run(tmp_path / "noop", fake_env)
+    run.root.mkdir(parents=True)
+    scn = Scenario("install", ("versions",), setup, lambda run: [], effect=effect)  # reads, installs nothing
+    with pytest.raises(AssertionError, match=r"did not do its job: \['2.1.330 is not installed'\]"):
+        trace(scn, run)
 
 
 def test_kill_use_that_installs(fake_store: Store, fake_env: dict[str, str], tmp_path: Path) -> None:
@@ -241,8 +287,11 @@ def test_kill_use_that_installs(fake_store: Store, fake_env: dict[str, str], tmp
         got = run.claude_version(run.work)
         return [] if got == versions.get(chosen or "") else [f"global is {chosen} but claude runs {got}"]
 
+    def effect(run: Run) -> list[str]:
+        return expect(run, global_choice="next", claude={run.work: "2.1.331"})
+
     scn = Scenario("use+install", ("use", "next"), setup, verify, repair=("install", "next"),
-                   expect_installed=("2.1.300", "2.1.331"), run_binaries=True, random_kills=6)
+                   expect_installed=("2.1.300", "2.1.331"), run_binaries=True, random_kills=6, effect=effect)
     report(campaign(scn, tmp_path / "k", fake_env))
 
 
@@ -279,7 +328,12 @@ def test_kill_pin(fake_store: Store, fake_env: dict[str, str], tmp_path: Path) -
             out.append(f"stable.toml pins {pin.version} but claude runs {got}")
         return out
 
-    scn = Scenario("pin", ("pin", "stable", "2.1.330"), setup, verify, cwd="repo", random_kills=5)
+    def effect(run: Run) -> list[str]:
+        pin = find_profile("stable", run.repo, run.paths).claude_code
+        out = [] if pin.version == "2.1.330" else [f"stable.toml still pins {pin.version}"]
+        return out + expect(run, claude={run.repo: "2.1.330"})
+
+    scn = Scenario("pin", ("pin", "stable", "2.1.330"), setup, verify, cwd="repo", random_kills=5, effect=effect)
     report(campaign(scn, tmp_path / "k", fake_env))
 
 
@@ -304,5 +358,13 @@ def test_kill_lock(fake_store: Store, fake_env: dict[str, str], tmp_path: Path) 
             out.append(f"claude runs {got}, not {V2}")
         return out
 
-    scn = Scenario("lock", ("lock",), setup, verify, cwd="repo", random_kills=5)
+    def effect(run: Run) -> list[str]:
+        out = []
+        for name in ("edge", "stable"):
+            pin = load_profile(run.repo / "profiles" / f"{name}.toml").claude_code
+            if pin.exact != V2 or pin.integrity != sri(V2) or pin.native.get(HERE) != native_sri(HERE, V2):
+                out.append(f"{name}.toml is not locked at {V2} with both hashes: {pin}")
+        return out
+
+    scn = Scenario("lock", ("lock",), setup, verify, cwd="repo", random_kills=5, effect=effect)
     report(campaign(scn, tmp_path / "k", fake_env))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -234,6 +235,48 @@ VERSIONS = [
 ]
 
 
+# Every range form node-semver knows, each with a zero major, a zero minor, a prerelease, loose
+# spellings and x/* wildcards where the form takes them.
+FORMS = [
+    # exact and comparators, each operator, partial and with a prerelease
+    "0.0.3", "=0.2.3", "v1.2.3", "1.2.3-alpha.1", "1.2.3+build.5", "1.2.3-rc.1+b",
+    ">1.2.3", ">=1.2.3", "<1.2.3", "<=1.2.3", ">0.0.3", ">=0.2.3-alpha", "<0.0.3-0", "<=0.2.3-alpha",
+    ">1", ">=1", "<1", "<=1", ">1.2", ">=1.2", "<1.2", "<=1.2", ">0", "<0.2", "<=0.0",
+    ">=1.2.3 <1.3.0-0", ">1.2.3-alpha <1.2.3", "<1.2.3-beta >1.2.3-alpha",
+    # x-ranges
+    "*", "", "x", "X", "1.x", "1.X", "1.*", "1.2.x", "1.2.*", "0.x", "0.0.x", "0.0", "1", "1.2",
+    ">=1.x", ">1.x", "<1.x", "<=1.x", ">=1.2.x", ">1.2.x", "<1.2.x", "<=1.2.x", "=1.x", "=1.2.x",
+    # caret: every zero position, with and without a prerelease, partial and wildcard
+    "^1.2.3", "^0.2.3", "^0.0.3", "^0.0.0", "^1.2.3-beta.2", "^0.2.3-beta.2", "^0.0.3-beta.2",
+    "^1.2", "^0.2", "^0.0", "^1", "^0", "^1.x", "^0.x", "^0.0.x", "^1.2.x", "^0.2.x", "^*", "^ 1.2.3",
+    # tilde, and the ~> alias
+    "~1.2.3", "~0.2.3", "~0.0.3", "~1.2.3-beta.2", "~0.0.3-beta.2", "~1.2", "~0.2", "~1", "~0",
+    "~1.x", "~1.2.x", "~>1.2.3", "~> 0.2.3", "~ 1.2",
+    # hyphen ranges: full, partial and prerelease on either side
+    "1.2.3 - 2.3.4", "0.0.3 - 0.0.4", "0.2.3 - 0.2.4-alpha", "1.2.3-rc.1 - 2.0.0", "1.2 - 2.3",
+    "1.2.3 - 2", "1 - 2", "* - 2", "1.2.3 - *", "0.0.3-0 - 0.0.3", "1.x - 2.x",
+    # unions and intersections
+    "1.2.3 || 2.x", "^0.0.3 || ^0.2.3", "^1 || ^2.0.0-alpha", "1.x || >=2.5.0 || 5.0.0 - 7.2.3",
+    ">=0.2.3 <0.3.0 || ~0.0.3",
+    # loose-only and invalid spellings (strict refuses them; loose reads or drops them)
+    "1.2.3beta", "^1.2.3beta", "~0.2.3beta", ">=01.2.3", "00.1.2", "1.2.3 foo", "2.1.x1", "2.x.1",
+    "x.2.3", "1.2.3-01", ">x", "<x", ">=1.2.3 <1.2.3", "<0.0.0",
+]
+
+
+def boundary_versions(range_: str) -> list[str]:
+    """Versions on and beside every bound a range can have: each version it names, its
+    prerelease, the next patch/minor/major and their `-0`, so a wrong `-0` shows."""
+    out: set[str] = set()
+    for m in re.finditer(r"(\d+)(?:\.(\d+|[xX*]))?(?:\.(\d+|[xX*]))?", range_):
+        nums = [int(g) if g and g.isdigit() else 0 for g in m.groups()]
+        M, mi, p = nums
+        for a, b, c in ((M, mi, p), (M, mi, p + 1), (M, mi + 1, 0), (M + 1, 0, 0), (M, mi, max(p - 1, 0))):
+            base = f"{a}.{b}.{c}"
+            out.update({base, f"{base}-0", f"{base}-alpha", f"{base}-beta.2", f"{base}-beta.4"})
+    return sorted(out)
+
+
 def test_satisfies_matches_node_semver() -> None:
     cases = [
         (v, r, incpr, loose)
@@ -242,11 +285,18 @@ def test_satisfies_matches_node_semver() -> None:
         for incpr in (False, True)
         for loose in (False, True)
     ]
+    cases += [
+        (v, r, incpr, loose)
+        for r in FORMS
+        for v in boundary_versions(r) + ["1.2.3beta", "v0.2.3", "=0.0.3", "junk"]
+        for incpr in (False, True)
+        for loose in (False, True)
+    ]
     expected = run_node(SEMVER_JS, cases)
     got = [satisfies(v, r, incpr, loose=loose) for v, r, incpr, loose in cases]
     assert isinstance(expected, list)
     wrong = [(c, g) for c, g, e in zip(cases, got, expected) if g != e]
-    assert not wrong, wrong[:10]
+    assert not wrong, f"{len(wrong)} of {len(cases)} differ: {wrong[:10]}"
 
 
 PICK_JS = """

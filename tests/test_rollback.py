@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,42 @@ def test_repoint_turns_a_refused_pointer_write_into_a_fresh_resolve(pinman_home:
     assert str(ptr) in e.value.message and "\n" not in e.value.message and e.value.hint
     mapped = from_os_error(IsADirectoryError(errno.EISDIR, "Is a directory", "/x"))
     assert mapped is not None and mapped.exit_code == ExitCode.SYSTEM
+def test_rollback_installs_and_restores_the_known_good_sdk_for_real(
+        pinman_home: Paths, tmp_path: Path, fake_npm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No part of the policy patched: the store (fake npm), the SDK store, the journal and the
+    override are the real ones; only the endpoint's answers are scripted (the prober argument)."""
+    from pinman import sdk
+    from pinman.store import CLAUDE_CODE, Store
+
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", EP + "/")
+    monkeypatch.setenv("PATH", f"{fake_npm.parent}{os.pathsep}{os.environ['PATH']}")  # `npm` is the fake
+    p = pinman_home.user_profiles / "agent.toml"
+    p.parent.mkdir(parents=True)
+    p.write_text('[claude-code]\nversion = "2.1.331"\n\n[sdk]\npackage = "npm:@anthropic-ai/claude-agent-sdk"\n'
+                 'version = "0.2.31"\n')
+    agent = find_profile("agent", tmp_path, pinman_home)
+    for version in ("1.0.100", "2.1.331"):
+        Store(pinman_home).install(CLAUDE_CODE, version)
+    sdks = sdk.SdkStore(pinman_home)
+    now = sdks.install("npm", sdk.AGENT_SDK_NPM, "0.2.31")
+    assert sdks.get("npm", sdk.AGENT_SDK_NPM, "0.1.30") is None  # the known-good SDK is not even installed
+    Journal(pinman_home).append(Entry("check", "agent", "1.0.100", endpoint=EP, outcome="ok", sdk_version="0.1.30"))
+    calls: list[tuple[str, str | None]] = []
+
+    def endpoint(version: str, sdk_version: str | None = None) -> ProbeResult:
+        calls.append((version, sdk_version))
+        return schema() if version == "2.1.331" else ok()
+
+    assert sdk.profile_sdk_env(pinman_home, agent)["NODE_PATH"] == str(now.prefix / "node_modules")
+    r = check(pinman_home, agent, prober=endpoint)
+    assert r.action == "rolled-back" and r.exit_code == ExitCode.ROLLED_BACK
+    assert calls == [("2.1.331", None), ("1.0.100", "0.1.30")]
+    assert r.rollback == {"from": "2.1.331", "to": "1.0.100", "sdk_from": "0.2.31", "sdk_to": "0.1.30"}
+    restored = sdks.get("npm", sdk.AGENT_SDK_NPM, "0.1.30")
+    assert restored is not None  # installed by the rollback itself
+    assert sdk.installed_for(pinman_home, agent) == restored
+    env = sdk.profile_sdk_env(pinman_home, agent)  # what a script under the profile now gets
+    assert env["NODE_PATH"] == str(restored.prefix / "node_modules")
+    assert env["CLAUDE_CODE_EXECUTABLE"].endswith("/1.0.100/node_modules/@anthropic-ai/claude-code/cli.js")
+    assert reset(pinman_home, agent) == "1.0.100"
+    assert sdk.installed_for(pinman_home, agent) == now  # `use --reset` returns to the pinned pair

@@ -489,6 +489,29 @@ def test_sync_checks_an_install_already_in_the_store(repo: Path, registry: FakeR
     assert report.exit_code == ExitCode.INSTALL
 
 
+def test_sync_checks_the_files_of_an_install_already_in_the_store(repo: Path, registry: FakeRegistry, npm: Path,
+                                                                 pinman_home: Paths,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    _locked_project(repo)
+    assert run("sync", capsys=capsys)[0] == 0
+    inst = Store(pinman_home).get(CLAUDE_CODE, "1.0.100")
+    assert inst is not None
+    inst.binary.write_text("console.log('1.0.100 (Claude Code)')\n")  # still answers --version
+    for args in (("sync",), ("sync", "--frozen")):
+        code, out, err = run(*args, capsys=capsys)
+        assert code == ExitCode.INSTALL
+        assert f"pinman: stable: Claude Code 1.0.100: node_modules/{CLAUDE_CODE}/cli.js: changed (size " in err
+        assert "hint: reinstall it: pinman install --force 1.0.100" in err
+        assert "edge: 2.1.331 already installed, integrity ok" in out  # the others still checked
+    marker = json.loads((inst.prefix / MARKER).read_text())
+    del marker["files"]  # as an older pinman wrote it: no manifest to compare with
+    (inst.prefix / MARKER).write_text(json.dumps(marker))
+    code, out, err = run("sync", capsys=capsys)
+    assert code == 0
+    assert ("note: 1.0.100: no manifest (installed by an older pinman): "
+            "`pinman install --force 1.0.100` installs it again with one") in err
+
+
 def test_sync_frozen_fails_on_missing_or_stale_locks(repo: Path, registry: FakeRegistry, npm: Path,
                                                      pinman_home: Paths,
                                                      capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,6 +7,7 @@ import pytest
 from pinman.errors import VersionNotFound
 from pinman.versions import (
     Spec,
+    engine_ok,
     is_exact,
     nearest,
     parse_spec,
@@ -179,10 +180,24 @@ def test_satisfies(version: str, range_: str, expected: bool) -> None:
         ("v22.0.0-pre", ">=22.0.0", False),  # ...but 22.0.0-pre below it
         ("v21.9.0", ">=22.0.0", False),
         ("v22.12.0", ">=20.19.0 <21 || >=22.12", True),
+        # a caret on a full 0.x version starts at that release, as for 1.x and up
+        ("0.0.3-alpha", "^0.0.3", False),
+        ("0.2.3-alpha", "^0.2.3", False),
+        ("0.2.3", "^0.2.3", True),
+        ("0.2.4-alpha", "^0.2.3", True),
+        ("0.0.3-beta", "^0.0.3-alpha", True),
+        ("0.2.0-alpha", "^0.2", True),  # a partial one still starts at its -0
     ],
 )
 def test_satisfies_include_prerelease(version: str, range_: str, expected: bool) -> None:
     assert satisfies(version, range_, include_prerelease=True) is expected
+
+
+def test_engine_ok_zero_major_caret_excludes_its_own_prerelease() -> None:
+    # npm-install-checks: node 0.10.0-pre is below `^0.10.0`, so the version does not fit it.
+    assert not engine_ok("^0.10.0", "v0.10.0-pre")
+    assert engine_ok("^0.10.0", "v0.10.5")
+    assert engine_ok("^0.10.0", "v0.10.5-pre")
 
 
 def test_loose_mode_accepts_npm_leniency() -> None:

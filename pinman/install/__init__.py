@@ -1,0 +1,1 @@
+"""Installs: the immutable store's parts (file manifests so far)."""

@@ -1,0 +1,1 @@
+"""Runtime: from a chosen profile to what runs (verification of its installs so far)."""
