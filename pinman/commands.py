@@ -229,8 +229,14 @@ def check(
         from pinman.rollback import due
 
         chosen = [p for p in chosen if due(paths, p)]
+    considered = list(chosen)
     code = _run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
                        isolated_home=isolated_home, quiet_ok=if_due)
+    if if_due:
+        from pinman.autopilot.files import HookFiles
+        from pinman.autopilot.notices import note_checked
+
+        note_checked(HookFiles(paths), considered)  # the SessionStart hook's "next due"
     raise typer.Exit(code)
 
 
@@ -247,6 +253,12 @@ def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | Non
         _notice(withheld(paths, p))
     reports = [run_check(paths, p, auto_rollback=auto_rollback, isolated_home=isolated_home,
                          progress=_progress(p.name)) for p in profiles]
+    if quiet_ok:  # unattended (`--if-due`): what it did is told to the next session
+        from pinman.autopilot.files import HookFiles
+        from pinman.autopilot.notices import add, describe
+
+        for line in filter(None, (describe(r, "periodic check") for r in reports)):
+            add(HookFiles(paths), line)
     if as_json:
         docs = [r.to_json() for r in reports]
         _emit(docs[0] if len(docs) == 1 else docs)
@@ -303,6 +315,13 @@ def status(as_json: bool = JSON) -> None:
         out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
         if r["problem"]:
             out(f"    problem: {r['problem']}")
+    from pinman.autopilot.files import HookFiles
+    from pinman.autopilot.notices import unseen
+    from pinman.commands_hooks import hooks_line
+
+    out(hooks_line())
+    for line in unseen(HookFiles(_paths())):
+        out(f"notice: {line}")
 
 
 @app.command()
@@ -519,7 +538,9 @@ def doctor(as_json: bool = JSON) -> None:
     """Find what would undo the pin: shadowing `claude` binaries, auto-update settings, missing tools."""
     from pinman.doctor import run_checks
 
-    findings = run_checks(_paths(), Path.cwd())
+    from pinman.commands_hooks import hook_findings
+
+    findings = run_checks(_paths(), Path.cwd()) + hook_findings()
     if as_json:
         _emit([f.__dict__ for f in findings])
     else:
@@ -558,3 +579,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 from pinman import commands_team  # noqa: E402,F401  (registers team commands)
 from pinman import commands_bisect  # noqa: E402,F401  (registers bisect commands)
+from pinman import commands_hooks  # noqa: E402,F401  (registers `hooks`)
