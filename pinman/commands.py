@@ -225,18 +225,17 @@ def check(
         chosen = [p for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     else:
         chosen = [_profile(name or activation.choose(cwd, paths).name)]
+    considered = list(chosen)
     if if_due:
         from pinman.rollback import due
 
         chosen = [p for p in chosen if due(paths, p)]
-    considered = list(chosen)
     code = _run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
                        isolated_home=isolated_home, quiet_ok=if_due)
-    if if_due:
-        from pinman.autopilot.files import HookFiles
-        from pinman.autopilot.notices import note_checked
+    from pinman.autopilot.files import HookFiles
+    from pinman.autopilot.notices import note_checked
 
-        note_checked(HookFiles(paths), considered)  # the SessionStart hook's "next due"
+    note_checked(HookFiles(paths), considered)  # "next due", read by the SessionStart hook
     raise typer.Exit(code)
 
 

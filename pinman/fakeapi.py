@@ -43,7 +43,8 @@ default) accepts 1.0.100 and rejects 2.1.331 with `thinking: Extra inputs are no
 Modes: `ok`; `strict` (allow-lists of top-level body keys and betas); `reject_beta` (the named
 `reject_beta`, or else the first beta sent); `401`, `403`, `429` (with retry-after), `529`, `500`;
 `credit` (the 400 for a low credit balance); `litellm` (strict, but errors wrapped the way a LiteLLM
-proxy wraps an upstream 400); `stream_error` (a 200 stream that ends in an `error` event;
+proxy wraps an upstream 400); `bedrock` / `vertex` (strict, in the words of a gateway before AWS
+Bedrock, `extraneous key [x] is not permitted`, or Google Vertex, `Unknown name "x"`); `stream_error` (a 200 stream that ends in an `error` event;
 non-streaming requests succeed); `hang` (no answer until the server stops); `garbage` (200, HTML).
 """
 
@@ -114,6 +115,8 @@ MODES: tuple[str, ...] = (
     "garbage",
     "litellm",
     "credit",
+    "bedrock",
+    "vertex",
 )
 
 REDACTED = "<redacted>"
@@ -298,7 +301,7 @@ class FakeAPI:
             return unexpected_beta_message([self.reject_beta])
         if self.mode == "reject_beta" and self.reject_beta is None and req.betas:
             return unexpected_beta_message(req.betas[:1])
-        if self.mode not in ("strict", "litellm"):
+        if self.mode not in ("strict", "litellm", "bedrock", "vertex"):
             return None
         bad_betas = [b for b in req.betas if b not in self.allow_betas]
         if req.path == "/v1/messages" and isinstance(req.body, dict):
@@ -409,6 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
             if mode == "litellm":
                 model = req.body.get("model", "claude") if isinstance(req.body, dict) else "claude"
                 self._json(400, litellm_wrap(upstream, str(model)))
+            elif mode in ("bedrock", "vertex") and problem.endswith(": Extra inputs are not permitted"):
+                self._json(400, _cloud_error(mode, problem.split(":", 1)[0]))
             else:
                 self._json(400, upstream)
             return
@@ -451,6 +456,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except OSError:
             self.close_connection = True
+
+
+def _cloud_error(mode: str, key: str) -> dict[str, Any]:
+    """An extra body key rejected in the words of Bedrock's or Vertex's request validation."""
+    if mode == "bedrock":
+        return {"message": f"Malformed input request: #: extraneous key [{key}] is not permitted, "
+                           "please reformat your input and try again."}
+    said = f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
+    return {"error": {"code": 400, "message": said, "status": "INVALID_ARGUMENT",
+                      "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                                   "fieldViolations": [{"description": said}]}]}}
 
 
 def _presented_key(headers: Any) -> str | None:
