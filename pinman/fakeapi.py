@@ -45,7 +45,8 @@ Modes: `ok`; `strict` (allow-lists of top-level body keys and betas); `reject_be
 `credit` (the 400 for a low credit balance); `litellm` (strict, but errors wrapped the way a LiteLLM
 proxy wraps an upstream 400); `bedrock` / `vertex` (strict, in the words of a gateway before AWS
 Bedrock, `extraneous key [x] is not permitted`, or Google Vertex, `Unknown name "x"`); `stream_error` (a 200 stream that ends in an `error` event;
-non-streaming requests succeed); `hang` (no answer until the server stops); `garbage` (200, HTML).
+non-streaming requests succeed); `stream_error_always` (every answer, asked for a stream or not, is
+a stream that ends in an `error` event, so the client's retry without streaming fails too); `hang` (no answer until the server stops); `garbage` (200, HTML).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ MODES: tuple[str, ...] = (
     "credit",
     "bedrock",
     "vertex",
+    "stream_error_always",
 )
 
 REDACTED = "<redacted>"
@@ -421,8 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, _models())
         elif req.path.endswith("/count_tokens"):
             self._json(200, {"input_tokens": _estimate_tokens(req.body)})
-        elif isinstance(req.body, dict) and req.body.get("stream"):
-            self._stream(req, fail=mode == "stream_error")
+        elif (isinstance(req.body, dict) and req.body.get("stream")) or mode == "stream_error_always":
+            self._stream(req, fail=mode in ("stream_error", "stream_error_always"))
         else:
             self._json(200, _message(req, api.reply))
 

@@ -241,25 +241,34 @@ def test_a_probe_never_runs_pinmans_hooks(pinman_home: Paths, tmp_path: Path, mo
         r = run_hook(script, '{"last_assistant_message": "API Error: 400 x: Extra inputs are not permitted"}',
                      PINMAN_PROBE="1")
         assert (r.returncode, r.stdout) == (0, "")
-    assert files.notice.exists() and not files.inbox.exists() and not calls.exists()
+    assert files.notice.exists() and not calls.exists()
 
 
-def test_stop_failure_saves_the_payload_and_returns_while_pinman_runs(pinman_home: Paths, tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("setsid", [True, False])
+def test_stop_failure_hands_the_payload_to_pinman_in_its_own_session(pinman_home: Paths, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      setsid: bool) -> None:
+    if not setsid:  # as on macOS: no setsid(1); the handler calls os.setsid() itself
+        monkeypatch.setattr(scripts, "_setsid", lambda: None)
     gate = tmp_path / "gate"
+    calls = tmp_path / "python-calls"
+    py = tmp_path / "fake-python"
     # The stand-in waits for the gate: the hook must have returned long before it is opened.
-    calls = fake_python(tmp_path, monkeypatch, f"while [ ! -f {gate} ]; do sleep 0.05; done")
+    py.write_text(f"#!/bin/sh\nwhile [ ! -f {gate} ]; do sleep 0.05; done\n"
+                  f'cat > {calls}.payload\necho "$@" > {calls}\n'
+                  f"echo $$ $(ps -o sid= -p $$) > {calls}.session\n")
+    py.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(py))
     files = HookFiles(pinman_home)
     scripts.write_scripts(files)
     payload = '{"hook_event_name": "StopFailure", "last_assistant_message": "API Error: 400 …"}'
     r = run_hook(files.stop_failure, payload)
     assert r.returncode == 0 and not calls.exists()
-    saved = list(files.inbox.iterdir())
-    assert len(saved) == 1 and saved[0].read_text() == payload
-    assert oct(saved[0].stat().st_mode & 0o777) == "0o600"
     gate.touch()
-    assert wait_for(calls).split()[:3] == ["-m", "pinman", "_hook"]
+    assert wait_for(calls).split() == ["-m", "pinman", "_hook", "stop-failure"]
     assert wait_for(Path(f"{calls}.payload")) == payload
+    pid, sid = wait_for(Path(f"{calls}.session")).split()
+    assert (pid == sid) is setsid  # a session of its own: the client's kill of the hook's group misses it
 
 
 # ---------------------------------------------------------------- the handler
@@ -387,13 +396,12 @@ def test_a_client_pinman_does_not_run_gets_a_notice_not_a_switch(pinman_home: Pa
     assert seen == []
 
 
-def test_the_payload_is_deleted_once_read(tmp_path: Path) -> None:
-    f = tmp_path / "p.json"
-    f.write_text('{"cwd": "/"}')
-    assert handler.read_payload(f) == {"cwd": "/"}
-    assert not f.exists()
-    f.write_text("not json")
-    assert handler.read_payload(f) == {} and not f.exists()
+def test_a_payload_that_is_not_a_json_object_is_empty() -> None:
+    import io
+
+    assert handler.read_payload(io.BytesIO(b'{"cwd": "/"}')) == {"cwd": "/"}
+    assert handler.read_payload(io.BytesIO(b"not json")) == {}
+    assert handler.read_payload(io.BytesIO(b"[1]")) == {}
 
 
 def test_the_hook_entry_point_logs_and_never_raises(pinman_home: Paths, team: Path, tmp_path: Path,

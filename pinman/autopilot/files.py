@@ -32,11 +32,6 @@ class HookFiles:
         return self.paths.state / "autopilot"
 
     @property
-    def inbox(self) -> Path:
-        """Payloads saved by the sh hook, each read and deleted by the handler at once."""
-        return self.folder / "inbox"
-
-    @property
     def notice(self) -> Path:
         """`{"systemMessage": …}`, cat-ed and removed by the SessionStart hook: shown once."""
         return self.folder / "notice.json"

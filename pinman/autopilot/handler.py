@@ -1,6 +1,7 @@
 """The StopFailure handler: a failed turn of the user's own `claude` → the verified rollback.
 
-Started detached by the sh hook (`python -m pinman _hook stop-failure FILE`). It acts only when
+Started detached by the sh hook (`python -m pinman _hook stop-failure`, the payload on stdin, in
+its own session so the client's exit does not kill it). It acts only when
 all of these hold, and journals what it decided either way (event "hook"):
 
 1. the failure can be a schema rejection (pinman.classify on the error text; credit, 529,
@@ -22,11 +23,12 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pinman.autopilot.files import HookFiles
 from pinman.errors import PinmanError
@@ -45,16 +47,21 @@ SESSION_VARS = ("CLAUDECODE", "CLAUDE_PID", "CLAUDE_PROJECT_DIR", "CLAUDE_EFFORT
 
 
 def main(argv: list[str]) -> int:
-    """`pinman _hook stop-failure FILE`: never raises, never prints secrets; logs to the hook log."""
+    """`pinman _hook stop-failure [FILE]` (default: stdin): never raises; logs to the hook log."""
     with contextlib.suppress(OSError):
-        os.setsid()  # own session: the client's exit must not take the handler with it
+        os.setsid()  # own session (when `setsid` did not do it): the client's exit must not end it
     paths = Paths.from_env()
     files = HookFiles(paths)
-    if argv[:1] != ["stop-failure"] or len(argv) != 2:
+    if argv[:1] != ["stop-failure"] or len(argv) > 2:
         log(files, f"unknown hook call: {' '.join(argv[:1])}")
         return 2
     try:
-        action = handle(paths, read_payload(Path(argv[1])), dict(os.environ))
+        if len(argv) == 2:
+            with open(argv[1], "rb") as f:
+                payload = read_payload(f)
+        else:
+            payload = read_payload(sys.stdin.buffer)
+        action = handle(paths, payload, dict(os.environ))
     except Exception as e:  # noqa: BLE001 - detached: the log is the only place a failure can go
         log(files, "failed: " + "".join(traceback.format_exception_only(e)).strip())
         log(files, "".join(traceback.format_tb(e.__traceback__)))
@@ -72,14 +79,9 @@ def log(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -
         f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {text}\n")
 
 
-def read_payload(path: Path) -> dict[str, Any]:
-    """The saved payload, deleted as soon as it is read (it may quote what the endpoint said)."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(PAYLOAD_MAX)
-    finally:
-        with contextlib.suppress(OSError):
-            path.unlink()
+def read_payload(stream: BinaryIO) -> dict[str, Any]:
+    """The hook's JSON payload (bounded); {} when it is not a JSON object."""
+    raw = stream.read(PAYLOAD_MAX)
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):

@@ -24,11 +24,11 @@ _HEAD = """#!/bin/sh
 {home}"""
 
 STOP_FAILURE = _HEAD + """umask 077
-# The payload arrives on stdin: save it, then hand it to pinman detached and return at once.
-mkdir -p {inbox} 2>/dev/null
-_pm_f={inbox}/stop-failure.$$.json
-cat > "$_pm_f" || {{ rm -f "$_pm_f"; exit 0; }}
-cd / && {detach} {python} -m pinman _hook stop-failure "$_pm_f" </dev/null >>{log} 2>&1 &
+# The client kills this hook's process group as soon as it exits, maybe before a payload could be
+# saved: leave the group first (own session) and let pinman read the payload from the inherited
+# stdin there. The hook itself returns at once.
+cd / || exit 0
+{launch} {python} -m pinman _hook stop-failure {stdin}>>{log} 2>&1{background}
 exit 0
 """
 
@@ -45,27 +45,38 @@ _pm_now=$(date +%s)
 if [ "$_pm_now" -ge "$_pm_due" ]; then
   umask 077
   echo $((_pm_now + {retry})) > {due}.$$ && mv -f {due}.$$ {due}
-  {detach} {python} -m pinman check --if-due </dev/null >>{log} 2>&1 &
+  {detach} {python} -m pinman check --if-due </dev/null >>{log} 2>&1{background}
 fi
 exit 0
 """
 
 
+def _setsid() -> str | None:
+    return shutil.which("setsid")
+
+
 def _common(files: HookFiles, event: str) -> dict[str, str]:
     home = os.environ.get("PINMAN_HOME")
-    setsid = shutil.which("setsid")
+    setsid = _setsid()
     return {
         "event": event,
         # The client's env need not carry PINMAN_HOME: the folders are those of this pinman.
         "home": f"PINMAN_HOME={sh_quote(home)}; export PINMAN_HOME\n" if home else "",
         "python": sh_quote(sys.executable),
-        "detach": sh_quote(setsid) if setsid else "nohup",
+        "detach": f"{sh_quote(setsid)} -f" if setsid else "nohup",
+        "background": "" if setsid else " &",
         "log": sh_quote(str(files.log)),
     }
 
 
 def stop_failure_text(files: HookFiles) -> str:
-    return STOP_FAILURE.format(**_common(files, "StopFailure"), inbox=sh_quote(str(files.inbox)))
+    setsid = _setsid()
+    if setsid:  # util-linux: `setsid -f` forks into a new session and returns at once
+        launch = {"launch": f"exec {sh_quote(setsid)} -f", "stdin": "", "background": ""}
+    else:  # without it (macOS) the handler calls os.setsid() itself, as early as it can
+        # A background job's stdin is /dev/null unless redirected: hand the payload on as fd 3.
+        launch = {"launch": "exec 3<&0; nohup", "stdin": "<&3 3<&- ", "background": " &"}
+    return STOP_FAILURE.format(**{**_common(files, "StopFailure"), **launch})
 
 
 def session_start_text(files: HookFiles) -> str:
