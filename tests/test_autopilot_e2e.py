@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from cli_support import claude, pinman, run
 
-from pinman.autopilot.files import HookFiles
+from pinman.autopilot.files import MARKER, HookFiles
 from pinman.fakeapi import FakeAPI
 from pinman.journal import Journal
 from pinman.paths import Paths
@@ -116,7 +116,7 @@ def _session_start(paths: Paths, cwd: Path) -> subprocess.CompletedProcess[str]:
     """The SessionStart command exactly as pinman wrote it into the settings file."""
     settings = json.loads((Path(os.environ["HOME"]) / ".claude" / "settings.json").read_text())
     (command,) = [h["command"] for g in settings["hooks"]["SessionStart"] for h in g["hooks"]
-                  if "pinman" in h["command"]]
+                  if MARKER in h["command"]]
     return subprocess.run(["/bin/sh", "-c", command], cwd=cwd, input="{}", capture_output=True, text=True,
                           timeout=30)
 
