@@ -158,7 +158,8 @@ def fake_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str = "")
     """A stand-in interpreter baked into the hook scripts: it records how it was started."""
     calls = tmp_path / "python-calls"
     py = tmp_path / "fake-python"
-    py.write_text(f'#!/bin/sh\n{body}\necho "$@" >> {calls}\n[ -n "$5" ] && cat "$5" >> {calls}.payload\n')
+    py.write_text(f'#!/bin/sh\n{body}\necho "|${{CLAUDECODE-}}|${{CLAUDE_CODE_SESSION_ID-}}" > {calls}.env\n'
+                  f'echo "$@" >> {calls}\n')
     py.chmod(0o755)
     monkeypatch.setattr(sys, "executable", str(py))
     return calls
@@ -213,9 +214,10 @@ def test_session_start_starts_a_check_only_when_due(pinman_home: Paths, tmp_path
     files = HookFiles(pinman_home)
     scripts.write_scripts(files)
     files.next_due.write_text(f"{int(time.time()) - 1}\n")
-    r = run_hook(files.session_start)
+    r = run_hook(files.session_start, CLAUDECODE="1", CLAUDE_CODE_SESSION_ID="s")
     assert (r.returncode, r.stdout) == (0, "")
     assert wait_for(calls).split() == ["-m", "pinman", "check", "--if-due"]
+    assert wait_for(Path(f"{calls}.env")) == "||\n"  # the session's own variables stay behind
     # It pushed "next due" ahead at once, so a second session does not start another check.
     assert int(files.next_due.read_text()) >= int(time.time()) + scripts.RETRY_AFTER - 5
     r = traced(files.session_start)
@@ -426,3 +428,31 @@ def test_probes_carry_pinman_probe(tmp_path: Path) -> None:
     fake.chmod(0o755)
     assert probe_cli(fake, {"PATH": os.environ["PATH"]}).message == "OK"
     assert out.read_text().strip() == "1"
+
+
+@pytest.mark.parametrize("due, starts", [("", True), ("abc\n", True), ("-5\n", True), ("12 34\n", True),
+                                         ("99999999999999999999999\n", False), ("\x00\xff\n", True)])
+def test_session_start_survives_a_damaged_next_due_file(pinman_home: Paths, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch, due: str,
+                                                        starts: bool) -> None:
+    calls = fake_python(tmp_path, monkeypatch)
+    files = HookFiles(pinman_home)
+    scripts.write_scripts(files)
+    files.next_due.write_bytes(due.encode("latin-1"))
+    r = run_hook(files.session_start)
+    assert (r.returncode, r.stdout) == (0, "")
+    if starts:  # unreadable means due: one check, which writes a good value again
+        assert wait_for(calls).split() == ["-m", "pinman", "check", "--if-due"]
+        assert files.next_due.read_text().strip().isdigit()
+    else:  # a time too far ahead for sh to compare: no check, no error shown to the session
+        assert "python" not in traced(files.session_start).stderr.split("date +%s", 1)[1]
+
+
+def test_unreadable_state_files_are_no_notice_and_no_cooldown(pinman_home: Paths) -> None:
+    files = HookFiles(pinman_home)
+    files.folder.mkdir(parents=True)
+    for text in ("not json", "[]", '{"systemMessage": 5}', '{"runs": {"x": 1e400}}', '{"runs": [1]}'):
+        files.notice.write_text(text)
+        files.cooldown.write_text(text)
+        assert notices.unseen(files) == []
+        assert handler._cooled_down(files, "x")

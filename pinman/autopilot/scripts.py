@@ -49,6 +49,7 @@ _pm_now=$(date +%s)
 if [ "$_pm_now" -ge "$_pm_due" ]; then
   umask 077
   echo $((_pm_now + {retry})) > {due}.$$ && mv -f {due}.$$ {due}
+  unset {session_vars}  # the check's probes are not part of this session
   {detach} {python} -m pinman check --if-due </dev/null >>{log} 2>&1{background}
 fi
 exit 0
@@ -84,8 +85,11 @@ def stop_failure_text(files: HookFiles) -> str:
 
 
 def session_start_text(files: HookFiles) -> str:
+    from pinman.autopilot.handler import SESSION_VARS
+
     return SESSION_START.format(**_common(files, "SessionStart"), notice=sh_quote(str(files.notice)),
-                                due=sh_quote(str(files.next_due)), retry=RETRY_AFTER)
+                                due=sh_quote(str(files.next_due)), retry=RETRY_AFTER,
+                                session_vars=" ".join(SESSION_VARS))
 
 
 def expected(files: HookFiles) -> dict[str, str]:
