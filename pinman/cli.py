@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from pinman.resolution import shim_main
 
         sys.exit(_guard(lambda: shim_main(args[1:])))
+    if args[:1] == ["_hook"]:  # Claude Code hooks, started detached by pinman's sh hook scripts
+        from pinman.autopilot.handler import main as hook_main
+
+        sys.exit(hook_main(args[1:]))
     if args[:1] and args[0] in FAST and set(args[1:]) <= {"--json"}:
         sys.exit(_guard(lambda: _fast(args[0], "--json" in args)))
     sys.exit(_guard(lambda: _typer(args)))

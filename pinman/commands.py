@@ -232,12 +232,17 @@ def check(
         chosen = [p for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     else:
         chosen = [_profile(name or activation.choose(cwd, paths).name)]
+    considered = list(chosen)
     if if_due:
         from pinman.rollback import due
 
         chosen = [p for p in chosen if due(paths, p)]
     code = _run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
                        isolated_home=isolated_home, quiet_ok=if_due)
+    from pinman.autopilot.files import HookFiles
+    from pinman.autopilot.notices import note_checked
+
+    note_checked(HookFiles(paths), considered)  # "next due", read by the SessionStart hook
     raise typer.Exit(code)
 
 
@@ -253,6 +258,12 @@ def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | Non
         _notices(paths, p)
     reports = [run_check(paths, p, auto_rollback=auto_rollback, isolated_home=isolated_home,
                          progress=_progress(p.name)) for p in profiles]
+    if quiet_ok:  # unattended (`--if-due`): what it did is told to the next session
+        from pinman.autopilot.files import HookFiles
+        from pinman.autopilot.notices import add, describe
+
+        for line in filter(None, (describe(r, "periodic check") for r in reports)):
+            add(HookFiles(paths), line)
     if as_json:
         docs = [r.to_json() for r in reports]
         _emit(docs[0] if len(docs) == 1 else docs)
@@ -309,6 +320,13 @@ def status(as_json: bool = JSON) -> None:
         out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
         if r["problem"]:
             out(f"    problem: {r['problem']}")
+    from pinman.autopilot.files import HookFiles
+    from pinman.autopilot.notices import unseen
+    from pinman.commands_hooks import hooks_line
+
+    out(hooks_line())
+    for line in unseen(HookFiles(_paths())):
+        out(f"notice: {line}")
 
 
 @app.command()
@@ -576,7 +594,9 @@ def doctor(as_json: bool = JSON) -> None:
     """Find what would undo the pin: shadowing `claude` binaries, auto-update settings, missing tools."""
     from pinman.doctor import run_checks
 
-    findings = run_checks(_paths(), Path.cwd())
+    from pinman.commands_hooks import hook_findings
+
+    findings = run_checks(_paths(), Path.cwd()) + hook_findings()
     if as_json:
         _emit([f.__dict__ for f in findings])
     else:
@@ -615,3 +635,4 @@ if __name__ == "__main__":  # pragma: no cover
 
 from pinman import commands_team  # noqa: E402,F401  (registers team commands)
 from pinman import commands_bisect  # noqa: E402,F401  (registers bisect commands)
+from pinman import commands_hooks  # noqa: E402,F401  (registers `hooks`)

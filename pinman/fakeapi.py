@@ -43,8 +43,10 @@ default) accepts 1.0.100 and rejects 2.1.331 with `thinking: Extra inputs are no
 Modes: `ok`; `strict` (allow-lists of top-level body keys and betas); `reject_beta` (the named
 `reject_beta`, or else the first beta sent); `401`, `403`, `429` (with retry-after), `529`, `500`;
 `credit` (the 400 for a low credit balance); `litellm` (strict, but errors wrapped the way a LiteLLM
-proxy wraps an upstream 400); `stream_error` (a 200 stream that ends in an `error` event;
-non-streaming requests succeed); `hang` (no answer until the server stops); `garbage` (200, HTML).
+proxy wraps an upstream 400); `bedrock` / `vertex` (strict, in the words of a gateway before AWS
+Bedrock, `extraneous key [x] is not permitted`, or Google Vertex, `Unknown name "x"`); `stream_error` (a 200 stream that ends in an `error` event;
+non-streaming requests succeed); `stream_error_always` (every answer, asked for a stream or not, is
+a stream that ends in an `error` event, so the client's retry without streaming fails too); `hang` (no answer until the server stops); `garbage` (200, HTML).
 """
 
 from __future__ import annotations
@@ -114,6 +116,9 @@ MODES: tuple[str, ...] = (
     "garbage",
     "litellm",
     "credit",
+    "bedrock",
+    "vertex",
+    "stream_error_always",
 )
 
 REDACTED = "<redacted>"
@@ -298,7 +303,7 @@ class FakeAPI:
             return unexpected_beta_message([self.reject_beta])
         if self.mode == "reject_beta" and self.reject_beta is None and req.betas:
             return unexpected_beta_message(req.betas[:1])
-        if self.mode not in ("strict", "litellm"):
+        if self.mode not in ("strict", "litellm", "bedrock", "vertex"):
             return None
         bad_betas = [b for b in req.betas if b not in self.allow_betas]
         if req.path == "/v1/messages" and isinstance(req.body, dict):
@@ -409,6 +414,8 @@ class _Handler(BaseHTTPRequestHandler):
             if mode == "litellm":
                 model = req.body.get("model", "claude") if isinstance(req.body, dict) else "claude"
                 self._json(400, litellm_wrap(upstream, str(model)))
+            elif mode in ("bedrock", "vertex") and problem.endswith(": Extra inputs are not permitted"):
+                self._json(400, _cloud_error(mode, problem.split(":", 1)[0]))
             else:
                 self._json(400, upstream)
             return
@@ -416,8 +423,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, _models())
         elif req.path.endswith("/count_tokens"):
             self._json(200, {"input_tokens": _estimate_tokens(req.body)})
-        elif isinstance(req.body, dict) and req.body.get("stream"):
-            self._stream(req, fail=mode == "stream_error")
+        elif (isinstance(req.body, dict) and req.body.get("stream")) or mode == "stream_error_always":
+            self._stream(req, fail=mode in ("stream_error", "stream_error_always"))
         else:
             self._json(200, _message(req, api.reply))
 
@@ -451,6 +458,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0\r\n\r\n")
         except OSError:
             self.close_connection = True
+
+
+def _cloud_error(mode: str, key: str) -> dict[str, Any]:
+    """An extra body key rejected in the words of Bedrock's or Vertex's request validation."""
+    if mode == "bedrock":
+        return {"message": f"Malformed input request: #: extraneous key [{key}] is not permitted, "
+                           "please reformat your input and try again."}
+    said = f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
+    return {"error": {"code": 400, "message": said, "status": "INVALID_ARGUMENT",
+                      "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                                   "fieldViolations": [{"description": said}]}]}}
 
 
 def _presented_key(headers: Any) -> str | None:

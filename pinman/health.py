@@ -121,6 +121,7 @@ def probe_cli(
         DISABLE_AUTOUPDATER="1",
         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
         CLAUDE_CODE_MAX_RETRIES=str(max_retries),
+        PINMAN_PROBE="1",  # pinman's own hooks return at once for a probe (no hook loop)
     )
     workdir = Path(tempfile.mkdtemp(prefix="pinman-probe-"))
     try:
@@ -508,7 +509,8 @@ def probe_sdk(
         start = time.monotonic()
         # the subprocess gets a little longer than the SDK, so the SDK's own timeout is what fires
         out, err, code, timed_out = _run(
-            [str(python), "-I", "-c", _SDK_SCRIPT, json.dumps(args)], dict(env), workdir, timeout + 15
+            [str(python), "-I", "-c", _SDK_SCRIPT, json.dumps(args)], {**env, "PINMAN_PROBE": "1"}, workdir,
+            timeout + 15
         )
         duration = time.monotonic() - start
     finally:

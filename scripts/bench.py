@@ -90,6 +90,7 @@ def main() -> None:
     bench_reinstall(home, env)
     bench_rollback(home, work, prof)
     bench_bisect(home)
+    bench_session_hook(home, env)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -162,6 +163,23 @@ def bench_bisect(home: Path) -> None:
         f"{doc['probes']} / {doc['budget']} (n={n}, {took:.1f} s incl. installs)", "<= budget",
         doc["probes"] <= doc["budget"])
     row("  answer", f"{doc['newest_working']} ok, {doc['first_failing']} {doc['rejected']}", "", None)
+
+
+
+def bench_session_hook(home: Path, env: dict[str, str]) -> None:
+    """pinman's SessionStart hook with no notice and no check due: it must start no Python."""
+    conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
+    r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((conf / "settings.json").read_text())
+    (command,) = [h["command"] for g in doc["hooks"]["SessionStart"] for h in g["hooks"]]
+    state = home / "state" / "autopilot"
+    (state / "next-due").write_text(f"{int(time.time()) + 86400}\n")
+    (state / "notice.json").unlink(missing_ok=True)
+    p, h = interleaved([sys.executable, "-c", "pass"], ["/bin/sh", "-c", command], env, 40)
+    row("SessionStart hook, nothing due, vs `python -c pass`", f"{h * 1e3:.2f} / {p * 1e3:.2f} ms = x{h / p:.2f}",
+        "< 0.5", h / p < 0.5)
+    shutil.rmtree(conf, ignore_errors=True)
 
 
 if __name__ == "__main__":

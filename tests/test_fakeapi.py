@@ -361,4 +361,27 @@ def test_every_mode_is_listed() -> None:
         "garbage",
         "litellm",
         "credit",
+        "bedrock",
+        "vertex",
+        "stream_error_always",
     }
+
+
+@pytest.mark.parametrize("mode, rule", [("bedrock", "bedrock_extraneous_key"), ("vertex", "vertex_unknown_name")])
+def test_cloud_gateway_wordings_name_the_extra_key(api: FakeAPI, mode: str, rule: str) -> None:
+    from pinman.classify import classify
+    from pinman.health import result_from_http
+
+    api.mode = mode
+    r = post(api, body={**BODY, "thinking": {"type": "adaptive"}})
+    assert r.status_code == 400
+    outcome = classify(result_from_http(400, r.text))
+    assert (outcome.kind.value, outcome.rejected, outcome.rule) == ("schema", "thinking", rule)
+    assert post(api).status_code == 200  # what the allow-list accepts passes
+
+
+def test_stream_error_always_fails_the_non_streaming_retry_too(api: FakeAPI) -> None:
+    api.mode = "stream_error_always"
+    r = post(api)  # not asked to stream
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    assert [e for e, _ in sse_events(r.text)][-1] == "error"

@@ -1,0 +1,53 @@
+"""Every file the hooks read or write, named once (under pinman's own data and state folders)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pinman.paths import Paths
+
+# Part of every hook command pinman writes: how `uninstall` tells pinman's entries from others.
+MARKER = "/claude-hooks/pinman-"
+
+
+@dataclass(frozen=True)
+class HookFiles:
+    paths: Paths
+
+    @property
+    def scripts(self) -> Path:
+        return self.paths.data / "claude-hooks"
+
+    @property
+    def stop_failure(self) -> Path:
+        return self.scripts / "pinman-stop-failure.sh"
+
+    @property
+    def session_start(self) -> Path:
+        return self.scripts / "pinman-session-start.sh"
+
+    @property
+    def folder(self) -> Path:
+        return self.paths.state / "autopilot"
+
+    @property
+    def notice(self) -> Path:
+        """`{"systemMessage": …}`, cat-ed and removed by the SessionStart hook: shown once."""
+        return self.folder / "notice.json"
+
+    @property
+    def next_due(self) -> Path:
+        """Epoch seconds (an integer) when `check --if-due` is next worth starting."""
+        return self.folder / "next-due"
+
+    @property
+    def cooldown(self) -> Path:
+        return self.folder / "cooldown.json"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "hook.log"
+
+    def lock(self, name: str) -> Path:
+        return self.paths.locks / f"autopilot-{name}.lock"

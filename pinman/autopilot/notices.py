@@ -1,0 +1,80 @@
+"""What pinman tells the next session, and when a periodic check is next due.
+
+The notice file is one JSON object, `{"systemMessage": "pinman: …"}`, exactly what Claude Code
+shows from a SessionStart hook; the sh hook renames it away before printing, so it is shown
+once. Until then `pinman status` shows it too. Several events before the next session are kept as
+several lines of one message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from pinman.autopilot.files import HookFiles
+from pinman.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from pinman.profiles import Profile
+    from pinman.rollback import CheckReport
+
+_MAX_LINES = 5
+
+
+def unseen(files: HookFiles) -> list[str]:
+    """The lines of the notice not yet shown by a session (none when unreadable)."""
+    try:
+        doc = json.loads(files.notice.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return []
+    text = doc.get("systemMessage") if isinstance(doc, dict) else None
+    return [ln for ln in text.split("\n") if ln] if isinstance(text, str) else []
+
+
+def add(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -> None:
+    """Append one line to the notice (under a lock: two handlers may finish together)."""
+    from filelock import FileLock
+
+    from pinman.journal import scrub, secret_values
+
+    files.paths.locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(files.lock("notice"))):
+        lines = [*unseen(files), scrub(line, secret_values(environ))][-_MAX_LINES:]
+        doc = {"systemMessage": "\n".join(lines)}
+        atomic_write(files.notice, json.dumps(doc, ensure_ascii=False) + "\n", mode=0o600)
+
+
+def host(endpoint: str) -> str:
+    """`http://127.0.0.1:4000` -> `127.0.0.1:4000` (what a person calls their gateway)."""
+    return endpoint.split("://", 1)[-1]
+
+
+def describe(report: CheckReport, trigger: str) -> str | None:
+    """The one line for what a check did unattended, or None when it did nothing worth saying."""
+    at = time.strftime("%H:%M")
+    o = report.outcome
+    what = f"{o.rejected or 'request'} rejected by {host(report.endpoint)}"
+    if report.action == "rolled-back" and report.rollback:
+        return (f"pinman: rolled back {report.profile} {report.rollback['from']} → {report.rollback['to']} "
+                f"at {at} — {what} · pinman status")
+    if report.action in ("no-known-good", "endpoint-changed", "unavailable"):
+        return (f"pinman: {report.profile} {report.version} fails at {host(report.endpoint)} ({trigger}, {at}): "
+                f"{o.message[:120]} — not rolled back: {report.detail[:160]} · pinman status")
+    return None
+
+
+def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | None = None) -> None:
+    """After checks: the next time any of these profiles is due ([health] interval), for the sh hook."""
+    from pinman import activation
+    from pinman.journal import Journal
+
+    journal = Journal(files.paths)
+    now = time.time() if now is None else now
+    due = []
+    for p in profiles:
+        last = journal.last_check(activation.profile_key(p.name, p.project_root))
+        due.append((last.ts if last else now) + p.health.interval)
+    if due:
+        atomic_write(files.next_due, f"{int(min(due))}\n", mode=0o600)

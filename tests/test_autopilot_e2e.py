@@ -1,0 +1,210 @@
+"""The incident with nobody typing a pinman command: real Claude Code, real settings and hooks.
+
+A temporary HOME whose `~/.claude/settings.json` `pinman hooks install` wrote; the user's own
+`claude -p` through the shim fails behind a strict gateway; Claude Code's StopFailure hook hands
+the failure to pinman, which verifies and rolls back in the background. Failures a version change
+cannot fix change nothing; a client pinman does not run gets a notice; the next session is told.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import claude, pinman, run
+
+from pinman.autopilot.files import MARKER, HookFiles
+from pinman.fakeapi import FakeAPI
+from pinman.journal import Journal
+from pinman.paths import Paths
+
+pytestmark = pytest.mark.e2e
+
+V1, V2 = "1.0.100", "2.1.331"
+KEY = "sk-ant-test-autopilot-SECRET-0123456789"
+MINE = "echo user-hook-ran >> "  # the user's own SessionStart hook, kept beside pinman's
+
+
+@pytest.fixture
+def gateway() -> Iterator[FakeAPI]:
+    with FakeAPI("strict") as api:
+        yield api
+
+
+def user(api: FakeAPI, **extra: str) -> dict[str, str]:
+    # Bounded retries so a 529 fails in seconds, as a user's would after its retries.
+    return {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": KEY, "CLAUDE_CODE_MAX_RETRIES": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", **extra}
+
+
+@pytest.fixture
+def team(pinman_home: Paths, seeded_home: Callable[..., object], tmp_path: Path,
+         gateway: FakeAPI) -> Iterator[Path]:
+    """Profile `team` pinned to 1.0.100 (checked ok: the known-good), pinman's hooks installed."""
+    seeded_home(V1, V2)
+    p = pinman_home.user_profiles / "team.toml"
+    p.parent.mkdir(parents=True)
+    p.write_text(f'[claude-code]\nversion = "{V1}"\n\n[health]\ntimeout = 60\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    mine = tmp_path / "user-hook.txt"
+    settings.write_text(json.dumps({"hooks": {"SessionStart": [{"hooks": [
+        {"type": "command", "command": MINE + str(mine)}]}]}}))
+    assert pinman(pinman_home, work, "use", "team").code == 0
+    r = pinman(pinman_home, work, "check", "--json", **user(gateway))
+    assert json.loads(r.out)["outcome"] == "ok", r.text
+    assert pinman(pinman_home, work, "hooks", "install").code == 0
+    yield work
+    _no_handler_left(pinman_home)
+
+
+def _repin(paths: Paths, version: str) -> None:
+    p = paths.user_profiles / "team.toml"
+    p.write_text(re.sub(r'version = "[^"]+"', f'version = "{version}"', p.read_text(), count=1))
+
+
+def _handled(paths: Paths, count: int = 1, timeout: float = 120) -> list[str]:
+    """Wait until `count` handlers logged their last line ("done: …"); their verdicts."""
+    log = HookFiles(paths).log
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = re.findall(r"\] done: (\S+)", log.read_text() if log.exists() else "")
+        if len(done) >= count:
+            return done
+        time.sleep(0.1)
+    raise AssertionError(f"no handler finished; log:\n{log.read_text() if log.exists() else '(none)'}")
+
+
+def _no_handler_left(paths: Paths) -> None:
+    """Every handler this test started has exited (they log their pid); stragglers are killed."""
+    log = HookFiles(paths).log
+    pids = {int(p) for p in re.findall(r"\[(\d+)\]", log.read_text())} if log.exists() else set()
+    deadline = time.monotonic() + 60
+    for pid in pids:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)  # its own session: the group holds its probes too
+            raise AssertionError(f"handler {pid} was still running")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (not yet reaped by init) is gone for our purposes
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+
+
+def _version(paths: Paths, cwd: Path) -> str:
+    return claude(paths, cwd, "--version").out.split()[0]
+
+
+def _session_start(paths: Paths, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The SessionStart command exactly as pinman wrote it into the settings file."""
+    settings = json.loads((Path(os.environ["HOME"]) / ".claude" / "settings.json").read_text())
+    (command,) = [h["command"] for g in settings["hooks"]["SessionStart"] for h in g["hooks"]
+                  if MARKER in h["command"]]
+    return subprocess.run(["/bin/sh", "-c", command], cwd=cwd, input="{}", capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize("mode, rejected", [("strict", "thinking"), ("litellm", "thinking"),
+                                            ("bedrock", "thinking"), ("vertex", "thinking")])
+def test_the_users_own_failure_rolls_back_with_no_pinman_command(pinman_home: Paths, team: Path,
+                                                                 gateway: FakeAPI, tmp_path: Path,
+                                                                 mode: str, rejected: str) -> None:
+    gateway.mode = mode
+    _repin(pinman_home, V2)  # the team moves to the new version, and the gateway rejects it
+    assert _version(pinman_home, team) == V2
+
+    r = claude(pinman_home, team, "-p", "say OK", "--output-format", "json", **user(gateway))
+    failed_at = time.monotonic()
+    assert r.code == 1 and json.loads(r.out)["is_error"], r.text
+    # No pinman command typed: the shim's `claude` becomes the known-good by itself.
+    seen = V2
+    while seen != V1 and time.monotonic() - failed_at < 60:
+        time.sleep(0.2)
+        seen = _version(pinman_home, team)
+    took = time.monotonic() - failed_at
+    assert seen == V1, HookFiles(pinman_home).log.read_text()
+    print(f"\n[{mode}] failed run -> rollback in place: {took:.1f} s")
+    assert _handled(pinman_home) == ["rolled-back"]
+
+    again = claude(pinman_home, team, "-p", "say OK", "--output-format", "json", **user(gateway))
+    assert again.code == 0 and json.loads(again.out)["result"] == "OK", again.text
+
+    entries = list(Journal(pinman_home).entries())
+    hooks = [e for e in entries if e.event == "hook"]
+    assert len(hooks) == 1 and hooks[0].extra == {"trigger": "StopFailure", "action": "rolled-back"}
+    assert [e.event for e in entries[-4:]] == ["check", "check", "rollback", "hook"]
+    # pinman's probes of 2.1.331 failed too, with these hooks installed: they ran no handler.
+    assert HookFiles(pinman_home).log.read_text().count("StopFailure in") == 1
+
+    # Told once: `pinman status` until a session starts, then that session, then nobody.
+    status = pinman(pinman_home, team, "status").out
+    assert f"notice: pinman: rolled back team {V2} → {V1} at " in status
+    first = _session_start(pinman_home, team)
+    msg = json.loads(first.stdout)["systemMessage"]
+    assert msg.startswith(f"pinman: rolled back team {V2} → {V1} at ")
+    assert msg.endswith(f"— {rejected} rejected by 127.0.0.1:{gateway.port} · pinman status")
+    assert _session_start(pinman_home, team).stdout == ""
+    assert "notice:" not in pinman(pinman_home, team, "status").out
+    assert (tmp_path / "user-hook.txt").read_text().count("user-hook-ran") >= 1  # the user's hook still runs
+
+
+@pytest.mark.parametrize("mode, kind", [("credit", "client"), ("529", "overloaded"), ("401", "auth"),
+                                        ("stream_error_always", "server")])
+def test_failures_a_version_change_cannot_fix_change_nothing(pinman_home: Paths, team: Path, gateway: FakeAPI,
+                                                             mode: str, kind: str) -> None:
+    _repin(pinman_home, V2)
+    assert _version(pinman_home, team) == V2
+    gateway.mode = mode
+    gateway.clear()
+    r = claude(pinman_home, team, "-p", "say OK", "--output-format", "json", **user(gateway))
+    assert r.code == 1, r.text
+    users_requests = len(gateway.messages_requests())
+    assert _handled(pinman_home) == ["ignored"]
+    (hook,) = [e for e in Journal(pinman_home).entries() if e.event == "hook"]
+    assert hook.outcome == kind
+    assert _version(pinman_home, team) == V2
+    assert [e.event for e in Journal(pinman_home).entries()][-1] == "hook"  # no probe, no switch
+    assert len(gateway.messages_requests()) == users_requests
+    assert _session_start(pinman_home, team).stdout == ""
+
+
+def test_a_client_pinman_does_not_run_is_reported_not_switched(pinman_home: Paths, team: Path,
+                                                               gateway: FakeAPI, seeded_home: Callable[..., list]) -> None:
+    # pinman runs 1.0.100 here; a 2.1.331 started some other way (an IDE's bundled CLI) fails.
+    other = seeded_home(V2)[0].binary
+    r = run([str(other), "-p", "say OK", "--output-format", "json"], pinman_home, team, **user(gateway))
+    assert r.code == 1, r.text
+    assert _handled(pinman_home) == ["not-ours"]
+    assert _version(pinman_home, team) == V1
+    assert not [e for e in Journal(pinman_home).entries() if e.event in ("rollback", "check")][1:]
+    msg = json.loads(_session_start(pinman_home, team).stdout)["systemMessage"]
+    assert f"Claude Code {V2} failed (thinking rejected by 127.0.0.1:{gateway.port}), but pinman runs {V1}" in msg
+
+
+def test_hooks_install_keeps_the_users_settings_and_uninstall_restores_them(pinman_home: Paths,
+                                                                            team: Path) -> None:
+    settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"
+    doc = json.loads(settings.read_text())
+    assert [h["command"] for g in doc["hooks"]["SessionStart"] for h in g["hooks"]][0].startswith(MINE)
+    assert pinman(pinman_home, team, "hooks", "install").out.startswith("already installed")
+    assert pinman(pinman_home, team, "hooks", "uninstall").code == 0
+    assert list(json.loads(settings.read_text())["hooks"]) == ["SessionStart"]
+    assert [h["command"] for g in json.loads(settings.read_text())["hooks"]["SessionStart"]
+            for h in g["hooks"]] == [doc["hooks"]["SessionStart"][0]["hooks"][0]["command"]]
