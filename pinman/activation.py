@@ -97,6 +97,11 @@ class Override:
     reason: str
     at: float
     sdk_version: str | None = None  # the SDK that was known-good with `version`, restored with it
+    # The pin it replaced: the profile's spec as written and the exact version that spec ran. When
+    # the profile's pin changes, the override no longer applies. None (files written before this
+    # was recorded): it belongs to whatever the profile pins now.
+    pin_spec: str | None = None
+    pin_version: str | None = None
 
 
 def read_overrides(paths: Paths) -> dict[str, Override]:
@@ -109,7 +114,7 @@ def read_overrides(paths: Paths) -> dict[str, Override]:
         version = text(v, "version")
         if version is not None and _exact(version):  # it names a folder in the store
             out[key] = Override(version, text(v, "previous"), text(v, "reason") or "", number(v, "at"),
-                                text(v, "sdk_version"))
+                                text(v, "sdk_version"), text(v, "pin_spec"), text(v, "pin_version"))
     return out
 
 
