@@ -55,6 +55,7 @@ class CheckReport:
     def exit_code(self) -> ExitCode:
         return {
             "ok": ExitCode.OK,
+            "recovered": ExitCode.OK,  # back on the pin, verified: all is well
             "rolled-back": ExitCode.ROLLED_BACK,
             "not-client": ExitCode.NOT_CLIENT,
         }.get(self.action, ExitCode.BROKEN)
