@@ -171,9 +171,10 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
                          action="ok", detail="recorded as known-good for " + endpoint, override_dropped=dropped)
     report.timings["detected"] = report.duration
     recover = profile.health.auto_recover if auto_recover is None else auto_recover
-    if tgt.override is not None and recover and outcome.kind.value in ("ok", "schema"):
+    ov = tgt.override
+    if ov is not None and recover and _recoverable(profile, ov) and outcome.kind.value in ("ok", "schema"):
         # Only a verdict about the client says anything about the pin; an outage says nothing.
-        if _recover(paths, profile, report, journal, probe, key, env, tgt.override, may_install):
+        if _recover(paths, profile, report, journal, probe, key, env, ov, may_install):
             return report
     if outcome.kind.value == "ok":
         return report
@@ -202,6 +203,18 @@ def _have(paths: Paths, tgt: Any, progress: Callable[[str], None] | None, may_in
     elif installed(paths, tgt.version) is None:
         raise PinmanError(f"{tgt.profile.name}: {tgt.version} is not installed (not downloaded by a periodic check)",
                           hint=f"run `pinman install {tgt.profile.name}`")
+
+
+BY_HAND = "rolled back by hand"
+
+
+def _recoverable(profile: Profile, ov: activation.Override) -> bool:
+    """An override pinman made because the endpoint rejected the pin, judged by the real client.
+
+    A rollback by hand is the user's decision, for reasons a probe cannot see: it stays until
+    `use --reset`. The http probe sends the same request whatever the version, and the sdk probe
+    tests the SDK, so neither can say the pinned CLI is accepted again."""
+    return ov.reason != BY_HAND and profile.health.probe == "cli"
 
 
 def _recover(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober, key: str,
@@ -393,7 +406,7 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
         raise PinmanError(f"--to needs an exact version, not {to!r}")
     to = to.lstrip("v=")
     ensure_installed(paths, Target(profile, to, None, "rollback"))
-    switch_to(paths, profile, to, previous=current, reason="rolled back by hand", env=env)
+    switch_to(paths, profile, to, previous=current, reason=BY_HAND, env=env)
     return current, to
 
 

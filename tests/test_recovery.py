@@ -20,7 +20,7 @@ from pinman.inventory import status_rows
 from pinman.journal import Entry, Journal
 from pinman.paths import Paths
 from pinman.profiles import find_profile, load_profile
-from pinman.rollback import check
+from pinman.rollback import check, manual_rollback
 
 EP = "http://127.0.0.1:4000"
 SCHEMA_BODY = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'
@@ -131,6 +131,27 @@ def test_auto_recover_off_stays_on_the_override(pinman_home: Paths, profile_file
     r = check(pinman_home, team, prober=probe, auto_recover=False if how == "argument" else None)
     assert probe.calls == ["1.0.100"] and r.action == "ok"
     assert resolution.target(pinman_home, team).version == "1.0.100"
+
+
+def test_a_rollback_by_hand_is_not_undone_by_a_check(pinman_home: Paths, profile_file: Path,
+                                                     tmp_path: Path) -> None:
+    team = load(pinman_home, tmp_path)
+    assert manual_rollback(pinman_home, team, "1.0.100") == ("2.1.331", "1.0.100")
+    probe = Script({"1.0.100": ok, "2.1.331": ok})
+    r = check(pinman_home, team, prober=probe)
+    assert probe.calls == ["1.0.100"] and r.action == "ok"  # the user's decision stands
+    assert resolution.target(pinman_home, team).version == "1.0.100"
+    ov = activation.get_override(pinman_home, "team", None)
+    assert ov is not None and ov.pin_spec == "2.1.331"  # it still belongs to the pin it replaced
+
+
+def test_the_http_probe_cannot_tell_versions_apart_so_it_never_recovers(pinman_home: Paths, profile_file: Path,
+                                                                        tmp_path: Path) -> None:
+    rolled_back(pinman_home, tmp_path)
+    profile_file.write_text(profile_file.read_text() + '\n[health]\nprobe = "http"\n')
+    probe = Script({"1.0.100": ok, "2.1.331": ok})
+    r = check(pinman_home, load(pinman_home, tmp_path), prober=probe)
+    assert probe.calls == ["1.0.100"] and r.action == "ok"
 
 
 def test_a_second_rollback_still_replaces_the_first_pin(pinman_home: Paths, profile_file: Path,
