@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from pinman.classify import Outcome
     from pinman.health import ProbeResult, Waiting
     from pinman.profiles import Profile
+    from pinman.registry import Registry
+    from pinman.resolution import Target
 
 # version -> what probing that version against the endpoint saw
 Prober = Callable[..., "ProbeResult"]  # (version, *, sdk_version=None) -> what probing that pair saw
@@ -188,13 +190,13 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     return _roll_back(paths, profile, report, journal, probe, key, env, start)
 
 
-def _offline(paths: Paths) -> Any:
+def _offline(paths: Paths) -> Registry:
     from pinman.registry import Registry
 
     return Registry(paths, offline=True)
 
 
-def _have(paths: Paths, tgt: Any, progress: Callable[[str], None] | None, may_install: bool) -> None:
+def _have(paths: Paths, tgt: Target, progress: Callable[[str], None] | None, may_install: bool) -> None:
     """The target's install, downloaded only when allowed."""
     from pinman.resolution import ensure_installed, installed
 

@@ -226,6 +226,14 @@ def test_an_override_written_before_pins_were_recorded_keeps_working(pinman_home
     assert resolution.target(pinman_home, load(pinman_home, tmp_path)).version == "1.0.100"
 
 
+def test_show_prints_auto_recover(pinman_home: Paths, profile_file: Path, tmp_path: Path) -> None:
+    from pinman.inventory import profile_detail
+
+    assert profile_detail(pinman_home, tmp_path, "team")["health"]["auto_recover"] is True
+    profile_file.write_text(profile_file.read_text() + "\n[health]\nauto_recover = false\n")
+    assert profile_detail(pinman_home, tmp_path, "team")["health"]["auto_recover"] is False
+
+
 def test_auto_recover_is_on_by_default_and_validated(tmp_path: Path) -> None:
     p = tmp_path / "x.toml"
     p.write_text('[claude-code]\nversion = "2.1.331"\n')
