@@ -11,7 +11,8 @@ Order of judgement:
    the 400s no version change fixes (`client`);
 3. the API error type, then the HTTP status (`ERROR_TYPES`, `STATUSES`);
 4. `FALLBACK_RULES`: the client's reworded texts when no status survived (Claude Code 1.x reports
-   none: "Invalid API key · Fix external API key", "Credit balance is too low", …).
+   none: "Invalid API key · Fix external API key", "Credit balance is too low", …; 2.x with no
+   credentials at all: "Not logged in · Please run /login").
 
 Billing: a low credit balance arrives as a 400 `invalid_request_error`, and Claude Code rewords it
 to "Credit balance is too low"; it is `client` (a 400 no version change fixes), like "prompt is too
@@ -241,6 +242,14 @@ FALLBACK_RULES: tuple[Rule, ...] = (
         r"Invalid API key|invalid x-api-key|invalid bearer token"
         r"|OAuth token (?:has expired|revoked)"
         r"|authentication_error|Failed to authenticate",
+    ),
+    # Claude Code 2.x with no key and no login (`api_error_status` null): nothing was sent.
+    _rule(
+        "not_logged_in",
+        Kind.AUTH,
+        r"\bNot logged in\b|Please run /login",
+        advice="no credentials reached the client: set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) "
+        f"where pinman runs, or run `claude` and /login; {NO_VERSION_FIX}",
     ),
     _rule("permission_text", Kind.PERMISSION, r"permission_error|does not have permission"),
     _rule("overloaded_text", Kind.OVERLOADED, r"\bOverloaded\b|overloaded_error"),

@@ -117,6 +117,8 @@ def _fast(command: str, as_json: bool) -> int:
     state = "" if info["installed"] else "  (not installed: `pinman install` or run claude once)"
     out(f"{info['profile']} {info['version']}{state}")
     out(f"  why:     {info['why']}")
+    if info.get("dropped"):
+        out(f"  note:    {info['dropped']}")
     out(f"  chosen:  {info['source']} ({info['detail']})")
     out(f"  profile: {info['profile_file']}")
     if info["shadows"]:

@@ -228,17 +228,23 @@ def check(
 
     paths = _paths()
     cwd = Path.cwd()
-    if all_profiles:
+    if if_due and all_profiles:
+        from pinman.resolution import in_use
+
+        chosen = in_use(paths)  # the periodic mode: only what `claude` runs on this machine
+    elif all_profiles:
         chosen = [p for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     else:
         chosen = [_profile(name or activation.choose(cwd, paths).name)]
     considered = list(chosen)
     if if_due:
+        from pinman.resolution import runs_offline
         from pinman.rollback import due
 
-        chosen = [p for p in chosen if due(paths, p)]
+        # never a download: a profile whose version is not in the store waits for its first `claude`
+        chosen = [p for p in chosen if runs_offline(paths, p) and due(paths, p)]
     code = _run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
-                       isolated_home=isolated_home, quiet_ok=if_due)
+                       isolated_home=isolated_home, quiet_ok=if_due, may_install=not if_due)
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import note_checked
 
@@ -250,14 +256,16 @@ SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code
 
 
 def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | None,
-                isolated_home: bool, quiet_ok: bool = False) -> int:
+                isolated_home: bool, quiet_ok: bool = False, may_install: bool = True) -> int:
     from pinman.rollback import check as run_check
 
     paths = _paths()
     for p in profiles:
         _notices(paths, p)
-    reports = [run_check(paths, p, auto_rollback=auto_rollback, isolated_home=isolated_home,
-                         progress=_progress(p.name)) for p in profiles]
+    # --no-rollback means "never switch": neither back nor forward
+    reports = [run_check(paths, p, auto_rollback=auto_rollback, auto_recover=auto_rollback,
+                         isolated_home=isolated_home, progress=_progress(p.name), may_install=may_install,
+                         waiting=_probe_meter()) for p in profiles]
     if quiet_ok:  # unattended (`--if-due`): what it did is told to the next session
         from pinman.autopilot.files import HookFiles
         from pinman.autopilot.notices import add, describe
@@ -275,9 +283,32 @@ def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | Non
     return next((c for c in SEVERITY if c in codes), 0)
 
 
+def _probe_meter() -> Any:
+    """`probing 2.1.331 → 127.0.0.1:4000 … 12 s / 60 s`, rewritten in place on a terminal's stderr;
+    nothing at all when stderr is not a terminal (logs, cron, pipes)."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(w: Any) -> None:
+        if w.done:
+            sys.stderr.write("\r\033[K")
+        else:
+            host = w.endpoint.split("://", 1)[-1]
+            sys.stderr.write(f"\r\033[Kprobing {w.version} → {host} … {w.elapsed:.0f} s / {w.timeout:.0f} s")
+        sys.stderr.flush()
+
+    return show
+
+
 def _render_check(r: Any) -> None:
     o = r.outcome
     head = f"{r.profile} {r.version}  "
+    if r.override_dropped:
+        out(f"{r.profile}: {r.override_dropped}")
+    if r.recovered:
+        out(f"{head}ok  ({r.duration:.1f} s)")
+        out(f"  recovered: {r.detail} (probed {r.recovered['to']} ok, override {r.recovered['from']} dropped)")
+        return
     if o.kind.value == "ok":
         out(f"{head}ok  ({r.duration:.1f} s)  - {r.detail}")
         return
@@ -318,6 +349,8 @@ def status(as_json: bool = JSON) -> None:
         seen = f"last check: {last['outcome']} {_age(last['ts'])}" if last else "never checked"
         mark = "*" if r["active"] else " "
         out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
+        if r.get("dropped"):
+            out(f"    note: {r['dropped']}")
         if r["problem"]:
             out(f"    problem: {r['problem']}")
     from pinman.autopilot.files import HookFiles

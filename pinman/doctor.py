@@ -36,6 +36,7 @@ def run_checks(paths: Paths, cwd: Path, environ: Mapping[str, str] | None = None
         *check_shim(paths),
         *check_sdk_coupling(paths, cwd),
         *check_installs(paths, cwd),
+        *check_editors(paths, home, env),
     ]
 
 
@@ -193,4 +194,27 @@ def check_installs(paths: Paths, cwd: Path) -> list[Finding]:
             out.append(Finding("warn", v.line(), f"{v.repair} (installs it again with a manifest)"))
     if checked and not out:
         out.append(Finding("ok", f"{len(checked)} installs match the files recorded when they were installed"))
+    return out
+
+
+def check_editors(paths: Paths, home: Path, environ: Mapping[str, str]) -> list[Finding]:
+    """VS Code-family editors whose Claude Code extension runs its own bundled CLI, not the pin."""
+    from pinman.runtime.editors import find, setting_line
+
+    out: list[Finding] = []
+    for ide in find(home, paths.shim, environ):
+        runs = (f"Claude Code {ide.cli_version}" if ide.cli_version
+                else f"a Claude Code CLI of unknown version (extension {ide.extension_version or '?'})")
+        if ide.problem:
+            out.append(Finding("warn", f"{ide.editor}: the extension at {ide.folder} bundles {runs}; {ide.problem}",
+                               f"fix the file, then add {setting_line(paths.shim)}"))
+        elif ide.routed:
+            out.append(Finding("ok", f"{ide.editor}: the extension's CLI goes through the pinman shim "
+                               f"({ide.settings}); it bundles {runs}"))
+        else:
+            how = f"runs {ide.wrapper} instead" if ide.wrapper else "runs it directly, outside the pin"
+            out.append(Finding("warn", f"{ide.editor}: the Claude Code extension at {ide.folder} bundles {runs} "
+                               f"and {how}", f"add to {ide.settings}: {setting_line(paths.shim)}"))
+    if not out:
+        out.append(Finding("ok", "no editor's Claude Code extension found (VS Code, Cursor, Windsurf, VSCodium)"))
     return out

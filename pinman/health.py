@@ -25,7 +25,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,17 @@ class ProbeResult:
     # None means unknown; the classifier then judges by exit code and status alone.
     is_error: bool | None = None
     sdk_version: str | None = None  # probe_sdk: the `anthropic` version that sent the request
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A CLI probe still waiting for the client's answer (for a live line on a terminal)."""
+
+    version: str
+    endpoint: str  # scheme://host:port
+    elapsed: float  # seconds since the client started
+    timeout: float
+    done: bool = False  # the probe is over: clear the line
 
 
 # -- secrets -------------------------------------------------------------------------------------
@@ -106,6 +117,7 @@ def probe_cli(
     timeout: float = 60.0,
     isolated_home: bool = False,
     max_retries: int = 1,
+    on_wait: Callable[[float], None] | None = None,
 ) -> ProbeResult:
     """Run `binary -p PROMPT --output-format json` once and report what it said.
 
@@ -113,7 +125,7 @@ def probe_cli(
     the probe must end quickly, so the auto-updater and non-essential traffic are switched off and
     the client's retries are bounded (against a 529 it otherwise retries for minutes). It runs in
     an empty temporary folder so no project's CLAUDE.md or hooks take part. On timeout the whole
-    process group is killed.
+    process group is killed. `on_wait(elapsed)` is called about once a second while it waits.
     """
     secrets = secret_values(env)
     run_env = dict(env)
@@ -130,7 +142,7 @@ def probe_cli(
             run_env.pop("CLAUDE_CONFIG_DIR", None)  # would point the client back at real settings
         start = time.monotonic()
         out, err, code, timed_out = _run(
-            [str(binary), "-p", prompt, "--output-format", "json"], run_env, workdir, timeout
+            [str(binary), "-p", prompt, "--output-format", "json"], run_env, workdir, timeout, on_wait
         )
         duration = time.monotonic() - start
     finally:
@@ -140,7 +152,11 @@ def probe_cli(
 
 
 def _run(
-    argv: list[str], env: dict[str, str], cwd: Path, timeout: float
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float,
+    on_wait: Callable[[float], None] | None = None,
 ) -> tuple[str, str, int | None, bool]:
     try:
         proc = subprocess.Popen(
@@ -157,7 +173,7 @@ def _run(
             f"cannot run {argv[0]}: {e.strerror or e}", hint="reinstall this version"
         ) from e
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = _communicate(proc, timeout, on_wait)
         return _text(out), _text(err), proc.returncode, False
     except subprocess.TimeoutExpired:
         _kill_group(proc.pid)
@@ -167,6 +183,24 @@ def _run(
             proc.kill()
             out, err = b"", b""
         return _text(out), _text(err), None, True
+
+
+def _communicate(
+    proc: subprocess.Popen[bytes], timeout: float, on_wait: Callable[[float], None] | None
+) -> tuple[bytes, bytes]:
+    """`proc.communicate(timeout)`, in slices of a second when someone wants to hear it wait.
+    (Retrying communicate after its TimeoutExpired loses no output.)"""
+    if on_wait is None:
+        return proc.communicate(timeout=timeout)
+    start = time.monotonic()
+    while True:
+        left = timeout - (time.monotonic() - start)
+        try:
+            return proc.communicate(timeout=max(0.0, min(1.0, left)))
+        except subprocess.TimeoutExpired:
+            if left <= 1.0:
+                raise
+            on_wait(time.monotonic() - start)
 
 
 def _kill_group(pgid: int) -> None:

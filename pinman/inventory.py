@@ -178,7 +178,25 @@ def status_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
             continue
         tgt, _ = _try_target(paths, profile)
         row["why"] = tgt.why if tgt else row["problem"]
-        last = journal.last_check(activation.profile_key(profile.name, profile.project_root))
+        key = activation.profile_key(profile.name, profile.project_root)
+        last = journal.last_check(key)
         row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,
                               "endpoint": last.endpoint, "message": last.message} if last else None)
+        row["dropped"] = _dropped(paths, journal, profile, key)
     return rows
+
+
+# What last changed which version a profile runs, in the journal (checks do not).
+_SWITCHES = frozenset({"rollback", "reset", "recovered", "dropped", "switch"})
+
+
+def _dropped(paths: Paths, journal: Any, profile: Any, key: str) -> str | None:
+    """Why an override no longer applies: its pin changed. From the override itself until a check
+    drops it, then from the journal until the next switch."""
+    from pinman.resolution import dropped_note, dropped_override
+
+    found = dropped_override(paths, profile)
+    if found is not None:
+        return dropped_note(*found)
+    last = next((e for e in journal.history(key) if e.event in _SWITCHES), None)
+    return last.message if last is not None and last.event == "dropped" else None

@@ -33,6 +33,7 @@ model = "claude-haiku-4-5"      # optional; the client's default when absent
 prompt = "Reply with the single word OK."
 timeout = 60                    # seconds, > 0
 auto_rollback = true            # roll back to the last known-good version on a schema error
+auto_recover = true             # on a rollback override, return to the pin once the endpoint accepts it
 interval = "6h"                 # periodic check at most this often: "90s", "30m", "6h", "1d", "1h30m" or seconds
 ```
 
@@ -102,7 +103,7 @@ _KEYS: dict[KeyPath, tuple[str, ...]] = {
     ("claude-code",): ("version", "locked", "integrity", "bad", "native"),
     ("claude-code", "bad", 0): ("version", "reason"),
     ("sdk",): ("package", "version"),
-    ("health",): ("probe", "model", "prompt", "timeout", "auto_rollback", "interval"),
+    ("health",): ("probe", "model", "prompt", "timeout", "auto_rollback", "auto_recover", "interval"),
 }
 PROBES = ("cli", "http", "sdk")
 _RESERVED_ENV = {
@@ -161,6 +162,7 @@ class HealthConfig:
     auto_rollback: bool = True
     interval: float = 6 * 3600.0  # seconds
     model: str | None = None
+    auto_recover: bool = True  # while on a rollback override, return to the pin once it checks ok
 
 
 @dataclass(frozen=True)
@@ -566,6 +568,7 @@ def _health(f: TomlFile, value: object) -> HealthConfig:
         prompt=check_str(f, h.get("prompt", d.prompt), (*key, "prompt"), empty_ok=False),
         timeout=_check_positive(f, h.get("timeout", d.timeout), (*key, "timeout")),
         auto_rollback=_check_bool(f, h.get("auto_rollback", d.auto_rollback), (*key, "auto_rollback")),
+        auto_recover=_check_bool(f, h.get("auto_recover", d.auto_recover), (*key, "auto_recover")),
         interval=_interval(f, h.get("interval", d.interval), (*key, "interval")),
         model=None if model is None else check_str(f, model, (*key, "model"), empty_ok=False),
     )

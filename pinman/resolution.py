@@ -17,7 +17,7 @@ from pinman.activation import Override, Pointer
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profiles import Profile
+    from pinman.profiles import ClaudeCodePin, Profile
     from pinman.registry import Registry
     from pinman.store import Install
 
@@ -39,7 +39,40 @@ class Target:
 
 
 def override_for(paths: Paths, profile: Profile) -> Override | None:
-    return activation.get_override(paths, profile.name, profile.project_root)
+    """The local override this profile runs on, if it still belongs to the profile's pin."""
+    ov = activation.get_override(paths, profile.name, profile.project_root)
+    return ov if ov is not None and stale_override(ov, profile.claude_code) is None else None
+
+
+def stale_override(ov: Override, pin: ClaudeCodePin) -> str | None:
+    """Why `ov` no longer applies: the pin it replaced is not the profile's pin any more (an edit,
+    a `git pull`, `pin`, `lock` or `upgrade` moved it). None while it still applies."""
+    if ov.pin_spec is None:
+        return None  # recorded before overrides named their pin: it belongs to the pin of today
+    if _spec_key(ov.pin_spec) != _spec_key(pin.version):
+        return f"the pin changed from {ov.pin_spec} to {pin.version}"
+    now = pin.exact
+    if now and ov.pin_version and now != ov.pin_version:
+        return f"the pin moved from {ov.pin_version} to {now}"
+    return None
+
+
+def dropped_override(paths: Paths, profile: Profile) -> tuple[Override, str] | None:
+    """The override recorded for this profile that its new pin made obsolete, and why."""
+    ov = activation.get_override(paths, profile.name, profile.project_root)
+    why = stale_override(ov, profile.claude_code) if ov is not None else None
+    return (ov, why) if ov is not None and why else None
+
+
+def dropped_note(ov: Override, why: str) -> str:
+    return f"local override {ov.version} dropped: {why}"
+
+
+def _spec_key(spec: str) -> str:
+    from pinman.versions import clean, is_exact
+
+    spec = spec.strip()
+    return (clean(spec) or spec) if is_exact(spec) else spec
 
 
 def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
@@ -217,6 +250,45 @@ def _global_profile(paths: Paths, name: str) -> Profile:
     from pinman.profiles import find_profile
 
     return find_profile(name, Path(os.sep), paths)
+
+
+def in_use(paths: Paths) -> list[Profile]:
+    """The profiles `claude` runs on this machine: the global choice, and every (context, profile)
+    the shim keeps a pointer for (a project where it ran, a name run with PINMAN_PROFILE). Pointers
+    of projects that are gone and names that no longer load are skipped."""
+    from pinman.errors import PinmanError
+    from pinman.profiles import find_profile
+
+    wanted: list[tuple[str, Path | None]] = []
+    try:
+        chosen = activation.read_global(paths)
+    except PinmanError:
+        chosen = None
+    if chosen:
+        wanted.append((chosen, None))
+    wanted += [(ptr.name, root) for ptr, root in activation.pointers(paths)]
+    out: dict[str, Profile] = {}
+    for name, root in wanted:
+        if root is not None and not (root / ".pinman.toml").is_file():
+            continue
+        try:
+            profile = find_profile(name, root, paths) if root else _global_profile(paths, name)
+        except PinmanError:
+            continue
+        out.setdefault(activation.profile_key(profile.name, profile.project_root), profile)
+    return list(out.values())
+
+
+def runs_offline(paths: Paths, profile: Profile) -> bool:
+    """True when the version this profile runs resolves offline and is in the store already."""
+    from pinman.errors import PinmanError
+    from pinman.registry import Registry
+
+    try:
+        tgt = target(paths, profile, registry=Registry(paths, offline=True))
+    except PinmanError:
+        return False
+    return installed(paths, tgt.version) is not None
 
 
 def shim_main(argv: list[str]) -> int:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pinman import activation
 from pinman.paths import Paths
-from pinman.resolution import why_override
+from pinman.resolution import dropped_note, dropped_override, override_for, why_override
 
 if TYPE_CHECKING:
     from pinman.profiles import ClaudeCodePin
@@ -35,7 +35,7 @@ def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
     ptr = activation.read_pointer(ptr_file)
     if ptr and _fresh(ptr_file, profile.path) and Path(ptr["bin"]).exists():
         version, binary = ptr["ver"], ptr["bin"]
-        ov = activation.get_override(paths, profile.name, profile.project_root)
+        ov = override_for(paths, profile)
         why = why_override(ov) if ov and ov.version == version else _why_pin(profile.claude_code, version)
     else:
         from pinman.resolution import installed, target
@@ -44,8 +44,10 @@ def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
         inst = installed(paths, tgt.version)
         version, binary = tgt.version, (str(inst.binary) if inst else None)
         why = tgt.why if tgt.override else _why_pin(profile.claude_code, version)
+    dropped = dropped_override(paths, profile)
     info.update(version=version, binary=binary, installed=binary is not None, why=why,
-                install=_prefix(paths, version) if binary else None)
+                install=_prefix(paths, version) if binary else None,
+                dropped=dropped_note(*dropped) if dropped else None)
     return info
 
 

@@ -422,6 +422,20 @@ OTHER_CASES = [
         None,
         "auth_text",
     ),
+    Case(  # real 2.1.331 with no key and no login: api_error_status is null
+        "not-logged-in-cc2",
+        cli("Not logged in · Please run /login"),
+        Kind.AUTH,
+        None,
+        "not_logged_in",
+    ),
+    Case(  # real 1.0.100 in the same situation
+        "no-key-cc1",
+        cli("Invalid API key · Please run /login"),
+        Kind.AUTH,
+        None,
+        "auth_text",
+    ),
     Case(
         "oauth-expired",
         cli(
@@ -841,3 +855,9 @@ def test_layers_deepest_first() -> None:
 def test_classify_is_pure() -> None:
     result = cli("API Error: 400 thinking: Extra inputs are not permitted", 400)
     assert classify(result) == classify(result)
+
+
+def test_not_logged_in_says_how_to_give_the_probe_credentials() -> None:
+    outcome = classify(cli("Not logged in · Please run /login"))
+    assert outcome.kind is Kind.AUTH
+    assert "ANTHROPIC_API_KEY" in outcome.advice and "/login" in outcome.advice

@@ -80,7 +80,10 @@ def test_schema_error_rolls_back_offline_and_the_shim_follows(pinman_home: Paths
     row = next(r for r in json.loads(status.out) if r["name"] == "team")
     assert row["version"] == V1 and row["override"] and "rolled back from 2.1.331" in row["why"]
     history = json.loads(pinman(pinman_home, team, "history", "team", "--json").out)
-    assert [h["event"] for h in history[:5]] == ["check", "rollback", "check", "check", "check"]
+    # newest first: the pin re-probed by the check on the override (still rejected), that check,
+    # the rollback, the known-good re-probed, the failing check
+    assert [h["event"] for h in history[:5]] == ["check", "check", "rollback", "check", "check"]
+    assert (history[0]["version"], history[0]["outcome"], history[1]["version"]) == (V2, "schema", V1)
     assert (pinman_home.user_profiles / "team.toml").read_text().count(V2) == 1  # profile untouched
 
     # Back to the pin by hand: the override goes, the shim follows.
