@@ -456,3 +456,17 @@ def test_unreadable_state_files_are_no_notice_and_no_cooldown(pinman_home: Paths
         files.cooldown.write_text(text)
         assert notices.unseen(files) == []
         assert handler._cooled_down(files, "x")
+
+
+def test_a_recovery_is_told_to_the_next_session() -> None:
+    """Back on the pin after a rollback: the notice says so, with the endpoint and a pointer to status."""
+    from pinman.autopilot.notices import describe
+
+    ok = Outcome(Kind.OK, 200, None, "ok", "")
+    r = CheckReport("stable", V_NEW, "http://127.0.0.1:4000", ok, 1.0, action="recovered", detail="d")
+    r.recovered = {"from": V_OLD, "to": V_NEW, "message": f"stable is back on {V_NEW}: the endpoint accepts it again"}
+    line = describe(r, "periodic check")
+    assert line is not None and line.startswith(f"pinman: stable is back on {V_NEW}: the endpoint accepts it again")
+    assert "127.0.0.1:4000" in line and line.endswith("· pinman status")
+    r.action, r.recovered = "ok", None
+    assert describe(r, "periodic check") is None

@@ -59,6 +59,8 @@ def describe(report: CheckReport, trigger: str) -> str | None:
     if report.action == "rolled-back" and report.rollback:
         return (f"pinman: rolled back {report.profile} {report.rollback['from']} → {report.rollback['to']} "
                 f"at {at} — {what} · pinman status")
+    if report.action == "recovered" and report.recovered:
+        return f"pinman: {report.recovered['message']} ({host(report.endpoint)}, {at}) · pinman status"
     if report.action in ("no-known-good", "endpoint-changed", "unavailable"):
         return (f"pinman: {report.profile} {report.version} fails at {host(report.endpoint)} ({trigger}, {at}): "
                 f"{o.message[:120]} — not rolled back: {report.detail[:160]} · pinman status")
