@@ -528,8 +528,9 @@ def resolve(spec: str,
     for v in res.skipped:
         err(f"skipped {v}: {skips[v]}")
     if res.stale:
-        when = f" (fetched {_age(res.fetched_at)})" if res.fetched_at else ""
-        err(f"note: registry {res.problem or 'offline'}: answered from cached registry data{when}")
+        why = [res.problem] if res.problem else []
+        why += [f"fetched {_age(res.fetched_at)}"] if res.fetched_at else []
+        err("note: offline: answered from cached registry data" + (f" ({'; '.join(why)})" if why else ""))
 
 
 @app.command()
