@@ -231,8 +231,6 @@ class Registry:
                 _UNRESPONSIVE[registry] = (time.monotonic(), cause)
             return self._fallback(registry, name, cached, cause, exc.hint)
         except requests.RequestException as exc:
-            if isinstance(exc, requests.Timeout):
-                _UNRESPONSIVE[registry] = (time.monotonic(), _describe(exc))
             return self._fallback(registry, name, cached, _describe(exc))
         if resp.status == 304 and cached is not None:
             # Only the time changes: touch the file instead of rewriting the whole document.
@@ -388,6 +386,16 @@ def _bounded_get(session: requests.Session, url: str, headers: Mapping[str, str]
 
 def _read(session: requests.Session, url: str, headers: Mapping[str, str], verify: bool | str,
           deadline: float, max_bytes: int, end: float, box: dict[str, Any]) -> _Answer:
+    import requests
+
+    try:
+        return _read_bounded(session, url, headers, verify, deadline, max_bytes, end, box)
+    except requests.Timeout:  # a socket timeout racing the deadline: the same failure, said the same way
+        raise _Unbounded("deadline") from None
+
+
+def _read_bounded(session: requests.Session, url: str, headers: Mapping[str, str], verify: bool | str,
+                  deadline: float, max_bytes: int, end: float, box: dict[str, Any]) -> _Answer:
     resp = session.get(url, headers=dict(headers), timeout=(deadline, deadline), verify=verify, stream=True)
     box["response"] = resp
     with resp:
