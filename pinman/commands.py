@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
+REFRESH = typer.Option(False, "--refresh", help="Ask the registry now instead of using the last answer cached here.")
 
 
 def _paths() -> Paths:
@@ -78,9 +79,10 @@ def use(
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
     from pinman import activation, profiles
-    from pinman.resolution import activate
+    from pinman.resolution import activate, fresh_registry
 
     paths = _paths()
+    registry = fresh_registry(paths)  # switching installs: ask the registry, once for both contexts
     cwd = Path.cwd()
     profile = profiles.find_profile(profiles.validate_name(name), cwd, paths)
     if reset:
@@ -92,7 +94,7 @@ def use(
     if profile.source == "project" and not local and not chosen_here:
         raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
                          hint=f"choose it for this project: pinman use --local {name}")
-    tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=_progress(f"{name}"))
+    tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=_progress(f"{name}"), registry=registry)
     from pinman.faults import point
 
     point("use.activated", name)
@@ -106,7 +108,7 @@ def use(
         activation.write_global(paths, name)
         # Also refresh the pointer outside projects, which is what the global choice serves.
         if _context_root(cwd, False) is not None:
-            activate(paths, profiles.find_profile(name, Path(os.sep), paths), None)
+            activate(paths, profiles.find_profile(name, Path(os.sep), paths), None, registry=registry)
         where = "globally"
     out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
     _notices(paths, profile)
@@ -139,19 +141,32 @@ def _warn_path(paths: Paths) -> None:
 
 
 @app.command()
-def current(as_json: bool = JSON) -> None:
+def current(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     """Profile, version and binary for this directory, and why."""
     from pinman.cli import _fast
 
+    if refresh:
+        _refresh_active()
     raise typer.Exit(_fast("current", as_json))
 
 
 @app.command()
-def which(as_json: bool = JSON) -> None:
+def which(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     """The binary `claude` runs here."""
     from pinman.cli import _fast
 
+    if refresh:
+        _refresh_active()
     raise typer.Exit(_fast("which", as_json))
+
+
+def _refresh_active() -> None:
+    """Ask the registry for the active profile's tag or range, so the cache answers what follows."""
+    from pinman import activation
+    from pinman.resolution import fresh_registry, target
+
+    paths = _paths()
+    target(paths, _profile(activation.choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
 
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
@@ -323,28 +338,29 @@ def _render_check(r: Any) -> None:
 
 
 def _age(ts: float | None) -> str:
-    if not ts:
-        return "never"
-    secs = max(0.0, time.time() - ts)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if secs >= size:
-            n = int(secs // size)
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
+    from pinman.age import ago
+
+    return ago(ts) if ts else "never"
+
+
+def _registry_for(refresh: bool) -> Any:
+    from pinman.resolution import fresh_registry, local_registry
+
+    return fresh_registry(_paths()) if refresh else local_registry(_paths())
 
 
 @app.command()
-def status(as_json: bool = JSON) -> None:
-    """Every profile: pinned, running (override?), why, last check."""
+def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+    """Every profile: pinned, running (override?), why, last check. Answers from this machine."""
     from pinman.inventory import status_rows
 
-    rows = status_rows(_paths(), Path.cwd())
+    rows = status_rows(_paths(), Path.cwd(), _registry_for(refresh))
     if as_json:
         _emit(rows)
         return
     for r in rows:
         running = r["version"] or "?"
-        extra = f" ({r['why']})" if r["override"] else ""
+        extra = f" ({r['why']})" if r["override"] or r["resolved_at"] else ""
         last = r["last_check"]
         seen = f"last check: {last['outcome']} {_age(last['ts'])}" if last else "never checked"
         mark = "*" if r["active"] else " "
@@ -440,7 +456,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
             force: bool = typer.Option(False, "--force", help="Install again even if present (repairs an install "
                                        "`pinman verify` finds changed).")) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
-    from pinman.resolution import ensure_installed, install_exact, target as resolve_target
+    from pinman.resolution import ensure_installed, fresh_registry, install_exact, target as resolve_target
     from pinman.versions import is_exact
 
     paths = _paths()
@@ -455,7 +471,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
 
     name = target or activation.choose(Path.cwd(), paths).name
     profile = _profile(name)
-    tgt = resolve_target(paths, profile)
+    tgt = resolve_target(paths, profile, registry=fresh_registry(paths))
     if force:
         _discard_installs(paths, profile, tgt.version)
     inst = ensure_installed(paths, tgt, progress=_progress(name))
@@ -518,23 +534,24 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what 
 
 
 @app.command(name="list")
-def list_cmd(as_json: bool = JSON) -> None:
-    """Profiles visible here: source, spec, resolved version, installed?, active?"""
+def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+    """Profiles visible here: source, spec, resolved version (and when), installed?, active?"""
     from pinman.inventory import profile_rows
 
-    rows = profile_rows(_paths(), Path.cwd())
+    rows = profile_rows(_paths(), Path.cwd(), _registry_for(refresh))
     if as_json:
         _emit(rows)
         return
-    _table(rows, ["active", "name", "source", "spec", "version", "installed", "problem"])
+    shown = [{**r, "resolved": _age(r["resolved_at"]) if r["resolved_at"] else None} for r in rows]
+    _table(shown, ["active", "name", "source", "spec", "version", "resolved", "installed", "problem"])
 
 
 @app.command()
-def show(name: str, as_json: bool = JSON) -> None:
+def show(name: str, as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     """Everything about one profile."""
     from pinman.inventory import profile_detail
 
-    data = profile_detail(_paths(), Path.cwd(), name)
+    data = profile_detail(_paths(), Path.cwd(), name, _registry_for(refresh))
     warning = (data.get("sdk") or {}).get("warning")
     if as_json:
         _emit(data)
@@ -546,7 +563,7 @@ def show(name: str, as_json: bool = JSON) -> None:
 
 
 @app.command()
-def versions(remote: bool = typer.Option(False, "--remote", help="List registry versions too."),
+def versions(remote: bool = typer.Option(False, "--remote", help="List registry versions too (asks the registry)."),
              as_json: bool = JSON) -> None:
     """Installed versions (and with --remote, the registry's) with dist-tags."""
     from pinman.inventory import version_rows
@@ -585,7 +602,9 @@ def resolve(spec: str,
     for v in res.skipped:
         err(f"skipped {v}: {skips[v]}")
     if res.stale:
-        err("note: offline: answered from cached registry data")
+        why = [res.problem] if res.problem else []
+        why += [f"fetched {_age(res.fetched_at)}"] if res.fetched_at else []
+        err("note: offline: answered from cached registry data" + (f" ({'; '.join(why)})" if why else ""))
 
 
 @app.command()

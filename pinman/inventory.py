@@ -1,7 +1,9 @@
 """Who uses what: profiles with their resolved versions, installed versions with their users.
 
-Backs `list`, `show`, `versions`, `uninstall` and `prune`. Everything here works offline: tags and
-ranges resolve from the registry cache, and a profile that cannot resolve is reported, not fatal.
+Backs `list`, `status`, `show`, `versions`, `uninstall` and `prune`. Nothing here waits on the
+network: tags and ranges resolve from the registry cache on this machine, whatever its age (each
+row says when that was), unless the caller hands in a registry that asks (`--refresh`). A profile
+that cannot resolve is reported, not fatal.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 from pinman import activation
 from pinman.errors import PinmanError
 from pinman.paths import Paths
-from pinman.resolution import CLAUDE_CODE, Target, installed, target
+from pinman.resolution import CLAUDE_CODE, Target, installed, local_registry, target
 
 if TYPE_CHECKING:
     from pinman.profiles import Profile
+    from pinman.registry import Registry
 
 
 def _active_name(paths: Paths, cwd: Path) -> str | None:
@@ -25,16 +28,30 @@ def _active_name(paths: Paths, cwd: Path) -> str | None:
         return None
 
 
-def _try_target(paths: Paths, profile: Any) -> tuple[Target | None, str | None]:
+def _try_target(paths: Paths, profile: Any, registry: Registry) -> tuple[Target | None, str | None]:
+    from pinman.registry import NotCached
+
     try:
-        return target(paths, profile), None
+        return target(paths, profile, registry=registry), None
+    except NotCached:
+        return None, f"{profile.claude_code.version} not resolved on this machine yet (--refresh asks the registry)"
     except PinmanError as e:
         return None, e.message
 
 
-def profile_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
+def why(tgt: Target) -> str:
+    """Why a profile runs its version; for a tag or range, with the age of that resolution."""
+    if tgt.resolved_at is None or tgt.override is not None:
+        return tgt.why
+    from pinman.age import ago
+
+    return f"{tgt.why}, resolved {ago(tgt.resolved_at)}"
+
+
+def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     from pinman.profiles import list_profiles
 
+    registry = registry or local_registry(paths)
     active = _active_name(paths, cwd)
     rows: list[dict[str, Any]] = []
     found = list_profiles(cwd, paths)
@@ -42,11 +59,11 @@ def profile_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
         if not broken.shadowed:
             rows.append({"name": broken.name, "active": broken.name == active, "source": broken.source,
                          "path": str(broken.path), "spec": None, "version": None, "override": False,
-                         "installed": False, "problem": broken.error.message})
+                         "installed": False, "resolved_at": None, "problem": broken.error.message})
     for profile, shadowed in found:
         if shadowed:
             continue
-        tgt, problem = _try_target(paths, profile)
+        tgt, problem = _try_target(paths, profile, registry)
         rows.append({
             "name": profile.name,
             "active": profile.name == active,
@@ -56,17 +73,18 @@ def profile_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
             "version": tgt.version if tgt else None,
             "override": bool(tgt and tgt.override),
             "installed": bool(tgt and installed(paths, tgt.version)),
+            "resolved_at": tgt.resolved_at if tgt else None,
             "problem": problem,
         })
     return rows
 
 
-def profile_detail(paths: Paths, cwd: Path, name: str) -> dict[str, Any]:
+def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None = None) -> dict[str, Any]:
     from pinman.profiles import find_profile, validate_name
     from pinman.sdk import describe as sdk_describe
 
     profile = find_profile(validate_name(name), cwd, paths)
-    tgt, problem = _try_target(paths, profile)
+    tgt, problem = _try_target(paths, profile, registry or local_registry(paths))
     inst = installed(paths, tgt.version) if tgt else None
     return {
         "name": profile.name,
@@ -78,7 +96,8 @@ def profile_detail(paths: Paths, cwd: Path, name: str) -> dict[str, Any]:
         "integrity": profile.claude_code.integrity,
         "native": dict(profile.claude_code.native),
         "version": tgt.version if tgt else None,
-        "why": tgt.why if tgt else problem,
+        "why": why(tgt) if tgt else problem,
+        "resolved_at": tgt.resolved_at if tgt else None,
         "installed": str(inst.prefix) if inst else None,
         "bad": [{"version": b.version, "reason": b.reason} for b in profile.claude_code.bad],
         "sdk": sdk_describe(paths, profile, tgt.version if tgt else None),
@@ -96,15 +115,16 @@ def _withheld_parts(paths: Paths, profile: Profile) -> list[str]:
     return [] if is_trusted(paths, profile) else guarded_parts(profile)
 
 
-def used_versions(paths: Paths, cwd: Path) -> dict[str, list[str]]:
+def used_versions(paths: Paths, cwd: Path, registry: Registry | None = None) -> dict[str, list[str]]:
     """version -> the profiles (or shim contexts) that run it, seen from `cwd` and every pointer."""
     from pinman.profiles import list_profiles
 
+    registry = registry or local_registry(paths)
     users: dict[str, list[str]] = {}
     for profile, shadowed in list_profiles(cwd, paths):
         if shadowed:
             continue
-        tgt, _ = _try_target(paths, profile)
+        tgt, _ = _try_target(paths, profile, registry)
         if tgt:
             users.setdefault(tgt.version, []).append(profile.name)
     for ptr, _ in activation.pointers(paths):
@@ -143,17 +163,18 @@ def prunable(paths: Paths, cwd: Path) -> list[str]:
 
 
 def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any]]:
+    """Installed versions and who uses them; with `remote`, the registry's too (asked now)."""
+    from pinman.resolution import fresh_registry
     from pinman.store import Store
     from pinman.versions import sort_versions
 
-    users = used_versions(paths, cwd)
+    registry = fresh_registry(paths) if remote else local_registry(paths)
+    users = used_versions(paths, cwd, registry)
     have = {i.version for i in Store(paths).list(CLAUDE_CODE)}
     tags: dict[str, list[str]] = {}
     universe = set(have)
     if remote:
-        from pinman.registry import Registry
-
-        doc = Registry(paths).packument(CLAUDE_CODE)
+        doc = registry.packument(CLAUDE_CODE)
         for tag, version in doc.dist_tags.items():
             tags.setdefault(version, []).append(tag)
         universe |= set(doc.versions)
@@ -163,21 +184,22 @@ def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any
     ]
 
 
-def status_rows(paths: Paths, cwd: Path) -> list[dict[str, Any]]:
+def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """`profile_rows` plus why each runs what it runs and its last health check."""
     from pinman.journal import Journal
     from pinman.profiles import list_profiles
 
+    registry = registry or local_registry(paths)  # one object: one answer per package
     journal = Journal(paths)
-    rows = profile_rows(paths, cwd)
+    rows = profile_rows(paths, cwd, registry)
     by_name = {p.name: p for p, shadowed in list_profiles(cwd, paths) if not shadowed}
     for row in rows:
         profile = by_name.get(row["name"])
         if profile is None:  # a file that does not load: its problem is in the row already
             row["why"], row["last_check"] = row["problem"], None
             continue
-        tgt, _ = _try_target(paths, profile)
-        row["why"] = tgt.why if tgt else row["problem"]
+        tgt, _ = _try_target(paths, profile, registry)
+        row["why"] = why(tgt) if tgt else row["problem"]
         key = activation.profile_key(profile.name, profile.project_root)
         last = journal.last_check(key)
         row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,

@@ -1,7 +1,9 @@
 """From a profile to the exact install it runs: override > exact pin > tag/range via the registry.
 
 This is where profiles, the registry, the store and the shim's pointers meet; the CLI calls these
-functions and renders what they return.
+functions and renders what they return. A tag or range resolves from the registry cache while it
+is younger than PINMAN_REGISTRY_TTL (the shim, checks) unless the caller hands in a registry that
+is offline (read views) or always asks (installs, `--refresh`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Target:
     override: Override | None = None
     stale: bool = False  # the registry answer came from the offline cache
     skipped: tuple[str, ...] = ()
+    resolved_at: float | None = None  # a tag or range: when the registry data it came from was fetched
+    problem: str | None = None  # the registry was asked but did not answer: why (one line)
 
 
 def override_for(paths: Paths, profile: Profile) -> Override | None:
@@ -94,7 +98,16 @@ def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
     bad = [b.version for b in pin.bad]
     res = reg.resolve(CLAUDE_CODE, pin.version, skip=bad)
     return Target(profile, res.version, res.integrity, f"{pin.version} -> {res.version}",
-                  stale=res.stale, skipped=tuple(res.skipped))
+                  stale=res.stale, skipped=tuple(res.skipped), resolved_at=res.fetched_at or None,
+                  problem=res.problem)
+
+
+def stale_note(tgt: Target) -> str:
+    """One line for a resolution that fell back to old registry data."""
+    from pinman.age import ago
+
+    when = f", resolved {ago(tgt.resolved_at)}" if tgt.resolved_at else ""
+    return f"registry {tgt.problem}; using {tgt.why}{when}"
 
 
 def why_override(ov: Override) -> str:
@@ -105,6 +118,22 @@ def why_override(ov: Override) -> str:
 
 
 def _registry(paths: Paths) -> Registry:
+    """The default: the cache within its time to live, else the registry (bounded), else the
+    stale cache with a note."""
+    from pinman.registry import Registry
+
+    return Registry.within_ttl(paths)
+
+
+def local_registry(paths: Paths) -> Registry:
+    """Registry data from this machine only: what read commands resolve tags and ranges with."""
+    from pinman.registry import Registry
+
+    return Registry(paths, offline=True)
+
+
+def fresh_registry(paths: Paths) -> Registry:
+    """Asks the registry (ETag-revalidated): installs, `--refresh`."""
     from pinman.registry import Registry
 
     return Registry(paths)
@@ -153,7 +182,7 @@ def install_exact(paths: Paths, version: str, progress: Progress | None = None, 
     found = store.get(CLAUDE_CODE, version)
     if found is not None and not force:
         return found
-    doc = _registry(paths).packument(CLAUDE_CODE)
+    doc = fresh_registry(paths).packument(CLAUDE_CODE)
     pick(parse_spec(version), doc, None)
     if found is not None:
         store.remove(CLAUDE_CODE, version)
@@ -227,10 +256,11 @@ def repoint(paths: Paths, name: str) -> int:
 
     touched = 0
     basis = activation.state_stamp(paths)  # before the override and trust are read
+    local = local_registry(paths)  # a rollback must not wait on the network
     for ptr, root in activation.pointers(paths, name):
         try:
             profile = find_profile(name, root, paths) if root else _global_profile(paths, name)
-            tgt = target(paths, profile)
+            tgt = target(paths, profile, registry=local)
             inst = installed(paths, tgt.version)
             if inst is None:
                 raise PinmanError("not installed")
@@ -308,6 +338,8 @@ def shim_main(argv: list[str]) -> int:
                              progress=lambda msg: print(f"pinman: {choice.name} {msg}", file=sys.stderr))
         for notice in notices(paths, profile):  # once: the pointer keeps later runs on the fast path
             print(f"pinman: {notice}", file=sys.stderr)
+        if tgt.problem:
+            print(f"pinman: {stale_note(tgt)}", file=sys.stderr)
     except PinmanError as e:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"pinman: {e.message}{hint}", file=sys.stderr)

@@ -404,10 +404,10 @@ def replaced_pin(paths: Paths, profile: Profile) -> tuple[str, str | None]:
 def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
                     environ: Mapping[str, str] | None = None) -> tuple[str, str]:
     """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing."""
-    from pinman.resolution import Target, ensure_installed, target
+    from pinman.resolution import Target, ensure_installed
 
     env = run_env(paths, profile, environ)
-    current = target(paths, profile).version
+    current = _running(paths, profile)
     key = activation.profile_key(profile.name, profile.project_root)
     if to is None:
         kg = Journal(paths).last_known_good(key, endpoint_of(env.get("ANTHROPIC_BASE_URL")), exclude=[current])
@@ -423,6 +423,17 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     ensure_installed(paths, Target(profile, to, None, "rollback"))
     switch_to(paths, profile, to, previous=current, reason=BY_HAND, env=env)
     return current, to
+
+
+def _running(paths: Paths, profile: Profile) -> str:
+    """The version the profile runs now: from this machine, the registry only if never resolved here."""
+    from pinman.registry import NotCached
+    from pinman.resolution import local_registry, target
+
+    try:
+        return target(paths, profile, registry=local_registry(paths)).version
+    except NotCached:
+        return target(paths, profile).version
 
 
 def reset(paths: Paths, profile: Profile) -> str | None:

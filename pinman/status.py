@@ -1,4 +1,5 @@
-"""Read-only views: what runs here and why. Works offline; used by `current`, `which`, `list`."""
+"""Read-only views: what runs here and why. Never asks the registry unless handed a registry that
+does (`--refresh`); used by `current` and `which`."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ from pinman.resolution import dropped_note, dropped_override, override_for, why_
 
 if TYPE_CHECKING:
     from pinman.profiles import ClaudeCodePin
+    from pinman.registry import Registry
 
 
-def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
+def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) -> dict[str, Any]:
     """Profile, version, binary and *why* for this directory.
 
     Reads the shim's pointer when it is fresh (no registry, no store scan); otherwise resolves
-    the profile, which for an exact pin or an override needs no network either.
+    the profile: an exact pin or an override from the profile, a tag or range from `registry`
+    (default: the registry cache on this machine, whatever its age).
     """
     from pinman.profiles import find_profile
 
@@ -33,22 +36,47 @@ def describe_current(cwd: Path, paths: Paths) -> dict[str, Any]:
     }
     ptr_file = activation.pointer_path(paths, choice.project_root, choice.name)
     ptr = activation.read_pointer(ptr_file)
+    resolved_at: float | None = None
     if ptr and _fresh(ptr_file, profile.path) and Path(ptr["bin"]).exists():
         version, binary = ptr["ver"], ptr["bin"]
         ov = override_for(paths, profile)
-        why = why_override(ov) if ov and ov.version == version else _why_pin(profile.claude_code, version)
+        if ov and ov.version == version:
+            why = why_override(ov)
+        else:
+            # A tag or range was resolved when the pointer was written: that is its age.
+            resolved_at = _mtime(ptr_file) if _floats(profile.claude_code, version) else None
+            why = _why_pin(profile.claude_code, version, resolved_at)
     else:
-        from pinman.resolution import installed, target
+        from pinman.registry import NotCached
+        from pinman.resolution import installed, local_registry, target
 
-        tgt = target(paths, profile)
+        try:
+            tgt = target(paths, profile, registry=registry or local_registry(paths))
+        except NotCached:
+            raise NotCached(f"{profile.name}: {profile.claude_code.version!r} has not been resolved on this "
+                            "machine yet", hint="`pinman current --refresh` asks the registry; so does running "
+                            "`claude` here") from None
         inst = installed(paths, tgt.version)
         version, binary = tgt.version, (str(inst.binary) if inst else None)
-        why = tgt.why if tgt.override else _why_pin(profile.claude_code, version)
+        resolved_at = tgt.resolved_at
+        why = tgt.why if tgt.override else _why_pin(profile.claude_code, version, resolved_at)
     dropped = dropped_override(paths, profile)
     info.update(version=version, binary=binary, installed=binary is not None, why=why,
-                install=_prefix(paths, version) if binary else None,
+                install=_prefix(paths, version) if binary else None, resolved_at=resolved_at,
                 dropped=dropped_note(*dropped) if dropped else None)
     return info
+
+
+def _floats(pin: ClaudeCodePin, version: str) -> bool:
+    """Whether `version` came from resolving a tag or range (not an exact pin or a lock)."""
+    return pin.version.lstrip("v=") != version and pin.locked != version
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _fresh(pointer: Path, source: Path) -> bool:
@@ -58,12 +86,15 @@ def _fresh(pointer: Path, source: Path) -> bool:
         return False
 
 
-def _why_pin(pin: ClaudeCodePin, version: str) -> str:
+def _why_pin(pin: ClaudeCodePin, version: str, resolved_at: float | None = None) -> str:
     if pin.version.lstrip("v=") == version:
         return f"pinned {pin.version}"
     if pin.locked == version:
         return f"pinned {pin.version}, locked at {version}"
-    return f"pinned {pin.version} (resolves to {version})"
+    from pinman.age import ago
+
+    when = f", resolved {ago(resolved_at)}" if resolved_at else ""
+    return f"pinned {pin.version} -> {version}{when}"
 
 
 def _prefix(paths: Paths, version: str) -> str:

@@ -11,14 +11,18 @@ Child processes run without PYTHONDONTWRITEBYTECODE so Python start-up is measur
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 V1, V2 = "1.0.100", "2.1.331"
@@ -91,6 +95,7 @@ def main() -> None:
     bench_rollback(home, work, prof)
     bench_bisect(home)
     bench_session_hook(home, env)
+    bench_registry(home, args.runs)
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -181,6 +186,57 @@ def bench_session_hook(home: Path, env: dict[str, str]) -> None:
         "< 0.5", h / p < 0.5)
     shutil.rmtree(conf, ignore_errors=True)
 
+
+@contextlib.contextmanager
+def dead_proxy(accepted: list[int]) -> Iterator[str]:
+    """A loopback proxy that accepts connections and never answers (a dead corporate proxy)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+                accepted.append(1)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def bench_registry(home: Path, runs: int) -> None:
+    """Read commands answer from this machine: `status` behind a dead proxy (21 s before), and
+    `status` / `list` with a working registry (0.9-1.1 s before: a request on every run)."""
+    env = child_env(home)
+    assert pinman(home, "status", "--refresh").returncode == 0  # the `latest` profile resolved once
+    p, st = interleaved([sys.executable, "-c", "pass"], [PINMAN, "status"], env, runs // 2)
+    row("`status`, working registry, vs `python -c pass`", f"{st * 1e3:.0f} / {p * 1e3:.1f} ms = x{st / p:.1f}",
+        "no request", None)
+    p, ls = interleaved([sys.executable, "-c", "pass"], [PINMAN, "list"], env, runs // 2)
+    row("`list`, working registry, vs `python -c pass`", f"{ls * 1e3:.0f} / {p * 1e3:.1f} ms = x{ls / p:.1f}",
+        "no request", None)
+    accepted: list[int] = []
+    with dead_proxy(accepted) as proxy:
+        dead = {**env, **{k: proxy for k in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")},
+                "NO_PROXY": "", "no_proxy": ""}
+        p, sd = interleaved([sys.executable, "-c", "pass"], [PINMAN, "status"], dead, max(2, runs // 8))
+        row("`status` behind a dead proxy (was 21 s)",
+            f"{sd * 1e3:.0f} ms = x{sd / p:.1f} `python -c pass`, {len(accepted)} conn.", "no wait",
+            not accepted and sd <= 1.5 * st)
+        took = wall([PINMAN, "resolve", "latest"], dead)
+        row("`resolve latest` behind a dead proxy", f"{took:.1f} s (deadline 15 s, then the cache)", "bounded",
+            took <= 15 + 2 * st)
 
 if __name__ == "__main__":
     main()

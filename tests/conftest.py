@@ -90,3 +90,14 @@ def no_secrets_under_pinman_home(pinman_home: Paths, request: pytest.FixtureRequ
     secrets |= secret_guard.module_secrets(request.module)
     leaks = secret_guard.leaks_under(pinman_home.config.parent, secrets)
     assert not leaks, "secrets written under PINMAN_HOME:\n" + "\n".join(leaks)
+
+
+# --- the registry client remembers, per process, a registry that used up a whole deadline ---
+
+
+@pytest.fixture(autouse=True)
+def forget_unresponsive_registries() -> None:
+    """A later test's loopback server may get a port an earlier dead one had."""
+    from pinman.registry import forget_unresponsive
+
+    forget_unresponsive()

@@ -210,3 +210,36 @@ def serve_packuments(docs: dict[str, Any], hits: list[str] | None = None) -> Ite
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def dead_registry(accepted: list[int] | None = None) -> Iterator[str]:
+    """A loopback 'registry' that accepts connections and never answers (a dead proxy); yields
+    its URL. One item is appended to `accepted` per connection it took."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            held.append(conn)  # kept open, never read or answered
+            if accepted is not None:
+                accepted.append(1)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()

@@ -476,3 +476,190 @@ def test_credentials_in_registry_url_stay_out_of_messages(pinman_home: Paths) ->
     with pytest.raises(RegistryError) as err:
         registry(pinman_home, url).packument(NAME)
     assert "pa55word" not in str(err.value) and "127.0.0.1" in str(err.value)
+
+
+# --- bounds: every request has an overall deadline and a size cap ---------------------------
+
+import contextlib  # noqa: E402
+import os  # noqa: E402
+
+from e2e_support import dead_registry  # noqa: E402
+
+from pinman.errors import UsageError  # noqa: E402
+from pinman.registry import NotCached, ttl_seconds  # noqa: E402
+
+
+@contextlib.contextmanager
+def streaming(kind: str, limit: int = 4 * 2**20, first: bytes | None = None) -> Iterator[str]:
+    """A registry whose answer never completes (after answering `first`, if given, once).
+    "trickle": headers, then one byte every 0.2 s (each read returns well within any per-read
+    timeout); "endless": 64 KB chunks as fast as the client reads. Both give up by themselves
+    (60 bytes; `limit` bytes), so a client without bounds ends too, with a truncated document
+    instead of the error these tests expect."""
+    stop = threading.Event()
+    answered: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if first is not None and not answered:
+                answered.append(1)
+                self.send_header("Content-Length", str(len(first)))
+                self.end_headers()
+                self.wfile.write(first)
+                return
+            if kind == "trickle":
+                self.send_header("Content-Length", "100000")
+            self.end_headers()
+            sent = 0
+            try:
+                while not stop.is_set() and sent < (60 if kind == "trickle" else limit):
+                    if kind == "trickle":
+                        stop.wait(0.2)
+                    data = b" " if kind == "trickle" else b" " * 65536
+                    self.wfile.write(data)
+                    sent += len(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_trickling_registry_hits_the_overall_deadline(pinman_home: Paths) -> None:
+    with streaming("trickle") as url, pytest.raises(RegistryError) as err:
+        registry(pinman_home, url, timeout=0.6).packument(NAME)
+    assert str(err.value) == f"cannot fetch {NAME} from {url}: timed out: no complete answer within 0.6 s"
+    assert err.value.hint and "fetch-timeout" in err.value.hint
+
+
+def test_an_endless_answer_stops_at_the_size_cap(pinman_home: Paths) -> None:
+    with streaming("endless") as url, pytest.raises(RegistryError) as err:
+        registry(pinman_home, url, timeout=60, max_bytes=2**20).packument(NAME)
+    assert str(err.value) == f"cannot fetch {NAME} from {url}: the answer grew past 1 MB"
+    assert err.value.hint and "endless" in err.value.hint
+
+
+def test_a_declared_length_over_the_cap_is_refused_unread(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
+    state, url = fake
+    with pytest.raises(RegistryError, match="grew past"):
+        registry(pinman_home, url, max_bytes=len(state.body) - 1).packument(NAME)
+    assert registry(pinman_home, url, max_bytes=len(state.body)).packument(NAME).versions
+
+
+def test_the_default_cap_leaves_room_for_the_real_document() -> None:
+    from pinman.registry import MAX_BYTES
+
+    assert MAX_BYTES >= 50 * 2**20  # the abbreviated claude-code document is ~0.74 MB today
+
+
+def test_a_dead_proxy_costs_one_deadline_per_process(pinman_home: Paths) -> None:
+    accepted: list[int] = []
+    with dead_registry(accepted) as url:
+        for _ in range(2):
+            with pytest.raises(RegistryError) as err:
+                registry(pinman_home, url, timeout=0.3).packument(NAME)
+            assert "timed out" in str(err.value) and "127.0.0.1" in str(err.value)
+    assert len(accepted) == 1  # the second client did not connect to wait again
+
+
+@pytest.mark.parametrize("kind, deadline, cause", [("endless", 60, "the answer grew past 1 MB"),
+                                                   ("trickle", 0.6, "timed out: no complete answer within 0.6 s")])
+def test_an_unbounded_registry_with_a_cache_serves_the_cache_with_a_note(
+    pinman_home: Paths, kind: str, deadline: float, cause: str
+) -> None:
+    with streaming(kind, first=json.dumps(DOC).encode()) as url:
+        fresh = registry(pinman_home, url).packument(NAME)
+        res = registry(pinman_home, url, timeout=deadline, max_bytes=2**20).resolve(NAME, "latest", node_version=None)
+    assert res.stale and res.version == "2.1.331" and res.fetched_at == fresh.fetched_at
+    assert res.problem == f"{url.split('/')[2]}: {cause}"
+
+
+# --- time to live ---------------------------------------------------------------------------
+
+
+def _age_cache(paths: Paths, seconds: float) -> None:
+    """Make the cached documents look `seconds` older than they are."""
+    for f in paths.registry_cache.glob("*.json"):
+        doc = json.loads(f.read_text())
+        doc["fetched_at"] -= seconds
+        f.write_text(json.dumps(doc))
+        os.utime(f, (doc["fetched_at"], doc["fetched_at"]))
+
+
+def test_ttl_fresh_cache_makes_no_request(
+    pinman_home: Paths, fake: tuple[Fake, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, url = fake
+    registry(pinman_home, url).packument(NAME)
+    _age_cache(pinman_home, 9 * 60)
+    monkeypatch.delenv("PINMAN_REGISTRY_TTL", raising=False)  # the default: 10 minutes
+    doc = Registry.within_ttl(pinman_home, url=url).packument(NAME)
+    assert len(state.requests) == 1 and not doc.stale
+
+
+def test_ttl_expired_cache_asks_once(pinman_home: Paths, fake: tuple[Fake, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    state, url = fake
+    registry(pinman_home, url).packument(NAME)
+    _age_cache(pinman_home, 6 * 60)
+    monkeypatch.setenv("PINMAN_REGISTRY_TTL", "5")
+    reg = Registry.within_ttl(pinman_home, url=url)
+    reg.resolve(NAME, "latest")
+    reg.resolve(NAME, "stable")
+    assert len(state.requests) == 2 and state.requests[1]["If-None-Match"] == '"v1"'
+
+
+def test_ttl_zero_always_asks(pinman_home: Paths, fake: tuple[Fake, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    state, url = fake
+    registry(pinman_home, url).packument(NAME)
+    monkeypatch.setenv("PINMAN_REGISTRY_TTL", "0")
+    Registry.within_ttl(pinman_home, url=url).packument(NAME)
+    assert len(state.requests) == 2
+
+
+def test_a_cache_time_in_the_future_is_not_fresh(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
+    state, url = fake
+    registry(pinman_home, url).packument(NAME)
+    _age_cache(pinman_home, -86400)
+    registry(pinman_home, url, max_age=3600).packument(NAME)
+    assert len(state.requests) == 2
+
+
+@pytest.mark.parametrize("value", ["ten", "-1", "nan", "inf", "1e9"])
+def test_a_bad_ttl_is_a_one_line_usage_error(value: str) -> None:
+    with pytest.raises(UsageError, match="PINMAN_REGISTRY_TTL") as err:
+        ttl_seconds({"PINMAN_REGISTRY_TTL": value})
+    assert err.value.hint
+
+
+def test_ttl_setting_is_minutes() -> None:
+    assert ttl_seconds({}) == 600
+    assert ttl_seconds({"PINMAN_REGISTRY_TTL": "2.5"}) == 150
+
+
+def test_a_304_touches_the_cache_instead_of_rewriting_it(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
+    state, url = fake
+    registry(pinman_home, url).packument(NAME)
+    _age_cache(pinman_home, 3600)
+    (cache_file,) = pinman_home.registry_cache.glob("*.json")
+    before = cache_file.read_bytes(), cache_file.stat().st_ino
+    doc = registry(pinman_home, url).packument(NAME)
+    assert len(state.requests) == 2 and state.full_bodies == 1  # revalidated: 304
+    assert (cache_file.read_bytes(), cache_file.stat().st_ino) == before  # same file, not rewritten
+    again = registry(pinman_home, url, offline=True).packument(NAME)
+    assert time.time() - again.fetched_at < 60 and again.fetched_at == pytest.approx(doc.fetched_at, abs=1)
+
+
+def test_offline_without_cache_is_not_cached(pinman_home: Paths) -> None:
+    with pytest.raises(NotCached):
+        registry(pinman_home, closed_port_url(), offline=True).packument(NAME)
