@@ -138,7 +138,7 @@ def test_twenty_processes_install_once_lose_nothing_and_end_in_a_serial_state(
 
         assert_journal(pinman_home, api, checks * round_no)
         assert_serial_state(pinman_home, uses, env, tmp_path / "work")
-    print(f"\n20 processes x 2 rounds: {first_waited} waited for the one npm run, {2 * checks} check lines, "
+    print(f"\n20 processes x 2 rounds: {first_waited} waited for the one npm run, {2 * checks} check entries, "
           f"global {read_global(pinman_home)}")
 
 
