@@ -416,3 +416,20 @@ def test_every_question_costs_the_same_in_a_journal_100_times_bigger(tmp_path: P
         assert b <= 2 * s + 5, f"{name}: {b} vs {s} (tens of VM steps) - it scans the journal"
     assert big.last_known_good("p07", EP).version == VERSIONS[3]  # type: ignore[union-attr]
     assert big.known_good_versions() == {VERSIONS[3]}
+
+
+def test_current_and_importing_the_journal_never_load_sqlite(pinman_home: Paths, tmp_path: Path) -> None:
+    """`pinman current` runs in shell prompts: SQLite is loaded only when a journal is opened."""
+    prof = pinman_home.user_profiles / "s.toml"
+    prof.parent.mkdir(parents=True)
+    prof.write_text('[claude-code]\nversion = "2.1.331"\n')
+    Journal(pinman_home).append(Entry("check", "s", "2.1.331", endpoint=EP, outcome="ok"))  # there is one
+    code = ("import sys\nimport pinman.journal, pinman.rollback, pinman.inventory\nfrom pinman.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print('sqlite3 loaded' if 'sqlite3' in sys.modules else 'no sqlite3', file=sys.stderr)\n")
+    for args in (["current"], ["current", "--json"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], env={**os.environ, "PINMAN_PROFILE": "s"},
+                              capture_output=True, text=True, cwd=tmp_path)
+        assert "2.1.331" in done.stdout and done.stderr.splitlines()[-1] == "no sqlite3", done
+    done = subprocess.run([sys.executable, "-c", code, "history"], env=os.environ, capture_output=True, text=True)
+    assert done.stderr.splitlines()[-1] == "sqlite3 loaded", done  # not vacuous: a journal reader loads it

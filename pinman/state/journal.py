@@ -243,7 +243,8 @@ class Journal:
         """Insert entries in one transaction (all or none); returns how many."""
         secrets = secret_values(environ)
         rows = [_row(scrub(e.to_json(), secrets)) for e in entries]
-        keep = keep_from_env(environ) if self.keep is None else self.keep
+        # pinman's own environment, not `environ` (a probe's, which a project's [env] adds to)
+        keep = keep_from_env() if self.keep is None else self.keep
         conn = self._open(create=True)
         assert conn is not None
         with self._failing("append to"), _transaction(conn):
