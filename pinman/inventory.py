@@ -220,5 +220,5 @@ def _dropped(paths: Paths, journal: Any, profile: Any, key: str) -> str | None:
     found = dropped_override(paths, profile)
     if found is not None:
         return dropped_note(*found)
-    last = next((e for e in journal.history(key) if e.event in _SWITCHES), None)
+    last = journal.last_of(key, _SWITCHES)
     return last.message if last is not None and last.event == "dropped" else None

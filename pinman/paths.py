@@ -63,7 +63,12 @@ class Paths:
 
     @property
     def journal(self) -> Path:
+        """The JSON Lines journal of earlier versions: taken over into `journal_db` on first use."""
         return self.state / "journal.jsonl"
+
+    @property
+    def journal_db(self) -> Path:
+        return self.state / "journal.db"
 
     @property
     def global_choice(self) -> Path:

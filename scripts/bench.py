@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 V1, V2 = "1.0.100", "2.1.331"
 CLOSED_REGISTRY = "http://127.0.0.1:9/"
@@ -96,6 +97,7 @@ def main() -> None:
     bench_bisect(home)
     bench_session_hook(home, env)
     bench_registry(home, args.runs)
+    bench_journal(max(3, args.runs // 8))
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -237,6 +239,76 @@ def bench_registry(home: Path, runs: int) -> None:
         took = wall([PINMAN, "resolve", "latest"], dead)
         row("`resolve latest` behind a dead proxy", f"{took:.1f} s (deadline 15 s, then the cache)", "bounded",
             took <= 15 + 2 * st)
+JOURNAL_SIZES = (200, 200_000)
+JOURNAL_PROFILES = ["stable"] + [f"p{i:02}" for i in range(1, 15)]
+JOURNAL_ENDPOINTS = ("https://api.anthropic.com:443", "https://gw.corp.example:443")
+JOURNAL_BEFORE = {"prune --dry-run": "161 s", "status": "13.2 s", "check --if-due": "5.5 s",
+                  "history stable": "3.8 s"}  # the JSON Lines journal, 200,000 entries, same machine
+
+
+def five_years_of_checks(n: int, now: float) -> Iterator[Any]:
+    """`n` entries: 15 profiles checked in turn against two endpoints over five years, a new version
+    every ~45 checks of a profile, now and then a schema failure and its rollback; the last round of
+    checks a minute ago (so `check --if-due` has nothing to run)."""
+    from pinman.journal import Entry
+
+    span, last_round = 5 * 365 * 86400.0, len(JOURNAL_PROFILES) * len(JOURNAL_ENDPOINTS)
+    per_profile = max(1, (n - last_round) // len(JOURNAL_PROFILES))
+    for i in range(n - last_round):
+        p, k = i % len(JOURNAL_PROFILES), i // len(JOURNAL_PROFILES)
+        version = f"2.{k * 300 // per_profile // 100}.{k * 300 // per_profile % 100}"
+        ts = now - span + span * i / n
+        endpoint = JOURNAL_ENDPOINTS[k % 2]
+        if k % 97 == 96:
+            yield Entry("rollback", JOURNAL_PROFILES[p], "1.0.100", previous=version, ts=ts, message="bench")
+        else:
+            outcome = "schema" if k % 89 == 88 else "ok"
+            yield Entry("check", JOURNAL_PROFILES[p], version, endpoint=endpoint, outcome=outcome, ts=ts)
+    for j in range(last_round):
+        yield Entry("check", JOURNAL_PROFILES[j % len(JOURNAL_PROFILES)], "2.1.331",
+                    endpoint=JOURNAL_ENDPOINTS[j % 2], outcome="ok", ts=now - 60 + j)
+
+
+def journal_home(n: int) -> Path:
+    """A PINMAN_HOME with 15 exact-version profiles and a journal of `n` entries, bulk-inserted."""
+    from pinman.journal import Journal
+    from pinman.paths import Paths
+
+    home = Path(tempfile.mkdtemp(prefix=f"pinman-bench-journal-{n}-"))
+    for name in JOURNAL_PROFILES:
+        f = home / "config" / "profiles" / f"{name}.toml"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text('[claude-code]\nversion = "2.1.331"\n')
+    start = time.perf_counter()
+    journal = Journal(Paths.from_env({"PINMAN_HOME": str(home)}))
+    journal.append_many(five_years_of_checks(n, time.time()))
+    kept = len(journal.history(limit=0))
+    journal.close()
+    row(f"  journal of {n:,} entries written", f"{time.perf_counter() - start:.1f} s, {kept:,} kept", "", None)
+    return home
+
+
+def bench_journal(runs: int = 5) -> None:
+    """The commands that read the journal, on a journal of 200 and of 200,000 entries: the same time."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    small, big = (journal_home(n) for n in JOURNAL_SIZES)
+    for label, args in (("prune --dry-run", ["prune", "--dry-run"]), ("status", ["status"]),
+                        ("check --if-due", ["check", "stable", "--if-due"]),
+                        ("history stable", ["history", "stable"])):
+        envs = [child_env(h, npm_config_registry=CLOSED_REGISTRY) for h in (small, big)]
+        for env in envs:  # warm up, and the command must work on both
+            done = subprocess.run([PINMAN, *args], env=env, capture_output=True, text=True)
+            assert done.returncode == 0, (args, done.stderr)
+        times: tuple[list[float], list[float]] = ([], [])
+        for _ in range(runs):
+            for env, got in zip(envs, times):
+                got.append(wall([PINMAN, *args], env))
+        s, b = statistics.median(times[0]), statistics.median(times[1])
+        row(f"`{label}`: 200k vs 200 entries", f"{b:.2f} / {s:.2f} s = x{b / s:.2f} (was {JOURNAL_BEFORE[label]})",
+            "x <= 1.3", b / s <= 1.3)
+    for h in (small, big):
+        shutil.rmtree(h, ignore_errors=True)
+
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -300,22 +301,28 @@ def _trust_records(paths: Paths) -> object:
 
 
 def journal_problems(paths: Paths) -> list[str]:
-    """Every line is one JSON entry; only the very last may be torn (no newline yet)."""
-    try:
-        raw = paths.journal.read_bytes()
-    except FileNotFoundError:
+    """The journal's database is sound and every entry in it is one whole JSON document."""
+    if not paths.journal_db.exists():
         return []
-    *complete, tail = raw.split(b"\n")
-    out = []
-    for n, line in enumerate(complete, 1):
+    try:
+        with sqlite3.connect(paths.journal_db) as conn:
+            check = conn.execute("PRAGMA integrity_check").fetchall()
+            docs = conn.execute("SELECT id, doc FROM entries").fetchall() if _has_entries(conn) else []
+    except sqlite3.Error as e:
+        return [f"journal: unreadable: {e}"]
+    out = [] if check == [("ok",)] else [f"journal: integrity check says {check[:3]}"]
+    for n, doc in docs:
         try:
-            doc = json.loads(line)
-            assert isinstance(doc, dict) and isinstance(doc.get("event"), str)
+            entry = json.loads(doc)
+            assert isinstance(entry, dict) and isinstance(entry.get("event"), str)
         except (ValueError, AssertionError):
-            out.append(f"journal: line {n} is not an entry: {line[:80]!r}")
-    if tail:
-        out.append(f"journal: torn last line {tail[:80]!r}")  # one write() per line: never expected
+            out.append(f"journal: entry {n} is not an entry: {doc[:80]!r}")
     return out
+
+
+def _has_entries(conn: sqlite3.Connection) -> bool:
+    """False while a first run was killed before it created the tables (an empty database)."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'entries'").fetchone() is not None
 
 
 def leftovers(run: Run) -> list[str]:

@@ -4,7 +4,7 @@ Nothing is installed when they start, so every one of them wants the install. `n
 stand-in that fills the prefix with hard links of the session's real 2.1.331 after a delay (so the
 others pile up behind the first); `check` runs the real client against pinman's loopback fake API.
 
-Must hold: npm runs exactly once; every check's journal line is there, whole; the final state
+Must hold: npm runs exactly once; every check's journal entry is there, whole; the final state
 (global choice, pointers, overrides, store) is one that some serial order of the same commands
 gives; a second, warm round changes none of that except the journal, which grows by its checks.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -137,20 +138,19 @@ def test_twenty_processes_install_once_lose_nothing_and_end_in_a_serial_state(
 
         assert_journal(pinman_home, api, checks * round_no)
         assert_serial_state(pinman_home, uses, env, tmp_path / "work")
-    print(f"\n20 processes x 2 rounds: {first_waited} waited for the one npm run, {2 * checks} check lines, "
+    print(f"\n20 processes x 2 rounds: {first_waited} waited for the one npm run, {2 * checks} check entries, "
           f"global {read_global(pinman_home)}")
 
 
 def assert_journal(paths: Paths, api: FakeAPI, expected: int) -> None:
-    """Every check appended exactly one whole line; nothing else was torn or lost."""
-    raw = paths.journal.read_bytes()
-    assert raw.endswith(b"\n")
-    lines = raw.splitlines()
-    docs = [json.loads(line) for line in lines]  # each line is one JSON document
-    assert len(docs) == expected, f"{len(docs)} journal lines for {expected} checks"
+    """Every check recorded exactly one whole entry; nothing else was lost; the database is sound."""
+    with sqlite3.connect(paths.journal_db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        docs = [json.loads(doc) for (doc,) in conn.execute("SELECT doc FROM entries ORDER BY id")]
+    assert len(docs) == expected, f"{len(docs)} journal entries for {expected} checks"
     assert all(d["event"] == "check" and d["outcome"] == "ok" and d["version"] == V2 for d in docs)
     assert {d["endpoint"] for d in docs} == {endpoint_of(api.url)}
-    assert len(list(Journal(paths).entries())) == expected
+    assert len(list(Journal(paths, keep=0).entries())) == expected
 
 
 def assert_serial_state(paths: Paths, uses: set[str], env: dict[str, str], cwd: Path) -> None:

@@ -119,13 +119,15 @@ def test_symlink_at_the_trust_db_is_replaced(w: World, victim: Path) -> None:
     _replaced(w.paths.trust)
 
 
-def test_symlink_at_the_journal_is_refused_not_appended_through(using_a: World, victim: Path) -> None:
+@pytest.mark.parametrize("where", ["journal.db", "journal.db-wal", "journal.jsonl"])
+def test_symlink_at_the_journal_is_refused_not_written_or_read_through(using_a: World, victim: Path,
+                                                                       where: str) -> None:
     w = using_a
-    _plant(w.paths.journal, victim)
+    _plant(w.paths.state / where, victim)
     r = w.pinman("rollback", "a", "--to", "1.0.2")
     one_line_error(r, "journal", "symbolic links")
     _untouched(victim)
-    assert w.paths.journal.is_symlink()
+    assert (w.paths.state / where).is_symlink()
 
 
 def test_symlink_at_a_lock_is_refused(using_a: World, victim: Path) -> None:
@@ -226,6 +228,37 @@ def _full(real):
 
 os.fsync = _full(os.fsync)
 os.write = _full(os.write)
+
+# SQLite writes the journal from C, past the two above: its connections under PINMAN_HOME fail a
+# write the way SQLite does on a full disk (SQLITE_FULL).
+import sqlite3
+
+_connect = sqlite3.connect
+
+
+def _disk_full():
+    e = sqlite3.OperationalError("database or disk is full")
+    e.sqlite_errorcode, e.sqlite_errorname = 13, "SQLITE_FULL"
+    return e
+
+
+class _FullDb(sqlite3.Connection):
+    def execute(self, sql, *args):
+        if sql.lstrip().split(None, 1)[0].upper() in ("INSERT", "CREATE", "DELETE", "UPDATE"):
+            raise _disk_full()
+        return super().execute(sql, *args)
+
+    def executemany(self, sql, *args):
+        raise _disk_full()
+
+
+def _connect_full(database, *args, **kwargs):
+    if _home and str(database).startswith(_home):
+        kwargs["factory"] = _FullDb
+    return _connect(database, *args, **kwargs)
+
+
+sqlite3.connect = _connect_full
 '''
 
 
