@@ -198,9 +198,9 @@ def _is_pointer(f: Path) -> bool:
 def record_project_choice(paths: Paths, project_root: Path) -> str | None:
     """Parse ROOT/.pinman.toml (a bad file raises with file:line) and record the profile it
     chooses for the shim, stamped with the file's modification time as it was before reading."""
-    from pinman.profiles import read_project_file
+    from pinman.profiles import PROJECT_FILE, read_project_file
 
-    stamp = (project_root / ".pinman.toml").stat().st_mtime_ns
+    stamp = (project_root / PROJECT_FILE).stat().st_mtime_ns
     name = read_project_file(project_root).profile
     target = project_folder(paths, project_root) / CHOICE
     atomic_write(target, (name or "") + "\n")
