@@ -22,7 +22,9 @@ app = typer.Typer(
     name="pinman",
     help="Pin Claude Code per profile, switch instantly, health-check and roll back.",
     no_args_is_help=True,
-    add_completion=False,
+    # Plain help: rich's markup would eat literal brackets such as `[health]`, and importing rich
+    # for every `--help` costs more than the rest of the start-up.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
