@@ -32,6 +32,20 @@ app = typer.Typer(
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from pinman import __version__
+
+        out(f"pinman {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_version,
+                                       help="Print pinman's version and exit.")) -> None:
+    """Pin Claude Code per profile, switch instantly, health-check and roll back."""
+
+
 def _paths() -> Paths:
     return Paths.from_env()
 
@@ -65,10 +79,12 @@ def _profile(name: str) -> Any:
 
 @app.command()
 def use(
-    name: str = typer.Argument(..., help="Profile to switch to."),
+    name: str = typer.Argument(..., help="Profile to switch to, or an exact version (e.g. 2.1.331): "
+                               "that makes a profile of the same name pinned to it."),
     local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
     reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback): back to the pin."),
     check_after: bool = typer.Option(False, "--check", help="Health-check after switching; roll back on schema errors."),
+    as_json: bool = JSON,
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
     from pinman import activation, profiles
@@ -76,12 +92,14 @@ def use(
 
     paths = _paths()
     cwd = Path.cwd()
-    profile = profiles.find_profile(profiles.validate_name(name), cwd, paths)
+    profile = _profile_or_version(profiles.validate_name(name), cwd, paths, as_json)
+    dropped = None
     if reset:
         from pinman.rollback import reset as drop_override
 
         dropped = drop_override(paths, profile)
-        out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
+        if not as_json:
+            out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
     chosen_here = _chosen_by_project(cwd, name)
     if profile.source == "project" and not local and not chosen_here:
         raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
@@ -101,13 +119,55 @@ def use(
         if _context_root(cwd, False) is not None:
             activate(paths, profiles.find_profile(name, Path(os.sep), paths), None)
         where = "globally"
-    out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
+    overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
+    if as_json:
+        _emit({"profile": name, "version": tgt.version, "why": tgt.why, "where": where,
+               "overridden_here": overridden, **({"override_dropped": dropped} if reset else {})})
+    else:
+        out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
+    if overridden:
+        err(f"note: here {overridden}")
     from pinman.resolution import withheld
 
     _notice(withheld(paths, profile))
     _warn_path(paths)
     if check_after:
         raise typer.Exit(_run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
+
+
+def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
+    """The profile `name`; an exact version that names no profile becomes a user profile pinned to
+    it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
+    from pinman.errors import ProfileError
+    from pinman.profiles import find_profile
+    from pinman.versions import is_exact
+
+    try:
+        return find_profile(name, cwd, paths)
+    except ProfileError:
+        if not is_exact(name) or name != name.lstrip("v="):
+            raise
+    path = paths.user_profiles / f"{name}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from pinman.fsutil import atomic_write
+
+    atomic_write(path, f'# made by `pinman use {name}`: edit it like any other profile\n'
+                       f'[claude-code]\nversion = "{name}"\n')
+    if not quiet:
+        err(f"note: made profile {name} ({path})")
+    return find_profile(name, cwd, paths)
+
+
+def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
+    """Why `claude` here still runs another profile than the global choice just made, if it does."""
+    from pinman.activation import choose
+
+    choice = choose(cwd, paths)
+    if choice.name == name:
+        return None
+    if choice.source == "env":
+        return f"PINMAN_PROFILE={choice.name} overrides it (unset PINMAN_PROFILE to use {name})"
+    return f"{choice.detail} chooses {choice.name} (`pinman use --local {name}` changes that)"
 
 
 def _chosen_by_project(cwd: Path, name: str) -> Path | None:
@@ -131,6 +191,7 @@ def _warn_path(paths: Paths) -> None:
     if not shim_on_path(paths):
         err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")
         err(f"  {path_line(paths)}")
+        err('  or, kept free of duplicates however often it runs: eval "$(pinman activate)"')
 
 
 @app.command()
@@ -160,16 +221,25 @@ def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
     from pinman.sdk import PATH_PREPEND
 
     env = profile_env(paths, profile)
-    front = os.pathsep.join([str(paths.bin), *([env.pop(PATH_PREPEND)] if PATH_PREPEND in env else [])])
+    front = [str(paths.bin), *([env.pop(PATH_PREPEND)] if PATH_PREPEND in env else [])]
     env["PINMAN_PROFILE"] = chosen
-    env["PATH"] = f"{front}{os.pathsep}{os.environ.get('PATH', '')}"
+    env["PATH"] = _path_with(front)
     return chosen, env
+
+
+def _path_with(front: list[str]) -> str:
+    """PATH with `front` first and no second copy of them: evaluating it again changes nothing."""
+    rest = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d not in front]
+    return os.pathsep.join(front + rest)
 
 
 @app.command(name="env")
 def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
             as_json: bool = JSON) -> None:
-    """Print `export` lines for a profile: eval "$(pinman env stable)"."""
+    """Print `export` lines that fix this shell to a profile: eval "$(pinman env stable)".
+
+    For a shell profile (~/.bashrc) use `pinman activate`: it keeps the per-folder choice.
+    """
     from pinman.activation import ensure_shim, sh_quote
 
     _, env = _env_for(name)
@@ -177,10 +247,26 @@ def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: t
     if as_json:
         _emit(env)
         return
-    front = env["PATH"].removesuffix(os.pathsep + os.environ.get("PATH", ""))  # shim and SDK folders
     for key, value in env.items():
-        value = sh_quote(value) if key != "PATH" else sh_quote(front) + '":$PATH"'
-        out(f"export {key}={value}")
+        out(f"export {key}={sh_quote(value)}")
+
+
+@app.command()
+def activate(as_json: bool = JSON) -> None:
+    """Print the line for your shell profile: eval "$(pinman activate)".
+
+    Only puts pinman's `claude` first on PATH (once, however often it runs); which profile runs is
+    still decided in each folder when `claude` starts (.pinman.toml, `pinman use`).
+    """
+    from pinman.activation import ensure_shim, sh_quote
+
+    paths = _paths()
+    ensure_shim(paths)
+    path = _path_with([str(paths.bin)])
+    if as_json:
+        _emit({"PATH": path})
+        return
+    out(f"export PATH={sh_quote(path)}")
 
 
 @app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -201,7 +287,11 @@ def exec_cmd(
     try:
         os.execvpe(command[0], command, full)
     except FileNotFoundError:
-        raise PinmanError(f"command not found: {command[0]}") from None
+        err(f"pinman: command not found: {command[0]}")
+        raise typer.Exit(127) from None  # the shell's codes, so `pinman exec` drops in for a command
+    except PermissionError:
+        err(f"pinman: permission denied: {command[0]} (not executable)")
+        raise typer.Exit(126) from None
 
 
 # ---------------------------------------------------------------- health and rollback
@@ -309,7 +399,8 @@ def status(as_json: bool = JSON) -> None:
 
 @app.command()
 def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all)."),
-            limit: int = typer.Option(50, "--limit", "-n"), as_json: bool = JSON) -> None:
+            limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many entries."),
+            as_json: bool = JSON) -> None:
     """The journal, newest first."""
     from pinman import activation
     from pinman.journal import Journal
@@ -339,11 +430,16 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
 
 
 @app.command()
-def rollback(name: str, to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good).")) -> None:
+def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
+             to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
+             as_json: bool = JSON) -> None:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""
     from pinman.rollback import manual_rollback
 
-    before, after = manual_rollback(_paths(), _profile(name), to)
+    before, after = manual_rollback(_paths(), _profile(name), to, progress=_progress(name))
+    if as_json:
+        _emit({"profile": name, "from": before, "to": after})
+        return
     out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
 
 
@@ -351,6 +447,7 @@ def rollback(name: str, to: Optional[str] = typer.Option(None, "--to", help="Exa
 def trust(
     list_all: bool = typer.Option(False, "--list", help="Show every trusted file and whether it changed since."),
     revoke: bool = typer.Option(False, "--revoke", help="Withdraw trust from this project."),
+    as_json: bool = JSON,
 ) -> None:
     """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL) for `claude`."""
     from pinman import trust as trust_mod
@@ -358,6 +455,10 @@ def trust(
 
     paths = _paths()
     if list_all:
+        if as_json:
+            _emit([{"path": str(t.path), "current": t.current, "keys": list(t.keys)}
+                   for t in trust_mod.list_trusted(paths)])
+            return
         for t in trust_mod.list_trusted(paths):
             state = "trusted" if t.current else "CHANGED since trusted (env withheld)"
             out(f"{t.path}  {state}  keys: {', '.join(t.keys)}")
@@ -368,9 +469,15 @@ def trust(
                           hint="run it in the project folder; user and built-in profiles need no trust")
     if revoke:
         gone = trust_mod.revoke_project(paths, root)
+        if as_json:
+            _emit({"revoked": [str(g) for g in gone], "project": str(root)})
+            return
         out(f"revoked trust for {len(gone)} file(s) in {root}")
         return
     done = trust_mod.trust_project(paths, root)
+    if as_json:
+        _emit({"trusted": [{"path": str(t.path), "keys": list(t.keys)} for t in done], "project": str(root)})
+        return
     if not done:
         out(f"nothing to trust: no profile in {root / 'profiles'} sets env")
     for t in done:
@@ -381,7 +488,8 @@ def trust(
 
 
 @app.command()
-def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile).")) -> None:
+def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile)."),
+            as_json: bool = JSON) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
     from pinman.resolution import ensure_installed, install_exact, target as resolve_target
     from pinman.versions import is_exact
@@ -390,6 +498,9 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     if target and is_exact(target):
         version = target.lstrip("v=")
         inst = install_exact(paths, version, progress=_progress(version))
+        if as_json:
+            _emit({"version": version, "prefix": str(inst.prefix)})
+            return
         out(f"{version}: installed at {inst.prefix}")
         return
     from pinman import activation
@@ -400,14 +511,20 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     profile = _profile(name)
     tgt = resolve_target(paths, profile)
     inst = ensure_installed(paths, tgt, progress=_progress(name))
-    out(f"{name}: {tgt.version} installed at {inst.prefix}")
     pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=_progress(f"{name} sdk"))
+    if as_json:
+        _emit({"profile": name, "version": tgt.version, "prefix": str(inst.prefix),
+               "sdk": {"label": pinned.label, "prefix": str(pinned.prefix)} if pinned is not None else None})
+        return
+    out(f"{name}: {tgt.version} installed at {inst.prefix}")
     if pinned is not None:
         out(f"{name}: {pinned.label} installed at {pinned.prefix}")
 
 
 @app.command()
-def uninstall(version: str, force: bool = typer.Option(False, "--force", help="Remove even if a profile uses it.")) -> None:
+def uninstall(version: str = typer.Argument(..., help="Exact version to remove."),
+              force: bool = typer.Option(False, "--force", help="Remove even if a profile uses it."),
+              as_json: bool = JSON) -> None:
     """Remove one installed version (refused while a profile uses it)."""
     from pinman.inventory import users_of
     from pinman.resolution import CLAUDE_CODE
@@ -421,11 +538,15 @@ def uninstall(version: str, force: bool = typer.Option(False, "--force", help="R
     if users and not force:
         raise PinmanError(f"{version} is used by {', '.join(users)}", hint="switch those profiles first, or pass --force")
     store.remove(CLAUDE_CODE, version)
+    if as_json:
+        _emit({"removed": version})
+        return
     out(f"{version}: removed")
 
 
 @app.command()
-def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go.")) -> None:
+def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go."),
+          as_json: bool = JSON) -> None:
     """Remove installs no profile uses (never a last known-good)."""
     from pinman.inventory import prunable
     from pinman.resolution import CLAUDE_CODE
@@ -437,8 +558,11 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what 
     for version in victims:
         if not dry_run:
             store.remove(CLAUDE_CODE, version)
-        out(f"{'would remove' if dry_run else 'removed'} {version}")
-    if not victims:
+        if not as_json:
+            out(f"{'would remove' if dry_run else 'removed'} {version}")
+    if as_json:
+        _emit({"dry_run": dry_run, "would_remove" if dry_run else "removed": list(victims)})
+    elif not victims:
         out("nothing to prune")
 
 
@@ -458,7 +582,7 @@ def list_cmd(as_json: bool = JSON) -> None:
 
 
 @app.command()
-def show(name: str, as_json: bool = JSON) -> None:
+def show(name: str = typer.Argument(..., help="Profile to describe."), as_json: bool = JSON) -> None:
     """Everything about one profile."""
     from pinman.inventory import profile_detail
 
@@ -467,10 +591,64 @@ def show(name: str, as_json: bool = JSON) -> None:
     if as_json:
         _emit(data)
     else:
-        for key, value in data.items():
-            out(f"{key + ':':14} {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
+        _render_show(data)
     if warning:
         err(f"warning: {warning}")
+
+
+SHOWN = ("name", "description", "file", "source", "version", "why", "installed")
+
+
+def _render_show(data: dict[str, Any]) -> None:
+    """What pinman made of the profile, then the file's own values as written ("6h", not 21600.0)."""
+    for key in SHOWN:
+        value = data.get(key)
+        if key == "installed" and value is None and data.get("version"):
+            value = "no (`pinman install` or run claude once)"
+        if value not in (None, ""):
+            out(f"{key + ':':14} {value}")
+    sdk = data.get("sdk")
+    if sdk:
+        out(f"{'sdk:':14} {json.dumps(sdk)}")
+    out(f"in {Path(data['file']).name}:")
+    for line in _file_values(Path(data["file"])):
+        out(f"  {line}")
+
+
+def _file_values(path: Path) -> list[str]:
+    """`table.key = value` for every value in the profile file; [env] values are never shown (keys only)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ["(unreadable)"]
+    lines: list[str] = []
+
+    def walk(prefix: str, table: dict[str, Any]) -> None:
+        for key, value in table.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                walk(f"{name}.", value)
+            elif prefix == "env.":
+                lines.append(f"{name} = (set)")
+            else:
+                lines.append(f"{name} = {_toml_value(value)}")
+
+    walk("", doc)
+    return lines
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 @app.command()
@@ -487,7 +665,7 @@ def versions(remote: bool = typer.Option(False, "--remote", help="List registry 
 
 
 @app.command()
-def resolve(spec: str,
+def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. latest, ^2.1.0, 2.1.331."),
             profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Skip this profile's known-bad "
                                                   "versions (default: the active profile's)."),
             as_json: bool = JSON) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from pinman import activation
-from pinman.errors import ExitCode, PinmanError
+from pinman.errors import ExitCode, PinmanError, UsageError
 from pinman.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
 
@@ -227,9 +227,11 @@ def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | N
 
 
 def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
-                    environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing."""
-    from pinman.resolution import Target, ensure_installed, target
+                    environ: Mapping[str, str] | None = None,
+                    progress: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing, as
+    `pinman install VERSION` does: an unknown version is a registry error naming the nearest ones."""
+    from pinman.resolution import install_exact, target
 
     env = run_env(paths, profile, environ)
     current = target(paths, profile).version
@@ -243,9 +245,9 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     from pinman.versions import is_exact
 
     if not is_exact(to):
-        raise PinmanError(f"--to needs an exact version, not {to!r}")
+        raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")
     to = to.lstrip("v=")
-    ensure_installed(paths, Target(profile, to, None, "rollback"))
+    install_exact(paths, to, progress=progress)
     switch_to(paths, profile, to, previous=current, reason="rolled back by hand", env=env)
     return current, to
 
