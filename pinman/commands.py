@@ -596,6 +596,23 @@ def show(name: str = typer.Argument(..., help="Profile to describe."), as_json: 
         err(f"warning: {warning}")
 
 
+@app.command()
+def outdated(all_rows: bool = typer.Option(False, "--all", help="List every profile, not only the outdated."),
+             as_json: bool = JSON) -> None:
+    """Profiles that run an older version than their spec resolves to (held by a lock or a rollback)."""
+    from pinman.views.outdated import outdated_rows
+
+    rows = outdated_rows(_paths(), Path.cwd())
+    shown = rows if all_rows else [r for r in rows if r["outdated"] or r["problem"]]
+    if as_json:
+        _emit(shown)
+        return
+    if not shown:
+        out("every profile runs the newest version its spec allows")
+        return
+    _table(shown, ["name", "spec", "runs", "newest", "outdated", "why", "problem"])
+
+
 SHOWN = ("name", "description", "file", "source", "version", "why", "installed")
 
 
