@@ -31,10 +31,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def _guard(fn: Any) -> int:
     """One handler: PinmanError -> one line + hint; Ctrl-C -> 130; a bug -> message + log path."""
     try:
-        return int(fn() or 0)
+        code = int(fn() or 0)
+        _stop_progress()
+        return code
     except PinmanError as e:
         return _report(e)
     except KeyboardInterrupt:
+        _stop_progress()
         err("pinman: interrupted")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -46,7 +49,15 @@ def _guard(fn: Any) -> int:
         return _crash(e)
 
 
+def _stop_progress() -> None:
+    """End a live progress line before a message is printed under it (only if one was shown)."""
+    progress = sys.modules.get("pinman.progress")
+    if progress is not None:
+        progress.stop_all()
+
+
 def _report(e: PinmanError) -> int:
+    _stop_progress()
     err(f"pinman: {e.message}")
     if e.hint:
         err(f"  hint: {e.hint}")
@@ -56,6 +67,7 @@ def _report(e: PinmanError) -> int:
 def _crash(e: BaseException) -> int:
     import traceback
 
+    _stop_progress()
     from pinman.paths import Paths
 
     log = Paths.from_env().log

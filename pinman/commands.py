@@ -55,12 +55,11 @@ def _emit(data: Any) -> None:
 
 
 def _progress(label: str) -> Any:
-    start = time.monotonic()
+    """Phases of a long step: a live bar with bytes and elapsed time on a terminal, else plain lines."""
+    from pinman.progress import reporter
+    from pinman.store import Store
 
-    def report(msg: str) -> None:
-        err(f"  {label}: {msg} ({time.monotonic() - start:.1f} s)")
-
-    return report
+    return reporter(label, Store(_paths()).build_root)
 
 
 def _notice(message: str | None) -> None:
