@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pinman.errors import ExitCode, PinmanError, from_os_error
+from pinman.errors import ExitCode, InstallError, PinmanError, from_os_error
 
 FAST = {"current", "which"}
 
@@ -113,7 +113,7 @@ def _fast(command: str, as_json: bool) -> int:
     info = describe_current(Path.cwd(), Paths.from_env())
     if command == "which":
         if not info["installed"]:
-            raise PinmanError(f"{info['profile']} {info['version']} is not installed",
+            raise InstallError(f"{info['profile']} {info['version']} is not installed",
                               hint=f"run `pinman install {info['profile']}`")
         out(json.dumps({"binary": info["binary"]}) if as_json else info["binary"])
         return 0

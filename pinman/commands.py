@@ -15,7 +15,7 @@ from typing import Any, Optional
 import typer
 
 from pinman.cli import err, out
-from pinman.errors import PinmanError, UsageError
+from pinman.errors import InstallError, PinmanError, UsageError
 from pinman.paths import Paths
 
 app = typer.Typer(
@@ -464,7 +464,7 @@ def trust(
         return
     root = find_project_root(Path.cwd())
     if root is None:
-        raise PinmanError("not inside a project (no .pinman.toml here or above)",
+        raise UsageError("not inside a project (no .pinman.toml here or above)",
                           hint="run it in the project folder; user and built-in profiles need no trust")
     if revoke:
         gone = trust_mod.revoke_project(paths, root)
@@ -532,10 +532,10 @@ def uninstall(version: str = typer.Argument(..., help="Exact version to remove."
     paths = _paths()
     store = Store(paths)
     if store.get(CLAUDE_CODE, version) is None:
-        raise PinmanError(f"{version} is not installed", hint="see `pinman versions`")
+        raise InstallError(f"{version} is not installed", hint="see `pinman versions`")
     users = users_of(paths, Path.cwd(), version)
     if users and not force:
-        raise PinmanError(f"{version} is used by {', '.join(users)}", hint="switch those profiles first, or pass --force")
+        raise UsageError(f"{version} is used by {', '.join(users)}", hint="switch those profiles first, or pass --force")
     store.remove(CLAUDE_CODE, version)
     if as_json:
         _emit({"removed": version})

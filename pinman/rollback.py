@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from pinman import activation
-from pinman.errors import ExitCode, PinmanError, UsageError
+from pinman.errors import ExitCode, InstallError, PinmanError, UsageError
 from pinman.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
 
@@ -103,7 +103,7 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
                                     env, timeout=cfg.timeout, model=cfg.model, prompt=cfg.prompt)
         inst = installed(paths, version)
         if inst is None:
-            raise PinmanError(f"{version} is not installed", hint=f"run `pinman install {version}`")
+            raise InstallError(f"{version} is not installed", hint=f"run `pinman install {version}`")
         return health.probe_cli(inst.binary, env, prompt=cfg.prompt, timeout=cfg.timeout,
                                 isolated_home=isolated_home)
 
@@ -239,7 +239,7 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     if to is None:
         kg = Journal(paths).last_known_good(key, endpoint_of(env.get("ANTHROPIC_BASE_URL")), exclude=[current])
         if kg is None:
-            raise PinmanError(f"no known-good version recorded for {profile.name} at this endpoint",
+            raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
     from pinman.versions import is_exact

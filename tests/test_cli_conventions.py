@@ -125,6 +125,17 @@ def test_rollback_to_a_range_is_a_usage_error(pinman_home: Paths, tmp_path: Path
     assert r.code == 2 and "exact version" in r.err, r.text
 
 
+def test_refusals_are_usage_errors_and_missing_installs_install_errors(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
+    cases = [(["trust"], 2, "not inside a project"),
+             (["rollback", "here"], 2, "no known-good version recorded"),
+             (["uninstall", "9.9.9"], 5, "9.9.9 is not installed"),
+             (["which"], 5, "is not installed")]
+    for args, code, needle in cases:
+        r = pinman(pinman_home, tmp_path, *args, PINMAN_PROFILE="here")
+        assert (r.code, needle in r.err) == (code, True), (args, r.text)
+
+
 # ------------------------------------------------------------------ shell integration
 
 
