@@ -5,6 +5,7 @@ Core modules are imported inside the commands that need them so `pinman --help` 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -290,6 +291,11 @@ def exec_cmd(
         raise typer.Exit(127) from None  # the shell's codes, so `pinman exec` drops in for a command
     except PermissionError:
         err(f"pinman: permission denied: {command[0]} (not executable)")
+        raise typer.Exit(126) from None
+    except OSError as e:
+        if e.errno != errno.ENOEXEC:
+            raise
+        err(f"pinman: cannot execute {command[0]}: {e.strerror}")
         raise typer.Exit(126) from None
 
 

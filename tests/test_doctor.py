@@ -37,6 +37,8 @@ def test_shadowing_binaries_are_named_with_a_fix(pinman_home: Paths, tmp_path: P
     fixes = " ".join(f.fix for f in findings)
     assert "npm uninstall -g @anthropic-ai/claude-code" in fixes
     assert f"rm {native}" in fixes
+    named = [f for f in findings if str(npm_bin / "claude") in f.message]
+    assert len(named) == 1  # the binary in front of the shim is one problem, reported once
 
 
 def test_missing_shim_on_path(pinman_home: Paths) -> None:
