@@ -56,11 +56,19 @@ def _emit(data: Any) -> None:
 
 
 def _progress(label: str) -> Any:
-    """Phases of a long step: a live bar with bytes and elapsed time on a terminal, else plain lines."""
-    from pinman.progress import reporter
-    from pinman.store import Store
+    """Phases of a long step: a live bar with bytes and elapsed time on a terminal, else plain lines.
+    Built on the first phase, so a command that finds everything installed imports none of it."""
+    shown: list[Any] = []
 
-    return reporter(label, Store(_paths()).build_root)
+    def report(message: str) -> None:
+        if not shown:
+            from pinman.progress import reporter
+            from pinman.store import Store
+
+            shown.append(reporter(label, Store(_paths()).build_root))
+        shown[0](message)
+
+    return report
 
 
 def _notice(message: str | None) -> None:
