@@ -641,44 +641,10 @@ def _render_show(data: dict[str, Any]) -> None:
     if sdk:
         out(f"{'sdk:':14} {json.dumps(sdk)}")
     out(f"in {Path(data['file']).name}:")
-    for line in _file_values(Path(data["file"])):
+    from pinman.views.profile_file import file_values
+
+    for line in file_values(Path(data["file"])):
         out(f"  {line}")
-
-
-def _file_values(path: Path) -> list[str]:
-    """`table.key = value` for every value in the profile file; [env] values are never shown (keys only)."""
-    import tomllib
-
-    try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return ["(unreadable)"]
-    lines: list[str] = []
-
-    def walk(prefix: str, table: dict[str, Any]) -> None:
-        for key, value in table.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict):
-                walk(f"{name}.", value)
-            elif prefix == "env.":
-                lines.append(f"{name} = (set)")
-            else:
-                lines.append(f"{name} = {_toml_value(value)}")
-
-    walk("", doc)
-    return lines
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 @app.command()

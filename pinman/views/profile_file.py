@@ -1,0 +1,51 @@
+"""A profile file's values as its author wrote them ("6h", not 21600.0), for `pinman show`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def file_values(path: Path) -> list[str]:
+    """`table.key = value` for every value in the profile file; [env] values are never shown (keys only)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ["(unreadable)"]
+    lines: list[str] = []
+
+    def walk(prefix: str, table: dict[str, Any]) -> None:
+        for key, value in table.items():
+            name = f"{prefix}{_key(key)}"
+            if isinstance(value, dict):
+                walk(f"{name}.", value)
+            elif prefix == "env.":
+                lines.append(f"{name} = (set)")
+            else:
+                lines.append(f"{name} = {toml_value(value)}")
+
+    walk("", doc)
+    return lines
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _key(key: str) -> str:
+    """A key as TOML writes it: bare when it can be, else quoted (so no control character reaches the terminal)."""
+    return key if BARE_KEY.fullmatch(key) else json.dumps(key)
