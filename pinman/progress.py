@@ -136,7 +136,7 @@ class _LiveLine:
             TextColumn("{task.fields[size]}"), TimeElapsedColumn(),
             console=console or Console(file=plain.stream), transient=False,
         )
-        self.task = self.progress.add_task(f"{plain.label}: {START}", total=None, size="0 B")
+        self.task = self.progress.add_task(f"{plain.label}: {START}", total=None, size="")
         self.progress.start()
         self.done = threading.Event()
         self.watcher = threading.Thread(target=self._watch, daemon=True)
@@ -144,18 +144,20 @@ class _LiveLine:
 
     def _watch(self) -> None:
         while not self.done.wait(POLL):
-            self.progress.update(self.task, size=human(self.plain.written()))
+            self.progress.update(self.task, size=self._size())
+
+    def _size(self) -> str:
+        written = self.plain.written()
+        return human(written) if written else ""  # a build elsewhere (an SDK's) shows no count
 
     def describe(self, message: str) -> None:
-        self.progress.update(self.task, description=f"{self.plain.label}: {message}",
-                             size=human(self.plain.written()))
+        self.progress.update(self.task, description=f"{self.plain.label}: {message}", size=self._size())
 
     def stop(self) -> None:
         if self.done.is_set():
             return
         self.done.set()
         self.watcher.join(timeout=1)
-        size = self.plain.written()
-        self.progress.update(self.task, size=human(size), completed=1, total=1)  # a full bar at the end
+        self.progress.update(self.task, size=self._size(), completed=1, total=1)  # a full bar at the end
         self.progress.refresh()
         self.progress.stop()
