@@ -641,9 +641,10 @@ def _render_show(data: dict[str, Any]) -> None:
     if sdk:
         out(f"{'sdk:':14} {json.dumps(sdk)}")
     out(f"in {Path(data['file']).name}:")
+    from pinman.redact import secret_values
     from pinman.views.profile_file import file_values
 
-    for line in file_values(Path(data["file"])):
+    for line in file_values(Path(data["file"]), hide=secret_values(os.environ)):
         out(f"  {line}")
 
 

@@ -179,6 +179,16 @@ def test_show_prints_the_files_values_as_written(pinman_home: Paths, tmp_path: P
     assert json.loads(pinman(pinman_home, tmp_path, "show", "gw", "--json").out)["health"]["interval"] == 21600
 
 
+def test_show_never_prints_the_users_key_pasted_into_a_profile(pinman_home: Paths, tmp_path: Path) -> None:
+    key = "sk-ant-api03-pasted-into-the-prompt-0123456789"
+    repo = tmp_path / "repo"  # a project's profile: the secret guard watches PINMAN_HOME, not this
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "gw"\n')
+    (repo / "profiles" / "gw.toml").write_text(f'[claude-code]\nversion = "{V2}"\n[health]\nprompt = "say {key}"\n')
+    r = pinman(pinman_home, repo, "show", "gw", ANTHROPIC_API_KEY=key)
+    assert r.code == 0 and 'health.prompt = "say ***"' in r.out, r.text
+
+
 @pytest.mark.e2e
 def test_outdated_lists_a_profile_held_back_by_a_rollback(pinman_home: Paths, seeded: Path) -> None:
     _user_profile(pinman_home, "gw", f'[claude-code]\nversion = "{V2}"\n')

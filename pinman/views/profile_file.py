@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def file_values(path: Path) -> list[str]:
-    """`table.key = value` for every value in the profile file; [env] values are never shown (keys only)."""
+def file_values(path: Path, hide: Sequence[str] = ()) -> list[str]:
+    """`table.key = value` for every value in the profile file; [env] values are never shown (keys
+    only), and any of `hide` (the user's credentials) pasted elsewhere in the file shows as ***."""
     import tomllib
 
     try:
@@ -28,7 +29,7 @@ def file_values(path: Path) -> list[str]:
             elif prefix == "env.":
                 lines.append(f"{name} = (set)")
             else:
-                lines.append(f"{name} = {toml_value(value)}")
+                lines.append(f"{name} = {toml_value(_scrub(value, hide))}")
 
     walk("", doc)
     return lines
@@ -49,3 +50,15 @@ def toml_value(value: Any) -> str:
 def _key(key: str) -> str:
     """A key as TOML writes it: bare when it can be, else quoted (so no control character reaches the terminal)."""
     return key if BARE_KEY.fullmatch(key) else json.dumps(key)
+
+
+def _scrub(value: Any, hide: Sequence[str]) -> Any:
+    if isinstance(value, str):
+        for secret in hide:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, list):
+        return [_scrub(v, hide) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v, hide) for k, v in value.items()}
+    return value
