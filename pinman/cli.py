@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from pinman.errors import ExitCode, PinmanError, from_os_error
+from pinman.errors import ExitCode, InstallError, PinmanError, from_os_error
 
 FAST = {"current", "which"}
 
@@ -35,10 +35,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def _guard(fn: Any) -> int:
     """One handler: PinmanError -> one line + hint; Ctrl-C -> 130; a bug -> message + log path."""
     try:
-        return int(fn() or 0)
+        code = int(fn() or 0)
+        _stop_progress()
+        return code
     except PinmanError as e:
         return _report(e)
     except KeyboardInterrupt:
+        _stop_progress()
         err("pinman: interrupted")
         return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
@@ -50,7 +53,15 @@ def _guard(fn: Any) -> int:
         return _crash(e)
 
 
+def _stop_progress() -> None:
+    """End a live progress line before a message is printed under it (only if one was shown)."""
+    progress = sys.modules.get("pinman.progress")
+    if progress is not None:
+        progress.stop_all()
+
+
 def _report(e: PinmanError) -> int:
+    _stop_progress()
     err(f"pinman: {e.message}")
     if e.hint:
         err(f"  hint: {e.hint}")
@@ -60,6 +71,7 @@ def _report(e: PinmanError) -> int:
 def _crash(e: BaseException) -> int:
     import traceback
 
+    _stop_progress()
     from pinman.paths import Paths
 
     log = Paths.from_env().log
@@ -107,7 +119,7 @@ def _fast(command: str, as_json: bool) -> int:
     info = describe_current(Path.cwd(), Paths.from_env())
     if command == "which":
         if not info["installed"]:
-            raise PinmanError(f"{info['profile']} {info['version']} is not installed",
+            raise InstallError(f"{info['profile']} {info['version']} is not installed",
                               hint=f"run `pinman install {info['profile']}`")
         out(json.dumps({"binary": info["binary"]}) if as_json else info["binary"])
         return 0

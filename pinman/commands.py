@@ -5,6 +5,7 @@ Core modules are imported inside the commands that need them so `pinman --help` 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -15,20 +16,36 @@ from typing import Any, Optional
 import typer
 
 from pinman.cli import err, out
-from pinman.errors import PinmanError, UsageError
+from pinman.errors import InstallError, PinmanError, UsageError
 from pinman.paths import Paths
 
 app = typer.Typer(
     name="pinman",
     help="Pin Claude Code per profile, switch instantly, health-check and roll back.",
     no_args_is_help=True,
-    add_completion=False,
+    # Plain help: rich's markup would eat literal brackets such as `[health]`, and importing rich
+    # for every `--help` costs more than the rest of the start-up.
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
 REFRESH = typer.Option(False, "--refresh", help="Ask the registry now instead of using the last answer cached here.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from pinman import __version__
+
+        out(f"pinman {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_version,
+                                       help="Print pinman's version and exit.")) -> None:
+    """Pin Claude Code per profile, switch instantly, health-check and roll back."""
 
 
 def _paths() -> Paths:
@@ -40,10 +57,17 @@ def _emit(data: Any) -> None:
 
 
 def _progress(label: str) -> Any:
-    start = time.monotonic()
+    """Phases of a long step: a live bar with bytes and elapsed time on a terminal, else plain lines.
+    Built on the first phase, so a command that finds everything installed imports none of it."""
+    shown: list[Any] = []
 
-    def report(msg: str) -> None:
-        err(f"  {label}: {msg} ({time.monotonic() - start:.1f} s)")
+    def report(message: str) -> None:
+        if not shown:
+            from pinman.progress import reporter
+            from pinman.store import Store
+
+            shown.append(reporter(label, Store(_paths()).build_root))
+        shown[0](message)
 
     return report
 
@@ -72,10 +96,12 @@ def _profile(name: str) -> Any:
 
 @app.command()
 def use(
-    name: str = typer.Argument(..., help="Profile to switch to."),
+    name: str = typer.Argument(..., help="Profile to switch to, or an exact version (e.g. 2.1.331): "
+                               "that makes a profile of the same name pinned to it."),
     local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
     reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback): back to the pin."),
     check_after: bool = typer.Option(False, "--check", help="Health-check after switching; roll back on schema errors."),
+    as_json: bool = JSON,
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
     from pinman import activation, profiles
@@ -84,12 +110,14 @@ def use(
     paths = _paths()
     registry = fresh_registry(paths)  # switching installs: ask the registry, once for both contexts
     cwd = Path.cwd()
-    profile = profiles.find_profile(profiles.validate_name(name), cwd, paths)
+    profile = _profile_or_version(profiles.validate_name(name), cwd, paths, as_json)
+    dropped = None
     if reset:
         from pinman.rollback import reset as drop_override
 
         dropped = drop_override(paths, profile)
-        out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
+        if not as_json:
+            out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
     chosen_here = _chosen_by_project(cwd, name)
     if profile.source == "project" and not local and not chosen_here:
         raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
@@ -110,11 +138,53 @@ def use(
         if _context_root(cwd, False) is not None:
             activate(paths, profiles.find_profile(name, Path(os.sep), paths), None, registry=registry)
         where = "globally"
-    out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
+    overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
+    if as_json:
+        _emit({"profile": name, "version": tgt.version, "why": tgt.why, "where": where,
+               "overridden_here": overridden, **({"override_dropped": dropped} if reset else {})})
+    else:
+        out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
+    if overridden:
+        err(f"note: here {overridden}")
     _notices(paths, profile)
     _warn_path(paths)
     if check_after:
         raise typer.Exit(_run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
+
+
+def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
+    """The profile `name`; an exact version that names no profile becomes a user profile pinned to
+    it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
+    from pinman.errors import ProfileError
+    from pinman.profiles import find_profile
+    from pinman.versions import is_exact
+
+    try:
+        return find_profile(name, cwd, paths)
+    except ProfileError:
+        if not is_exact(name) or name != name.lstrip("v="):
+            raise
+    path = paths.user_profiles / f"{name}.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from pinman.fsutil import atomic_write
+
+    atomic_write(path, f'# made by `pinman use {name}`: edit it like any other profile\n'
+                       f'[claude-code]\nversion = "{name}"\n')
+    if not quiet:
+        err(f"note: made profile {name} ({path})")
+    return find_profile(name, cwd, paths)
+
+
+def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
+    """Why `claude` here still runs another profile than the global choice just made, if it does."""
+    from pinman.activation import choose
+
+    choice = choose(cwd, paths)
+    if choice.name == name:
+        return None
+    if choice.source == "env":
+        return f"PINMAN_PROFILE={choice.name} overrides it (unset PINMAN_PROFILE to use {name})"
+    return f"{choice.detail} chooses {choice.name} (`pinman use --local {name}` changes that)"
 
 
 def _chosen_by_project(cwd: Path, name: str) -> Path | None:
@@ -138,6 +208,7 @@ def _warn_path(paths: Paths) -> None:
     if not shim_on_path(paths):
         err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")
         err(f"  {path_line(paths)}")
+        err('  or, kept free of duplicates however often it runs: eval "$(pinman activate)"')
 
 
 @app.command()
@@ -180,16 +251,25 @@ def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
     from pinman.sdk import PATH_PREPEND
 
     env = profile_env(paths, profile)
-    front = os.pathsep.join([str(paths.bin), *([env.pop(PATH_PREPEND)] if PATH_PREPEND in env else [])])
+    front = [str(paths.bin), *([env.pop(PATH_PREPEND)] if PATH_PREPEND in env else [])]
     env["PINMAN_PROFILE"] = chosen
-    env["PATH"] = f"{front}{os.pathsep}{os.environ.get('PATH', '')}"
+    env["PATH"] = _path_with(front)
     return chosen, env
+
+
+def _path_with(front: list[str]) -> str:
+    """PATH with `front` first and no second copy of them: evaluating it again changes nothing."""
+    rest = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d not in front]
+    return os.pathsep.join(front + rest)
 
 
 @app.command(name="env")
 def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
             as_json: bool = JSON) -> None:
-    """Print `export` lines for a profile: eval "$(pinman env stable)"."""
+    """Print `export` lines that fix this shell to a profile: eval "$(pinman env stable)".
+
+    For a shell profile (~/.bashrc) use `pinman activate`: it keeps the per-folder choice.
+    """
     from pinman.activation import ensure_shim, sh_quote
 
     _, env = _env_for(name)
@@ -197,10 +277,26 @@ def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: t
     if as_json:
         _emit(env)
         return
-    front = env["PATH"].removesuffix(os.pathsep + os.environ.get("PATH", ""))  # shim and SDK folders
     for key, value in env.items():
-        value = sh_quote(value) if key != "PATH" else sh_quote(front) + '":$PATH"'
-        out(f"export {key}={value}")
+        out(f"export {key}={sh_quote(value)}")
+
+
+@app.command()
+def activate(as_json: bool = JSON) -> None:
+    """Print the line for your shell profile: eval "$(pinman activate)".
+
+    Only puts pinman's `claude` first on PATH (once, however often it runs); which profile runs is
+    still decided in each folder when `claude` starts (.pinman.toml, `pinman use`).
+    """
+    from pinman.activation import ensure_shim, sh_quote
+
+    paths = _paths()
+    ensure_shim(paths)
+    path = _path_with([str(paths.bin)])
+    if as_json:
+        _emit({"PATH": path})
+        return
+    out(f"export PATH={sh_quote(path)}")
 
 
 @app.command(name="exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -221,7 +317,16 @@ def exec_cmd(
     try:
         os.execvpe(command[0], command, full)
     except FileNotFoundError:
-        raise PinmanError(f"command not found: {command[0]}") from None
+        err(f"pinman: command not found: {command[0]}")
+        raise typer.Exit(127) from None  # the shell's codes, so `pinman exec` drops in for a command
+    except PermissionError:
+        err(f"pinman: permission denied: {command[0]} (not executable)")
+        raise typer.Exit(126) from None
+    except OSError as e:
+        if e.errno != errno.ENOEXEC:
+            raise
+        err(f"pinman: cannot execute {command[0]}: {e.strerror}")
+        raise typer.Exit(126) from None
 
 
 # ---------------------------------------------------------------- health and rollback
@@ -380,7 +485,8 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
 
 @app.command()
 def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all)."),
-            limit: int = typer.Option(50, "--limit", "-n"), as_json: bool = JSON) -> None:
+            limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many entries."),
+            as_json: bool = JSON) -> None:
     """The journal, newest first."""
     from pinman import activation
     from pinman.journal import Journal
@@ -410,11 +516,16 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
 
 
 @app.command()
-def rollback(name: str, to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good).")) -> None:
+def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
+             to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
+             as_json: bool = JSON) -> None:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""
     from pinman.rollback import manual_rollback
 
-    before, after = manual_rollback(_paths(), _profile(name), to)
+    before, after = manual_rollback(_paths(), _profile(name), to, progress=_progress(name))
+    if as_json:
+        _emit({"profile": name, "from": before, "to": after})
+        return
     out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
 
 
@@ -422,6 +533,7 @@ def rollback(name: str, to: Optional[str] = typer.Option(None, "--to", help="Exa
 def trust(
     list_all: bool = typer.Option(False, "--list", help="Show every trusted file and whether it changed since."),
     revoke: bool = typer.Option(False, "--revoke", help="Withdraw trust from this project."),
+    as_json: bool = JSON,
 ) -> None:
     """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL), [sdk] and [health] prompt/model."""
     from pinman import trust as trust_mod
@@ -429,19 +541,29 @@ def trust(
 
     paths = _paths()
     if list_all:
+        if as_json:
+            _emit([{"path": str(t.path), "current": t.current, "keys": list(t.keys)}
+                   for t in trust_mod.list_trusted(paths)])
+            return
         for t in trust_mod.list_trusted(paths):
             state = "trusted" if t.current else "CHANGED since trusted (withheld)"
             out(f"{t.path}  {state}  keys: {', '.join(t.keys)}")
         return
     root = find_project_root(Path.cwd())
     if root is None:
-        raise PinmanError("not inside a project (no .pinman.toml here or above)",
+        raise UsageError("not inside a project (no .pinman.toml here or above)",
                           hint="run it in the project folder; user and built-in profiles need no trust")
     if revoke:
         gone = trust_mod.revoke_project(paths, root)
+        if as_json:
+            _emit({"revoked": [str(g) for g in gone], "project": str(root)})
+            return
         out(f"revoked trust for {len(gone)} file(s) in {root}")
         return
     done = trust_mod.trust_project(paths, root)
+    if as_json:
+        _emit({"trusted": [{"path": str(t.path), "keys": list(t.keys)} for t in done], "project": str(root)})
+        return
     if not done:
         out(f"nothing to trust: no profile in {root / 'profiles'} sets env, [sdk] or a [health] prompt/model")
     for t in done:
@@ -454,7 +576,8 @@ def trust(
 @app.command()
 def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile)."),
             force: bool = typer.Option(False, "--force", help="Install again even if present (repairs an install "
-                                       "`pinman verify` finds changed).")) -> None:
+                                       "`pinman verify` finds changed)."),
+            as_json: bool = JSON) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
     from pinman.resolution import ensure_installed, fresh_registry, install_exact, target as resolve_target
     from pinman.versions import is_exact
@@ -463,6 +586,9 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     if target and is_exact(target):
         version = target.lstrip("v=")
         inst = install_exact(paths, version, progress=_progress(version), force=force)
+        if as_json:
+            _emit({"version": version, "prefix": str(inst.prefix)})
+            return
         out(f"{version}: installed at {inst.prefix}")
         return
     from pinman import activation
@@ -475,9 +601,13 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     if force:
         _discard_installs(paths, profile, tgt.version)
     inst = ensure_installed(paths, tgt, progress=_progress(name))
-    out(f"{name}: {tgt.version} installed at {inst.prefix}")
     _notices(paths, profile)
     pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=_progress(f"{name} sdk"))
+    if as_json:
+        _emit({"profile": name, "version": tgt.version, "prefix": str(inst.prefix),
+               "sdk": {"label": pinned.label, "prefix": str(pinned.prefix)} if pinned is not None else None})
+        return
+    out(f"{name}: {tgt.version} installed at {inst.prefix}")
     if pinned is not None:
         out(f"{name}: {pinned.label} installed at {pinned.prefix}")
 
@@ -495,7 +625,9 @@ def _discard_installs(paths: Paths, profile: Any, version: str) -> None:
 
 
 @app.command()
-def uninstall(version: str, force: bool = typer.Option(False, "--force", help="Remove even if a profile uses it.")) -> None:
+def uninstall(version: str = typer.Argument(..., help="Exact version to remove."),
+              force: bool = typer.Option(False, "--force", help="Remove even if a profile uses it."),
+              as_json: bool = JSON) -> None:
     """Remove one installed version (refused while a profile uses it)."""
     from pinman.inventory import users_of
     from pinman.resolution import CLAUDE_CODE
@@ -504,16 +636,20 @@ def uninstall(version: str, force: bool = typer.Option(False, "--force", help="R
     paths = _paths()
     store = Store(paths)
     if store.get(CLAUDE_CODE, version) is None:
-        raise PinmanError(f"{version} is not installed", hint="see `pinman versions`")
+        raise InstallError(f"{version} is not installed", hint="see `pinman versions`")
     users = users_of(paths, Path.cwd(), version)
     if users and not force:
-        raise PinmanError(f"{version} is used by {', '.join(users)}", hint="switch those profiles first, or pass --force")
+        raise UsageError(f"{version} is used by {', '.join(users)}", hint="switch those profiles first, or pass --force")
     store.remove(CLAUDE_CODE, version)
+    if as_json:
+        _emit({"removed": version})
+        return
     out(f"{version}: removed")
 
 
 @app.command()
-def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go.")) -> None:
+def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go."),
+          as_json: bool = JSON) -> None:
     """Remove installs no profile uses (never a last known-good)."""
     from pinman.inventory import prunable
     from pinman.resolution import CLAUDE_CODE
@@ -525,8 +661,11 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what 
     for version in victims:
         if not dry_run:
             store.remove(CLAUDE_CODE, version)
-        out(f"{'would remove' if dry_run else 'removed'} {version}")
-    if not victims:
+        if not as_json:
+            out(f"{'would remove' if dry_run else 'removed'} {version}")
+    if as_json:
+        _emit({"dry_run": dry_run, "would_remove" if dry_run else "removed": list(victims)})
+    elif not victims:
         out("nothing to prune")
 
 
@@ -547,7 +686,8 @@ def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
 
 
 @app.command()
-def show(name: str, as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def show(name: str = typer.Argument(..., help="Profile to describe."), as_json: bool = JSON,
+         refresh: bool = REFRESH) -> None:
     """Everything about one profile."""
     from pinman.inventory import profile_detail
 
@@ -556,10 +696,52 @@ def show(name: str, as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     if as_json:
         _emit(data)
     else:
-        for key, value in data.items():
-            out(f"{key + ':':14} {value if not isinstance(value, (dict, list)) else json.dumps(value)}")
+        _render_show(data)
     if warning:
         err(f"warning: {warning}")
+
+
+@app.command()
+def outdated(all_rows: bool = typer.Option(False, "--all", help="List every profile, not only the outdated."),
+             as_json: bool = JSON) -> None:
+    """Profiles that run an older version than their spec resolves to (held by a lock or a rollback)."""
+    from pinman.views.outdated import outdated_rows
+
+    rows = outdated_rows(_paths(), Path.cwd())
+    shown = rows if all_rows else [r for r in rows if r["outdated"] or r["problem"]]
+    if as_json:
+        _emit(shown)
+        return
+    if not shown:
+        out("every profile runs the newest version its spec allows")
+        return
+    _table(shown, ["name", "spec", "runs", "newest", "outdated", "why", "problem"])
+
+
+SHOWN = ("name", "description", "file", "source", "shadows", "version", "why", "installed", "withheld")
+
+
+def _render_show(data: dict[str, Any]) -> None:
+    """What pinman made of the profile, then the file's own values as written ("6h", not 21600.0)."""
+    for key in SHOWN:
+        value = data.get(key)
+        if key == "installed" and value is None and data.get("version"):
+            value = "no (`pinman install` or run claude once)"
+        if key == "shadows" and value:
+            value = f"{value} (hidden by this project's profile of the same name)"
+        if key == "withheld" and value:
+            value = ", ".join(value) + " (until `pinman trust`)"
+        if value not in (None, ""):
+            out(f"{key + ':':14} {value}")
+    sdk = data.get("sdk")
+    if sdk:
+        out(f"{'sdk:':14} {json.dumps(sdk)}")
+    out(f"in {Path(data['file']).name}:")
+    from pinman.redact import secret_values
+    from pinman.views.profile_file import file_values
+
+    for line in file_values(Path(data["file"]), hide=secret_values(os.environ)):
+        out(f"  {line}")
 
 
 @app.command()
@@ -576,7 +758,7 @@ def versions(remote: bool = typer.Option(False, "--remote", help="List registry 
 
 
 @app.command()
-def resolve(spec: str,
+def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. latest, ^2.1.0, 2.1.331."),
             profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Skip this profile's known-bad "
                                                   "versions (default: the active profile's)."),
             as_json: bool = JSON) -> None:

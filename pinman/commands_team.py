@@ -25,13 +25,17 @@ def _skipped(items: list[Any]) -> None:
 
 
 @app.command()
-def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.toml and profiles/stable.toml.")) -> None:
+def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.toml and profiles/stable.toml."),
+         as_json: bool = JSON) -> None:
     """Set up this folder for a team: .pinman.toml and a commented profiles/stable.toml."""
     from pinman.activation import path_line
     from pinman.team import init as run_init
 
     paths = _paths()
     result = run_init(paths, Path.cwd(), force=force)
+    if as_json:
+        _emit({"written": [str(p) for p in result.written], "kept": [str(p) for p in result.kept]})
+        return
     for p in result.written:
         out(f"wrote {p}")
     for p in result.kept:
@@ -205,11 +209,16 @@ def mark_bad(
     name: str = typer.Argument(..., help="Profile to edit."),
     version: str = typer.Argument(..., help="Exact version to mark."),
     reason: str = typer.Option(..., "--reason", help="Why, for your teammates (kept in the file)."),
+    as_json: bool = JSON,
 ) -> None:
     """Record a known-bad version in the profile file: lock, upgrade and resolve skip it."""
     from pinman.team import mark_bad as run_mark_bad
 
     r = run_mark_bad(_paths(), Path.cwd(), name, version, reason)
+    if as_json:
+        _emit({"profile": name, "version": r.version, "reason": r.reason, "added": r.added,
+               "path": str(r.path), "running": r.running})
+        return
     if r.added:
         out(f"{name}: {r.version} marked bad in {r.path} ({r.reason})")
     else:

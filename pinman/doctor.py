@@ -57,11 +57,14 @@ def check_path(paths: Paths, environ: Mapping[str, str]) -> list[Finding]:
             msg = f"the pinman shim ({shim}) is not on PATH"
         else:
             msg = f"{found[0]} comes before the pinman shim on PATH and runs instead of the pin"
-        out = [Finding("error", msg, f"put this last in your shell profile: {activation.path_line(paths)}")]
+        fix = f"put this last in your shell profile: {activation.path_line(paths)}"
+        if shim in found:  # the binary in front is the problem: say how to remove it here, not twice
+            fix += f"; or {_removal_hint(found[0])}"
+        out = [Finding("error", msg, fix)]
     else:
         out = [Finding("ok", f"`claude` on PATH is the pinman shim ({shim})")]
     for other in found:
-        if other != shim:
+        if other != shim and not (other == found[0] and shim in found):
             out.append(Finding("warn", f"another claude binary on PATH: {other}", _removal_hint(other)))
     return out
 
@@ -76,8 +79,13 @@ def _removal_hint(binary: Path) -> str:
 
 
 def check_settings(home: Path) -> list[Finding]:
-    """Claude Code settings that turn the auto-updater back on despite DISABLE_AUTOUPDATER=1."""
+    """Claude Code settings that turn the auto-updater back on despite DISABLE_AUTOUPDATER=1.
+
+    ~/.claude.json is Claude Code's own state: it writes `autoUpdates` and `installMethod` there
+    itself on first run (1.x does), so a value there is not the user's doing and is not reported.
+    """
     out: list[Finding] = []
+    updating: list[Path] = []
     for path in (home / ".claude" / "settings.json", home / ".claude" / "settings.local.json"):
         doc = _read_json(path)
         if doc is None:
@@ -87,14 +95,12 @@ def check_settings(home: Path) -> list[Finding]:
             out.append(Finding("error", f"{path}: env.DISABLE_AUTOUPDATER={value!r} re-enables auto-updates",
                                f"remove DISABLE_AUTOUPDATER from the env block of {path}"))
         if doc.get("autoUpdates") is True:
-            out.append(Finding("warn", f"{path}: autoUpdates is true (the shim's DISABLE_AUTOUPDATER=1 wins, "
-                               "but a claude started outside pinman updates itself)",
-                               f'set "autoUpdates": false in {path}'))
-    legacy = _read_json(home / ".claude.json")
-    if legacy and legacy.get("autoUpdates") is True:
-        out.append(Finding("warn", f"{home / '.claude.json'}: autoUpdates is true (the shim's "
-                           "DISABLE_AUTOUPDATER=1 wins, but a claude started outside pinman updates itself)",
-                           "run `claude config set -g autoUpdates false`"))
+            updating.append(path)
+    if updating:  # one problem, however many files say it
+        where = " and ".join(str(p) for p in updating)
+        out.append(Finding("warn", f"{where}: autoUpdates is true (the shim's DISABLE_AUTOUPDATER=1 wins, "
+                           "but a claude started outside pinman updates itself)",
+                           f'set "autoUpdates": false in {where}'))
     if not out:
         out.append(Finding("ok", "no Claude Code setting re-enables auto-updates"))
     return out

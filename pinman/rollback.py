@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from pinman import activation
-from pinman.errors import ExitCode, PinmanError
+from pinman.errors import ExitCode, InstallError, PinmanError, UsageError
 from pinman.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
 
@@ -145,7 +145,7 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str,
                                 env, timeout=cfg.timeout, model=cfg.model, prompt=cfg.prompt)
     inst = installed(paths, version)
     if inst is None:
-        raise PinmanError(f"{version} is not installed", hint=f"run `pinman install {version}`")
+        raise InstallError(f"{version} is not installed", hint=f"run `pinman install {version}`")
     return health.probe_cli(inst.binary, env, prompt=cfg.prompt, timeout=cfg.timeout,
                             isolated_home=isolated_home, on_wait=tick)
 
@@ -402,9 +402,11 @@ def replaced_pin(paths: Paths, profile: Profile) -> tuple[str, str | None]:
 
 
 def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
-                    environ: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing."""
-    from pinman.resolution import Target, ensure_installed
+                    environ: Mapping[str, str] | None = None,
+                    progress: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing, as
+    `pinman install VERSION` does: an unknown version is a registry error naming the nearest ones."""
+    from pinman.resolution import install_exact
 
     env = run_env(paths, profile, environ)
     current = _running(paths, profile)
@@ -412,15 +414,15 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     if to is None:
         kg = Journal(paths).last_known_good(key, endpoint_of(env.get("ANTHROPIC_BASE_URL")), exclude=[current])
         if kg is None:
-            raise PinmanError(f"no known-good version recorded for {profile.name} at this endpoint",
+            raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
     from pinman.versions import is_exact
 
     if not is_exact(to):
-        raise PinmanError(f"--to needs an exact version, not {to!r}")
+        raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")
     to = to.lstrip("v=")
-    ensure_installed(paths, Target(profile, to, None, "rollback"))
+    install_exact(paths, to, progress=progress)
     switch_to(paths, profile, to, previous=current, reason=BY_HAND, env=env)
     return current, to
 

@@ -582,11 +582,17 @@ def override_version(paths: Paths, profile: Profile) -> str | None:
 
 def pinned_binary(paths: Paths, profile: Profile) -> Path | None:
     """The profile's installed Claude Code binary, resolved offline; None if not known here."""
-    from pinman.registry import Registry
     from pinman.resolution import installed, target
+    from pinman.versions import is_exact
 
+    pin = profile.claude_code
+    registry = None
+    if not is_exact(pin.version) and pin.locked is None:  # only a floating spec reads the registry cache
+        from pinman.registry import Registry
+
+        registry = Registry(paths, offline=True)
     try:
-        inst = installed(paths, target(paths, profile, registry=Registry(paths, offline=True)).version)
+        inst = installed(paths, target(paths, profile, registry=registry).version)
         return inst.binary if inst is not None else None
     except PinmanError:
         return None

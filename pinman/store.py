@@ -118,6 +118,11 @@ class Store:
     def _tmp_root(self) -> Path:
         return self.paths.store / ".tmp"
 
+    @property
+    def build_root(self) -> Path:
+        """Where builds grow before they are published (progress watches it)."""
+        return self._tmp_root
+
     def _own_tmp(self) -> None:
         """Make store/.tmp a real folder. pinman deletes inside it, so a symlink planted there is
         removed, never followed: it would send builds and clean-ups into another folder."""

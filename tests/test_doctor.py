@@ -37,6 +37,8 @@ def test_shadowing_binaries_are_named_with_a_fix(pinman_home: Paths, tmp_path: P
     fixes = " ".join(f.fix for f in findings)
     assert "npm uninstall -g @anthropic-ai/claude-code" in fixes
     assert f"rm {native}" in fixes
+    named = [f for f in findings if str(npm_bin / "claude") in f.message]
+    assert len(named) == 1  # the binary in front of the shim is one problem, reported once
 
 
 def test_missing_shim_on_path(pinman_home: Paths) -> None:
@@ -46,11 +48,26 @@ def test_missing_shim_on_path(pinman_home: Paths) -> None:
 
 def test_settings_that_re_enable_updates(tmp_path: Path) -> None:
     (tmp_path / ".claude").mkdir()
-    (tmp_path / ".claude" / "settings.json").write_text(json.dumps({"env": {"DISABLE_AUTOUPDATER": "0"}}))
-    (tmp_path / ".claude.json").write_text(json.dumps({"autoUpdates": True}))
+    (tmp_path / ".claude" / "settings.json").write_text(json.dumps({"env": {"DISABLE_AUTOUPDATER": "0"},
+                                                                    "autoUpdates": True}))
     findings = check_settings(tmp_path)
     assert findings[0].level == "error" and "DISABLE_AUTOUPDATER" in findings[0].message
     assert any("autoUpdates" in f.message for f in findings)
+
+
+def test_settings_claude_code_wrote_itself_are_not_blamed(tmp_path: Path) -> None:
+    # What Claude Code 1.0.100 writes into ~/.claude.json on its first run, unasked.
+    (tmp_path / ".claude.json").write_text(json.dumps({"installMethod": "unknown", "autoUpdates": True,
+                                                       "firstStartTime": "2026-12-03T08:00:00Z"}))
+    assert [f.level for f in check_settings(tmp_path)] == ["ok"]
+
+
+def test_one_finding_for_one_problem_in_two_files(tmp_path: Path) -> None:
+    (tmp_path / ".claude").mkdir()
+    for name in ("settings.json", "settings.local.json"):
+        (tmp_path / ".claude" / name).write_text(json.dumps({"autoUpdates": True}))
+    findings = [f for f in check_settings(tmp_path) if "autoUpdates" in f.message]
+    assert len(findings) == 1 and "settings.local.json" in findings[0].message
 
 
 def test_clean_settings_are_ok(tmp_path: Path) -> None:

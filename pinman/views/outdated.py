@@ -1,0 +1,57 @@
+"""`pinman outdated`: profiles whose spec resolves to something newer than what they run.
+
+A profile runs something older than its spec allows when a lock holds a tag or range back, or an
+override (a rollback) holds any pin back. The newest version comes from the registry client's own
+resolution (its cache policy decides whether that asks the network); an exact pin resolves to itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pinman.errors import PinmanError
+from pinman.paths import Paths
+
+if TYPE_CHECKING:
+    from pinman.profiles import Profile
+    from pinman.registry import Registry
+
+
+def outdated_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
+    """One row per visible profile: spec, runs, newest, outdated (bool), why, problem."""
+    from pinman.profiles import list_profiles
+    from pinman.registry import Registry
+
+    reg = registry or Registry(paths)
+    return [_row(paths, profile, reg) for profile, shadowed in list_profiles(cwd, paths) if not shadowed]
+
+
+def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
+    from pinman.resolution import CLAUDE_CODE, target
+    from pinman.versions import is_exact
+
+    spec = profile.claude_code.version
+    row: dict[str, Any] = {"name": profile.name, "spec": spec, "runs": None, "newest": None,
+                           "outdated": False, "why": None, "problem": None}
+    try:
+        tgt = target(paths, profile, registry=reg)
+        row["runs"], row["why"] = tgt.version, tgt.why
+        if is_exact(spec):
+            row["newest"] = spec.lstrip("v=")
+        else:
+            bad = [b.version for b in profile.claude_code.bad]
+            row["newest"] = reg.resolve(CLAUDE_CODE, spec, skip=bad).version
+    except PinmanError as e:
+        row["problem"] = e.message
+        return row
+    row["outdated"] = newer(row["newest"], row["runs"])
+    return row
+
+
+def newer(a: str, b: str) -> bool:
+    """Is version `a` newer than `b` in semver order?"""
+    from pinman.versions import compare, parse_version
+
+    pa, pb = parse_version(a, loose=True), parse_version(b, loose=True)
+    return pa is not None and pb is not None and compare(pa, pb) > 0

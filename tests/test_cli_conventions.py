@@ -1,0 +1,281 @@
+"""What a mise/volta user expects of the `pinman` command: --version, completion, help on every
+parameter, --json on every change, the shell's exit codes, a PATH line safe to eval twice, and
+`use VERSION`. Run through the installed console script, as a user would."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from cli_support import PINMAN, claude, pinman, user_env
+from e2e_support import serve_packuments
+
+import pinman as pinman_pkg
+from pinman import progress
+from pinman.paths import Paths
+from pinman.resolution import CLAUDE_CODE
+
+V1, V2 = "1.0.100", "2.1.331"
+
+# Every command that changes state; each must offer --json.
+CHANGES_STATE = ["use", "rollback", "install", "uninstall", "prune", "trust", "check", "init", "pin", "lock",
+                 "sync", "upgrade", "mark-bad", "bisect"]
+
+
+def _commands() -> dict[str, Any]:
+    import typer.main
+
+    from pinman.commands import app
+
+    return typer.main.get_command(app).commands  # type: ignore[attr-defined]
+
+
+def _user_profile(paths: Paths, name: str, body: str) -> Path:
+    p = paths.user_profiles / f"{name}.toml"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(body)
+    return p
+
+
+@pytest.fixture
+def seeded(seeded_home: Callable[..., object], tmp_path: Path) -> Path:
+    seeded_home(V1, V2)
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+# ------------------------------------------------------------------ --version, completion, help
+
+
+def test_version_flag_prints_the_package_version(pinman_home: Paths, tmp_path: Path) -> None:
+    for flag in ("--version", "-V"):
+        r = pinman(pinman_home, tmp_path, flag)
+        assert r.code == 0, r.text
+        assert r.out.strip() == f"pinman {pinman_pkg.__version__}"
+
+
+def test_shell_completion_is_typers_own_and_completes_commands(pinman_home: Paths, tmp_path: Path) -> None:
+    r = pinman(pinman_home, tmp_path, "--show-completion", "bash")
+    assert r.code == 0 and "_PINMAN_COMPLETE" in r.out, r.text
+    r = pinman(pinman_home, tmp_path, _PINMAN_COMPLETE="complete_bash", COMP_WORDS="pinman rol", COMP_CWORD="1")
+    assert r.out.split() == ["rollback"]
+
+
+def test_every_argument_and_option_has_help() -> None:
+    missing = [f"{name} {p.name}" for name, cmd in _commands().items() for p in cmd.params
+               if p.name != "help" and not (getattr(p, "help", None) or "").strip()]
+    assert missing == []
+
+
+def test_help_text_is_plain_and_keeps_brackets(pinman_home: Paths, tmp_path: Path) -> None:
+    r = pinman(pinman_home, tmp_path, "check", "--help")
+    assert r.code == 0
+    assert "[health] interval" in " ".join(r.out.split())  # not eaten as rich markup
+    for name in _commands():
+        text = pinman(pinman_home, tmp_path, name, "--help").out
+        assert "<bool>" not in text and "\x1b[" not in text, name
+
+
+def test_every_command_that_changes_state_offers_json() -> None:
+    commands = _commands()
+    lacking = [n for n in CHANGES_STATE if not any("--json" in p.opts for p in commands[n].params)]
+    assert lacking == []
+
+
+# ------------------------------------------------------------------ exit codes
+
+
+def test_exec_exits_127_for_a_missing_command_and_126_for_one_not_executable(
+        pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
+    r = pinman(pinman_home, tmp_path, "exec", "-p", "here", "--", "no-such-command-pinman")
+    assert r.code == 127 and "command not found: no-such-command-pinman" in r.err, r.text
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not a program\n")
+    plain.chmod(0o644)
+    r = pinman(pinman_home, tmp_path, "exec", "-p", "here", "--", str(plain))
+    assert r.code == 126 and "not executable" in r.err, r.text
+
+
+def _packument(versions: list[str]) -> dict[str, Any]:
+    return {"name": CLAUDE_CODE, "dist-tags": {"latest": versions[-1]},
+            "versions": {v: {"name": CLAUDE_CODE, "version": v, "dist": {"integrity": "sha512-x"}}
+                         for v in versions}}
+
+
+def test_rollback_to_an_unknown_version_fails_like_install(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
+    with serve_packuments({CLAUDE_CODE: _packument(["1.0.98", V1, "1.0.102", V2])}) as url:
+        inst = pinman(pinman_home, tmp_path, "install", "1.0.99", npm_config_registry=url)
+        back = pinman(pinman_home, tmp_path, "rollback", "here", "--to", "1.0.99", npm_config_registry=url)
+    assert inst.code == back.code == 4, (inst.text, back.text)
+    assert back.err == inst.err and "1.0.98, 1.0.100, 1.0.102" in back.err
+    assert "npm" not in back.err.replace("npm install", "")  # no raw npm output
+
+
+def test_rollback_to_a_range_is_a_usage_error(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
+    r = pinman(pinman_home, tmp_path, "rollback", "here", "--to", "^1.0.0")
+    assert r.code == 2 and "exact version" in r.err, r.text
+
+
+def test_refusals_are_usage_errors_and_missing_installs_install_errors(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
+    cases = [(["trust"], 2, "not inside a project"),
+             (["rollback", "here"], 2, "no known-good version recorded"),
+             (["uninstall", "9.9.9"], 5, "9.9.9 is not installed"),
+             (["which"], 5, "is not installed")]
+    for args, code, needle in cases:
+        r = pinman(pinman_home, tmp_path, *args, PINMAN_PROFILE="here")
+        assert (r.code, needle in r.err) == (code, True), (args, r.text)
+
+
+# ------------------------------------------------------------------ shell integration
+
+
+def _sh(paths: Paths, cwd: Path, script: str) -> str:
+    env = user_env(paths, PINMAN=PINMAN)
+    env["PATH"] = f"{Path(PINMAN).parent}{os.pathsep}/usr/bin{os.pathsep}/bin"
+    proc = subprocess.run(["sh", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_activate_twice_puts_the_shim_first_once_and_freezes_nothing(pinman_home: Paths, tmp_path: Path) -> None:
+    out = _sh(pinman_home, tmp_path, 'eval "$("$PINMAN" activate)"; eval "$("$PINMAN" activate)"; '
+                                     'echo "$PATH"; echo "profile=${PINMAN_PROFILE-unset}"')
+    path, profile = out.splitlines()
+    folders = path.split(os.pathsep)
+    assert folders[0] == str(pinman_home.bin) and folders.count(str(pinman_home.bin)) == 1
+    assert profile == "profile=unset"  # the per-folder choice still decides
+    assert pinman_home.shim.is_file()
+
+
+def test_env_evaluated_twice_adds_no_path_duplicates(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
+    out = _sh(pinman_home, tmp_path, 'eval "$("$PINMAN" env here)"; eval "$("$PINMAN" env here)"; echo "$PATH"')
+    folders = out.strip().split(os.pathsep)
+    assert folders[0] == str(pinman_home.bin) and folders.count(str(pinman_home.bin)) == 1
+    assert len(folders) == len(set(folders))
+
+
+# ------------------------------------------------------------------ show, outdated
+
+
+def test_show_prints_the_files_values_as_written(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "gw", f'[claude-code]\nversion = "{V2}"\n[health]\ninterval = "6h"\n'
+                                     '[env]\nANTHROPIC_BASE_URL = "http://127.0.0.1:9"\n')
+    r = pinman(pinman_home, tmp_path, "show", "gw")
+    assert r.code == 0, r.text
+    assert 'health.interval = "6h"' in r.out and f'claude-code.version = "{V2}"' in r.out
+    assert "None" not in r.out and "21600" not in r.out
+    assert "env.ANTHROPIC_BASE_URL = (set)" in r.out and "127.0.0.1:9" not in r.out  # env values stay unshown
+    assert json.loads(pinman(pinman_home, tmp_path, "show", "gw", "--json").out)["health"]["interval"] == 21600
+
+
+def test_show_never_prints_the_users_key_pasted_into_a_profile(pinman_home: Paths, tmp_path: Path) -> None:
+    key = "sk-ant-api03-pasted-into-the-prompt-0123456789"
+    repo = tmp_path / "repo"  # a project's profile: the secret guard watches PINMAN_HOME, not this
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "gw"\n')
+    (repo / "profiles" / "gw.toml").write_text(f'[claude-code]\nversion = "{V2}"\n[health]\nprompt = "say {key}"\n')
+    r = pinman(pinman_home, repo, "show", "gw", ANTHROPIC_API_KEY=key)
+    assert r.code == 0 and 'health.prompt = "say ***"' in r.out, r.text
+
+
+@pytest.mark.e2e
+def test_outdated_lists_a_profile_held_back_by_a_rollback(pinman_home: Paths, seeded: Path) -> None:
+    _user_profile(pinman_home, "gw", f'[claude-code]\nversion = "{V2}"\n')
+    assert pinman(pinman_home, seeded, "outdated", "--json").out.strip() == "[]"
+    r = pinman(pinman_home, seeded, "rollback", "gw", "--to", V1, "--json")
+    assert r.code == 0 and json.loads(r.out) == {"profile": "gw", "from": V2, "to": V1}, r.text
+    rows = json.loads(pinman(pinman_home, seeded, "outdated", "--json").out)
+    assert [(x["name"], x["runs"], x["newest"], x["outdated"]) for x in rows] == [("gw", V1, V2, True)]
+    assert "gw" in pinman(pinman_home, seeded, "outdated").out
+
+
+# ------------------------------------------------------------------ use
+
+
+@pytest.mark.e2e
+def test_use_an_exact_version_makes_a_profile_of_it(pinman_home: Paths, seeded: Path) -> None:
+    r = pinman(pinman_home, seeded, "use", V1, "--json")
+    assert r.code == 0, r.text
+    assert json.loads(r.out)["version"] == V1
+    assert (pinman_home.user_profiles / f"{V1}.toml").is_file()
+    assert claude(pinman_home, seeded, "--version").out.strip() == f"{V1} (Claude Code)"
+    assert pinman(pinman_home, seeded, "use", V1).code == 0  # the second time it is a profile like any other
+
+
+def test_use_of_an_unknown_name_that_is_no_version_still_says_unknown(pinman_home: Paths, tmp_path: Path) -> None:
+    r = pinman(pinman_home, tmp_path, "use", "nosuch")
+    assert r.code == 3 and 'unknown profile "nosuch"' in r.err
+    assert not (pinman_home.user_profiles / "nosuch.toml").exists()
+
+
+@pytest.mark.e2e
+def test_use_says_when_this_folder_overrides_the_choice(pinman_home: Paths, seeded: Path) -> None:
+    repo = seeded / "repo"
+    repo.mkdir()
+    (repo / ".pinman.toml").write_text('profile = "legacy"\n')
+    r = pinman(pinman_home, repo, "use", "stable")
+    assert r.code == 0, r.text
+    assert f"{repo / '.pinman.toml'} chooses legacy" in r.err
+    r = pinman(pinman_home, seeded, "use", "stable", "--json", PINMAN_PROFILE="legacy")
+    assert r.code == 0, r.text
+    assert "PINMAN_PROFILE=legacy overrides it" in json.loads(r.out)["overridden_here"]
+    r = pinman(pinman_home, seeded, "use", "stable")
+    assert r.code == 0 and "overrides" not in r.err and "chooses" not in r.err
+
+
+# ------------------------------------------------------------------ progress
+
+
+def test_progress_on_a_terminal_shows_a_bar_with_bytes_and_elapsed_time(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=100)
+    report = progress.reporter("2.1.331", tmp_path, interactive=True, console=console)
+    report(progress.START)
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "blob").write_bytes(b"x" * 2_500_000)
+    report("verifying")
+    (tmp_path / "build" / "blob").unlink()  # the finished build moves out of the watched folder
+    report(progress.END)
+    text = buf.getvalue()
+    assert "2.1.331: done" in text and "2.5 MB" in text
+    assert "0:00:0" in text  # rich's elapsed-time column
+    assert "━" in text  # the bar
+    assert progress._live == []
+
+
+def test_progress_piped_is_plain_lines_with_bytes(tmp_path: Path) -> None:
+    buf = io.StringIO()
+    report = progress.reporter("1.0.100", tmp_path, stream=buf, interactive=False)
+    report(progress.START)
+    (tmp_path / "blob").write_bytes(b"x" * 1500)
+    report("verifying")
+    report(progress.END)
+    lines = buf.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["  1.0.100: downloading with npm", "  1.0.100: verifying",
+                                                       "  1.0.100: done"]
+    assert "1.5 kB" in lines[1] and "\x1b[" not in buf.getvalue()
+
+
+def test_an_error_ends_the_live_line_before_its_message(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    buf = io.StringIO()
+    report = progress.reporter("x", tmp_path, interactive=True,
+                               console=Console(file=buf, force_terminal=True, width=80))
+    report(progress.START)
+    assert len(progress._live) == 1
+    progress.stop_all()
+    assert progress._live == []
