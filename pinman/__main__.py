@@ -1,3 +1,3 @@
-from pinman.cli import main
+from pinman.cli.main import main
 
 main()

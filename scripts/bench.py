@@ -121,7 +121,7 @@ def bench_reinstall(home: Path, env: dict[str, str]) -> None:
 
 def bench_rollback(home: Path, work: Path, prof: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from pinman.fakeapi import FakeAPI
+    from pinman.fingerprint.fakeapi import FakeAPI
 
     with FakeAPI("strict") as api:
         extra = {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "bench-key"}
@@ -159,7 +159,7 @@ def bench_rollback(home: Path, work: Path, prof: Path) -> None:
 
 def bench_bisect(home: Path) -> None:
     """The window where `thinking` first appears (2.1.47): five real candidates, real installs."""
-    from pinman.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
+    from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
 
     betas = CLAUDE_CODE_1_0_100_BETAS | {"prompt-caching-scope-2026-01-05", "adaptive-thinking-2026-01-28",
                                          "effort-2025-11-24"}
@@ -258,7 +258,7 @@ def five_years_of_checks(n: int, now: float) -> Iterator[Any]:
     """`n` entries: 15 profiles checked in turn against two endpoints over five years, a new version
     every ~45 checks of a profile, now and then a schema failure and its rollback; the last round of
     checks a minute ago (so `check --if-due` has nothing to run)."""
-    from pinman.journal import Entry
+    from pinman.state.journal import Entry
 
     span, last_round = 5 * 365 * 86400.0, len(JOURNAL_PROFILES) * len(JOURNAL_ENDPOINTS)
     per_profile = max(1, (n - last_round) // len(JOURNAL_PROFILES))
@@ -279,7 +279,7 @@ def five_years_of_checks(n: int, now: float) -> Iterator[Any]:
 
 def journal_home(n: int) -> Path:
     """A PINMAN_HOME with 15 exact-version profiles and a journal of `n` entries, bulk-inserted."""
-    from pinman.journal import Journal
+    from pinman.state.journal import Journal
     from pinman.paths import Paths
 
     home = Path(tempfile.mkdtemp(prefix=f"pinman-bench-journal-{n}-"))

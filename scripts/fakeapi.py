@@ -20,15 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pinman.fakeapi import (  # noqa: E402
-    CLAUDE_CODE_1_0_100_BETAS,
-    CLAUDE_CODE_1_0_100_KEYS,
-    CLAUDE_CODE_2_1_331_BETAS,
-    CLAUDE_CODE_2_1_331_KEYS,
-    MODES,
-    FakeAPI,
-    RecordedRequest,
-)
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, MODES, FakeAPI, RecordedRequest
 
 PRESETS = {
     "1.0.100": (CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_1_0_100_BETAS),

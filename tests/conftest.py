@@ -28,7 +28,8 @@ from collections.abc import Callable  # noqa: E402
 
 from e2e_support import real_npm_env, seed, write_fake_npm  # noqa: E402
 
-from pinman.store import CLAUDE_CODE, Install, Store  # noqa: E402
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Install, Store
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +99,6 @@ def no_secrets_under_pinman_home(pinman_home: Paths, request: pytest.FixtureRequ
 @pytest.fixture(autouse=True)
 def forget_unresponsive_registries() -> None:
     """A later test's loopback server may get a port an earlier dead one had."""
-    from pinman.registry import forget_unresponsive
+    from pinman.npm.registry import forget_unresponsive
 
     forget_unresponsive()

@@ -38,7 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, Install, Store
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Install, Store
 
 CLAUDE_V1 = "1.0.100"  # the 1.x representative: a node script (cli.js)
 CLAUDE_V2 = "2.1.331"  # the 2.x representative: a native binary in bin/claude.exe
@@ -140,7 +141,7 @@ if native:
     placeholder.chmod(0o755)
     key = os.environ.get("FAKE_NPM_PLATFORM")
     if key is None:
-        from pinman.store import native_platform_keys
+        from pinman.install.store import native_platform_keys
         key = native_platform_keys()[0]
     if key:
         name = f"{package}-{key}"

@@ -22,7 +22,7 @@ from cli_support import Result, claude, pinman
 from e2e_support import fake_integrity
 
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE
+from pinman.names import CLAUDE_CODE
 
 VERSIONS = ("1.0.1", "1.0.2", "1.0.3")
 

@@ -27,10 +27,13 @@ from pathlib import Path
 
 from cli_support import PINMAN
 
-from pinman.activation import read_global, read_overrides
+from pinman.runtime.activation import read_global, read_overrides
 from pinman.paths import Paths
-from pinman.profiles import ProfileError, list_profiles, load_profile, read_project_file
-from pinman.store import CLAUDE_CODE, Store
+from pinman.errors import ProfileError
+from pinman.profile.profiles import list_profiles, load_profile
+from pinman.profile.project import read_project_file
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Store
 
 WORKERS = 3  # 2 cores: one run waits on a kill or a subprocess while others compute
 POLL = 0.003
@@ -295,7 +298,7 @@ def file_problems(run: Run) -> list[str]:
 
 
 def _trust_records(paths: Paths) -> object:
-    from pinman.trust import _load
+    from pinman.profile.trust import _load
 
     return _load(paths)
 

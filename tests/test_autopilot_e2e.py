@@ -21,8 +21,8 @@ import pytest
 from cli_support import claude, pinman, run
 
 from pinman.autopilot.files import MARKER, HookFiles
-from pinman.fakeapi import FakeAPI
-from pinman.journal import Journal
+from pinman.fingerprint.fakeapi import FakeAPI
+from pinman.state.journal import Journal
 from pinman.paths import Paths
 
 pytestmark = pytest.mark.e2e

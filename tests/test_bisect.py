@@ -12,12 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinman import bisect
-from pinman.bisect import OK, SCHEMA, Event, Probe, SearchResult, probe_budget, search
-from pinman.health import ProbeResult
-from pinman.journal import Entry, Journal, endpoint_of
+from pinman.bisect import driver as bisect
+from pinman.bisect.driver import OK, SCHEMA, Event, Probe, SearchResult, probe_budget, search
+from pinman.health.probe import ProbeResult
+from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, Store
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Store
 
 
 def names(n: int) -> list[str]:
@@ -319,7 +320,7 @@ class FakeGateway:
     """A prober: versions from `first_failing` on get the 400 a gateway gives for `thinking`."""
 
     def __init__(self, first_failing: str, *, transient: dict[str, list[str]] | None = None) -> None:
-        from pinman.versions import compare, parse_version
+        from pinman.npm.versions import compare, parse_version
 
         self.cut = parse_version(first_failing)
         self.compare, self.parse = compare, parse_version
@@ -340,8 +341,8 @@ class FakeGateway:
 
 
 def fake_fingerprint(version: str) -> "bisect.Fingerprint":  # type: ignore[name-defined]
-    from pinman.fingerprint import Fingerprint
-    from pinman.proxy import Recorded
+    from pinman.fingerprint.fingerprints import Fingerprint
+    from pinman.fingerprint.proxy import Recorded
 
     keys = ["max_tokens", "messages", "model", "stream"]
     if version >= "2.1.47":
@@ -353,7 +354,7 @@ def fake_fingerprint(version: str) -> "bisect.Fingerprint":  # type: ignore[name
 
 def run(paths: Paths, gateway: FakeGateway, events: list[Event] | None = None,
         **kw: object) -> bisect.BisectReport:
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     profile = find_profile("gw", Path.cwd(), paths)
     store = Store(paths)
@@ -444,7 +445,7 @@ def test_defaults_and_explicit_ends(pinman_home: Paths, npm_on_path: Path) -> No
 
 
 def test_the_http_probe_cannot_bisect(pinman_home: Paths) -> None:
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     write_profile(pinman_home, probe="http")
     with pytest.raises(bisect.UsageError, match="CLI probe"):
@@ -523,7 +524,7 @@ def test_another_window_starts_afresh(pinman_home: Paths, npm_on_path: Path) -> 
 
 def test_fingerprint_failure_does_not_lose_the_answer(pinman_home: Paths, npm_on_path: Path) -> None:
     from pinman.errors import HealthError
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     write_profile(pinman_home)
 
@@ -562,8 +563,8 @@ def test_candidates_exclude_prereleases_and_ends() -> None:
 
 
 def test_progress_and_result_rendering(capsys: pytest.CaptureFixture[str]) -> None:
-    from pinman.commands_bisect import _Progress, _render_bisect
-    from pinman.fingerprint import diff
+    from pinman.cli.bisect import _Progress, _render_bisect
+    from pinman.fingerprint.fingerprints import diff
 
     show = _Progress()
     show(Event("install", "2.1.47"))

@@ -20,13 +20,14 @@ import pytest
 from cli_support import pinman
 from e2e_support import REAL_HOME
 
-from pinman.classify import Kind, classify
-from pinman.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
-from pinman.fingerprint import Diff, mentions
-from pinman.health import probe_cli
-from pinman.journal import Journal, endpoint_of
+from pinman.health.classify import Kind, classify
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
+from pinman.fingerprint.fingerprints import Diff, mentions
+from pinman.health.probe import probe_cli
+from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, Install, Store
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Install, Store
 
 pytestmark = pytest.mark.e2e
 

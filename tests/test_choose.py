@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pinman import activation
-from pinman.activation import Choice, choose
+from pinman.runtime import activation
+from pinman.runtime.activation import Choice, choose
 from pinman.errors import ProfileError
 from pinman.paths import Paths
 

@@ -16,9 +16,9 @@ from cli_support import PINMAN, claude, pinman, user_env
 from e2e_support import serve_packuments
 
 import pinman as pinman_pkg
-from pinman import progress
+from pinman.cli import progress
 from pinman.paths import Paths
-from pinman.resolution import CLAUDE_CODE
+from pinman.names import CLAUDE_CODE
 
 V1, V2 = "1.0.100", "2.1.331"
 
@@ -30,7 +30,7 @@ CHANGES_STATE = ["use", "rollback", "install", "uninstall", "prune", "trust", "c
 def _commands() -> dict[str, Any]:
     import typer.main
 
-    from pinman.commands import app
+    from pinman.cli.commands import app
 
     return typer.main.get_command(app).commands  # type: ignore[attr-defined]
 

@@ -13,7 +13,7 @@ from cli_support import claude, pinman, run
 from e2e_support import serve_packuments
 
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE
+from pinman.names import CLAUDE_CODE
 
 pytestmark = pytest.mark.e2e
 

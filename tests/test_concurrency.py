@@ -23,11 +23,11 @@ import secret_guard
 from cli_support import PINMAN
 from kill_support import python_script
 
-from pinman.activation import pointer_path, read_global, read_overrides, read_pointer
-from pinman.fakeapi import FakeAPI
-from pinman.journal import Journal, endpoint_of
+from pinman.runtime.activation import pointer_path, read_global, read_overrides, read_pointer
+from pinman.fingerprint.fakeapi import FakeAPI
+from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
-from pinman.store import Install, Store
+from pinman.install.store import Install, Store
 
 pytestmark = pytest.mark.e2e
 

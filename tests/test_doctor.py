@@ -4,8 +4,8 @@ import json
 import os
 from pathlib import Path
 
-from pinman import activation
-from pinman.doctor import check_path, check_settings, check_shim, check_tools
+from pinman.runtime import activation
+from pinman.health.doctor import check_path, check_settings, check_shim, check_tools
 from pinman.paths import Paths
 
 

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from cli_support import claude, pinman
 
-from pinman.doctor import check_editors
+from pinman.health.doctor import check_editors
 from pinman.paths import Paths
 from pinman.runtime.editors import bundled_version, find, loads_jsonc, newest_extension, setting_line
-from pinman.store import CLAUDE_CODE, Store
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Store
 
 
 def extension(home: Path, where: str, version: str, *, layout: str = "js", cli: str | None = None) -> Path:

@@ -10,15 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from pinman.fakeapi import (
-    CLAUDE_CODE_1_0_100_BETAS,
-    CLAUDE_CODE_1_0_100_KEYS,
-    CLAUDE_CODE_2_1_331_BETAS,
-    CLAUDE_CODE_2_1_331_KEYS,
-    MODES,
-    FakeAPI,
-    key_paths,
-)
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, MODES, FakeAPI, key_paths
 
 KEY = "sk-ant-api03-test-key-0123456789"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
@@ -369,8 +361,8 @@ def test_every_mode_is_listed() -> None:
 
 @pytest.mark.parametrize("mode, rule", [("bedrock", "bedrock_extraneous_key"), ("vertex", "vertex_unknown_name")])
 def test_cloud_gateway_wordings_name_the_extra_key(api: FakeAPI, mode: str, rule: str) -> None:
-    from pinman.classify import classify
-    from pinman.health import result_from_http
+    from pinman.health.classify import classify
+    from pinman.health.probe import result_from_http
 
     api.mode = mode
     r = post(api, body={**BODY, "thinking": {"type": "adaptive"}})

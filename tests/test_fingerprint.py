@@ -9,18 +9,14 @@ from pathlib import Path
 import pytest
 from cli_support import pinman
 
-from pinman import fingerprint as fpm
+from pinman.fingerprint import fingerprints as fpm
 from pinman.errors import InstallError
-from pinman.fakeapi import (
-    CLAUDE_CODE_1_0_100_BETAS,
-    CLAUDE_CODE_1_0_100_KEYS,
-    CLAUDE_CODE_2_1_331_BETAS,
-    CLAUDE_CODE_2_1_331_KEYS,
-)
-from pinman.fingerprint import Diff, Fingerprint, diff, mentions, roots
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS
+from pinman.fingerprint.fingerprints import Diff, Fingerprint, diff, mentions, roots
 from pinman.paths import Paths
-from pinman.proxy import Recorded
-from pinman.store import CLAUDE_CODE, Install, Store
+from pinman.fingerprint.proxy import Recorded
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Install, Store
 
 
 def rec(keys: list[str], betas: list[str], *, path: str = "/v1/messages", headers: list[str] = (),
@@ -177,7 +173,7 @@ def test_diff_dataclass_is_plain() -> None:
 def test_live_fingerprint_shows_what_the_endpoint_saw(real_install: Callable[[str], Install]) -> None:
     import os
 
-    from pinman.fakeapi import FakeAPI
+    from pinman.fingerprint.fakeapi import FakeAPI
 
     key = "sk-ant-api03-live-fingerprint-0123456789"
     with FakeAPI("strict") as api:

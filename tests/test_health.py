@@ -11,18 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pinman.classify import Kind, classify
+from pinman.health.classify import Kind, classify
 from pinman.errors import HealthError
-from pinman.fakeapi import FakeAPI
-from pinman.health import (
-    REDACTED,
-    ProbeResult,
-    probe_cli,
-    probe_http,
-    result_from_cli,
-    scrub,
-    secret_values,
-)
+from pinman.fingerprint.fakeapi import FakeAPI
+from pinman.health.probe import REDACTED, ProbeResult, probe_cli, probe_http, result_from_cli, scrub, secret_values
 
 KEY = "sk-ant-api03-probe-test-KEY-0123456789abcdef"
 TOKEN = "gw-token-0123456789-abcdef"

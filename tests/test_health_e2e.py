@@ -9,16 +9,10 @@ from collections.abc import Callable
 
 import pytest
 
-from pinman.classify import Kind, Outcome, classify
-from pinman.fakeapi import (
-    CLAUDE_CODE_1_0_100_BETAS,
-    CLAUDE_CODE_1_0_100_KEYS,
-    CLAUDE_CODE_2_1_331_BETAS,
-    CLAUDE_CODE_2_1_331_KEYS,
-    FakeAPI,
-)
-from pinman.health import ProbeResult, probe_cli
-from pinman.store import Install
+from pinman.health.classify import Kind, Outcome, classify
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, FakeAPI
+from pinman.health.probe import ProbeResult, probe_cli
+from pinman.install.store import Install
 
 pytestmark = pytest.mark.e2e
 

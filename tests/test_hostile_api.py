@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT
 
-from pinman.classify import Kind, Outcome, classify
-from pinman.health import ProbeResult, result_from_cli, result_from_http, result_from_sdk
+from pinman.health.classify import Kind, Outcome, classify
+from pinman.health.probe import ProbeResult, result_from_cli, result_from_http, result_from_sdk
 
 _NEVER_SCHEMA = {401, 402, 403, 429, 529}  # no version change fixes these: never a rollback
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from hostile_world import World, one_line_error, world
 
-from pinman import activation
-from pinman.activation import Pointer
+from pinman.runtime import activation
+from pinman.runtime.activation import Pointer
 from pinman.paths import Paths
 
 

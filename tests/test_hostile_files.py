@@ -22,10 +22,12 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT, assert_file_line, assert_one_line
 
-from pinman import activation, profiles, trust
+from pinman.runtime import activation
+from pinman.profile import profiles, trust
 from pinman.errors import PinmanError, ProfileError
 from pinman.paths import Paths
-from pinman.profiles import PROJECT_FILE, ProfileFileError, display_path, read_project_file
+from pinman.profile.project import PROJECT_FILE, read_project_file
+from pinman.profile.profiles import ProfileFileError, display_path
 
 # A folder shared by the examples of one property (hypothesis cannot use function-scoped tmp_path).
 
@@ -379,13 +381,13 @@ def test_any_overrides_file_gives_overrides_or_an_error(scratch: Path, data: byt
             assert ov.previous is None or isinstance(ov.previous, str)
             assert isinstance(ov.at, float)
         profile = profiles.load_profile(paths.user_profiles / "p.toml")
-        from pinman.resolution import target, why_override
+        from pinman.runtime.resolution import target, why_override
 
         tgt = target(paths, profile)  # an override's version reaches the store only if valid
         assert isinstance(tgt.version, str)
         if tgt.override:
             why_override(tgt.override)
-            from pinman.resolution import installed
+            from pinman.runtime.resolution import installed
 
             installed(paths, tgt.version)
 
@@ -426,7 +428,7 @@ _POINTER_LINES = st.one_of(
                  st.binary(max_size=40)))
 def test_any_pointer_file_gives_current_or_an_error(scratch: Path, data: bytes) -> None:
     """`pinman current` reads the shim's pointer; a damaged one must not break it."""
-    from pinman.status import describe_current
+    from pinman.views.status import describe_current
 
     paths = _home(scratch, "pointer")
     activation.write_global(paths, "p")
@@ -456,7 +458,7 @@ _NPMRC_LINES = st.one_of(
 @PROPERTY
 @given(st.lists(_NPMRC_LINES, max_size=5).map("\n".join))
 def test_any_npmrc_gives_a_config_or_an_error(scratch: Path, text: str) -> None:
-    from pinman.npmrc import load_npm_config
+    from pinman.npm.config import load_npm_config
 
     home = scratch / "npm-home"
     home.mkdir(exist_ok=True)

@@ -24,11 +24,12 @@ from pathlib import Path
 import pytest
 from hostile_world import World, one_line_error, world
 
-from pinman import activation, trust
-from pinman.fakeapi import FakeAPI
-from pinman.journal import Journal
+from pinman.runtime import activation
+from pinman.profile import trust
+from pinman.fingerprint.fakeapi import FakeAPI
+from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.profiles import list_profiles
+from pinman.profile.profiles import list_profiles
 
 VICTIM = "the victim's own content\n"
 
@@ -190,7 +191,7 @@ def test_symlink_at_the_npm_log_is_replaced(w: World, victim: Path) -> None:
 
 def test_symlink_at_the_crash_log_is_refused(pinman_home: Paths, victim: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    from pinman.cli import _guard
+    from pinman.cli.main import _guard
 
     _plant(pinman_home.log, victim)
 

@@ -22,7 +22,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT
 
-from pinman.journal import Entry, Journal
+from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
 
 _FIELDS = ["event", "profile", "version", "endpoint", "outcome", "status", "message", "rejected",
@@ -110,7 +110,7 @@ def test_any_journal_reads_as_well_typed_entries(base: Path, lines: list[bytes])
 
 def _render_history(home: Paths) -> None:
     """`pinman history`, both renderings, over this journal."""
-    from pinman import commands
+    from pinman.cli import commands
 
     old = os.environ.get("PINMAN_HOME")
     os.environ["PINMAN_HOME"] = str(home.config.parent)

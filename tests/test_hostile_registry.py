@@ -23,8 +23,8 @@ from hostile_support import PROPERTY, TEXT, assert_one_line
 
 from pinman.errors import PinmanError, RegistryError
 from pinman.paths import Paths
-from pinman.registry import Packument, Registry
-from pinman.store import validate_version
+from pinman.npm.registry import Packument, Registry
+from pinman.install.store import validate_version
 
 NAME = "@anthropic-ai/claude-code"
 

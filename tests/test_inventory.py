@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pinman import activation
-from pinman.bisect import State, save_state, state_path
-from pinman.inventory import profile_rows, protected
-from pinman.journal import Entry, Journal
+from pinman.runtime import activation
+from pinman.bisect.driver import State, save_state, state_path
+from pinman.views.inventory import profile_rows, protected
+from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
 
 

@@ -25,7 +25,7 @@ import pytest
 from cli_support import pinman
 
 from pinman.errors import PinmanError
-from pinman.journal import Entry, Journal, endpoint_of, scrub
+from pinman.state.journal import Entry, Journal, endpoint_of, scrub
 from pinman.paths import Paths
 
 EP = "http://127.0.0.1:8080"
@@ -276,13 +276,13 @@ def _integrity(paths: Paths) -> str:
 
 APPENDER = """
 import sys
-from pinman.journal import Entry, Journal
+from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
 j = Journal(Paths.from_env())
 for i in range(int(sys.argv[1]), int(sys.argv[2])):
     j.append(Entry("check", "stable", f"1.0.{i}", endpoint="http://127.0.0.1:8080", outcome="ok", message="m" * 500))
 """
-READER = "from pinman.journal import Journal\nfrom pinman.paths import Paths\nJournal(Paths.from_env()).history()\n"
+READER = "from pinman.state.journal import Journal\nfrom pinman.paths import Paths\nJournal(Paths.from_env()).history()\n"
 
 
 def _start(home: Path, code: str, *args: str, stop: str | None = None) -> tuple[subprocess.Popen[bytes], Path]:
@@ -424,7 +424,7 @@ def test_current_and_importing_the_journal_never_load_sqlite(pinman_home: Paths,
     prof.parent.mkdir(parents=True)
     prof.write_text('[claude-code]\nversion = "2.1.331"\n')
     Journal(pinman_home).append(Entry("check", "s", "2.1.331", endpoint=EP, outcome="ok"))  # there is one
-    code = ("import sys\nimport pinman.journal, pinman.rollback, pinman.inventory\nfrom pinman.cli import main\n"
+    code = ("import sys\nimport pinman.state.journal, pinman.health.rollback, pinman.views.inventory\nfrom pinman.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "print('sqlite3 loaded' if 'sqlite3' in sys.modules else 'no sqlite3', file=sys.stderr)\n")
     for args in (["current"], ["current", "--json"]):

@@ -23,12 +23,17 @@ from e2e_support import seed, serve_packuments, write_fake_npm
 from kill_support import Campaign, Run, Scenario, campaign, python_script
 from test_team import NPM_WRAPPER, PLATFORMS, claude_doc, native_doc, native_sri, sri
 
-from pinman import activation, journal, team, trust
-from pinman.activation import read_global, read_overrides
+from pinman.runtime import activation
+from pinman.state import journal
+from pinman.team import team
+from pinman.profile import trust
+from pinman.runtime.activation import read_global, read_overrides
 from pinman.paths import Paths
-from pinman.profiles import find_profile, load_profile, read_project_file
-from pinman.resolution import activate
-from pinman.store import CLAUDE_CODE, Install, Store, native_platform_keys
+from pinman.profile.profiles import find_profile, load_profile
+from pinman.profile.project import read_project_file
+from pinman.runtime.resolution import activate
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Install, Store, native_platform_keys
 
 pytestmark = pytest.mark.e2e
 

@@ -19,7 +19,8 @@ from cli_support import PINMAN, Result, run
 from e2e_support import REAL_HOME
 
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, MARKER
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import MARKER
 
 pytestmark = pytest.mark.e2e
 

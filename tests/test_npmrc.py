@@ -15,10 +15,10 @@ from cli_support import DEFAULT_KEY, claude, pinman
 from e2e_support import serve_packuments
 
 from pinman.errors import RegistryError
-from pinman.fakeapi import FakeAPI
-from pinman.npmrc import load_npm_config
+from pinman.fingerprint.fakeapi import FakeAPI
+from pinman.npm.config import load_npm_config
 from pinman.paths import Paths
-from pinman.registry import Registry
+from pinman.npm.registry import Registry
 
 CLAUDE_CODE = "@anthropic-ai/claude-code"
 V2 = "2.1.331"

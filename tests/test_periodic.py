@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from cli_support import claude, pinman
 
-from pinman.journal import Journal
+from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, Store
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import Store
 
 OK_REPLY = '{"type":"result","subtype":"success","is_error":false,"result":"OK"}'
 CLOSED = "http://127.0.0.1:9/"  # no registry either

@@ -13,13 +13,14 @@ from typing import Any, Callable
 import pytest
 from cli_support import PINMAN, pinman, user_env
 
-from pinman import commands, resolution
-from pinman.classify import Kind, classify
-from pinman.fakeapi import FakeAPI
-from pinman.health import Waiting, probe_cli
+from pinman.cli import commands
+from pinman.runtime import resolution
+from pinman.health.classify import Kind, classify
+from pinman.fingerprint.fakeapi import FakeAPI
+from pinman.health.probe import Waiting, probe_cli
 from pinman.paths import Paths
-from pinman.profiles import find_profile
-from pinman.rollback import make_prober
+from pinman.profile.profiles import find_profile
+from pinman.health.rollback import make_prober
 
 OK_JSON = '{"type":"result","subtype":"success","is_error":false,"result":"OK"}'
 

@@ -13,27 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinman import profiles
+from pinman.profile import profiles
 from pinman.errors import ProfileError
 from pinman.paths import Paths, builtin_profiles_dir
-from pinman.profiles import (
-    ClaudeCodePin,
-    HealthConfig,
-    Profile,
-    ProfileFileError,
-    SdkPin,
-    find_profile,
-    find_project_root,
-    key_lines,
-    list_profiles,
-    load_profile,
-    parse_profile,
-    read_project_file,
-    search_dirs,
-    update_profile,
-    validate_name,
-    write_project_file,
-)
+from pinman.profile.profiles import ClaudeCodePin, HealthConfig, Profile, ProfileFileError, SdkPin, find_profile, key_lines, list_profiles, load_profile, parse_profile, search_dirs, update_profile, validate_name
+from pinman.profile.project import find_project_root, read_project_file, write_project_file
 
 SHA_2_1_331 = "sha512-E6IE7pon8YAtlzIBB0yhhQgopGvsYuSjnCaoP9ATw64T/f3I4ZfwVcj5jWV9yD7XkrSQZCwO7PgS+qMcP817gA=="
 SHA_1_0_100 = "sha512-b4FRo3t46kPawzE8pT7nxtDc9NdYPTFaPoGGns/ZNqsqRu2jKMiSjjt5DiFvfaBZA8Tnt2qXbv4nd1vqR9Ru8Q=="
@@ -170,7 +154,7 @@ def test_documented_format_is_a_valid_profile() -> None:
 def test_loading_does_not_import_tomlkit() -> None:
     """`pinman current` loads a profile on every run; tomlkit is for writing only."""
     code = (
-        "import sys; from pathlib import Path; from pinman.profiles import load_profile; "
+        "import sys; from pathlib import Path; from pinman.profile.profiles import load_profile; "
         f"load_profile(Path({str(builtin_profiles_dir() / 'stable.toml')!r})); "
         "print('tomlkit' in sys.modules)"
     )
@@ -439,7 +423,7 @@ def test_a_project_profile_hiding_the_users_own_is_named(pinman_home: Paths, tmp
 
     from cli_support import pinman
 
-    from pinman.resolution import notices, profile_env
+    from pinman.runtime.resolution import notices, profile_env
 
     mine = pinman_home.user_profiles / "team.toml"
     mine.parent.mkdir(parents=True)

@@ -17,16 +17,8 @@ from typing import Any
 import pytest
 
 from pinman.errors import PinmanError
-from pinman.fakeapi import FakeAPI
-from pinman.proxy import (
-    RecordingProxy,
-    Upstream,
-    _proxy_for,
-    fold,
-    probe_env,
-    record,
-    scratch_env,
-)
+from pinman.fingerprint.fakeapi import FakeAPI
+from pinman.fingerprint.proxy import RecordingProxy, Upstream, _proxy_for, fold, probe_env, record, scratch_env
 
 KEY = "sk-ant-api03-proxy-test-KEY-0123456789"
 TOKEN = "oauth-token-proxy-test-abcdef0123456789"
@@ -354,8 +346,8 @@ RealInstall = Callable[[str], Any]
 def test_real_client_through_the_proxy_sees_what_it_sees_directly(
     real_install: RealInstall, version: str
 ) -> None:
-    from pinman.classify import classify
-    from pinman.health import probe_cli
+    from pinman.health.classify import classify
+    from pinman.health.probe import probe_cli
 
     binary = real_install(version).binary
     base = {"PATH": os.environ["PATH"], "ANTHROPIC_API_KEY": KEY}

@@ -17,9 +17,9 @@ import pytest
 from cli_support import claude, pinman
 from e2e_support import dead_registry, serve_packuments
 
-from pinman import activation
+from pinman.runtime import activation
 from pinman.paths import Paths
-from pinman.registry import CLAUDE_CODE
+from pinman.names import CLAUDE_CODE
 
 V1 = "1.0.100"
 FLOATING = "1.0.100-edge.3"  # what `latest` names on this registry: no live registry knows it

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from pinman import activation, resolution
+from pinman.runtime import activation, resolution
 from pinman.errors import ExitCode, ProfileError
-from pinman.health import ProbeResult
-from pinman.inventory import status_rows
-from pinman.journal import Entry, Journal
+from pinman.health.probe import ProbeResult
+from pinman.views.inventory import status_rows
+from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
-from pinman.profiles import find_profile, load_profile
-from pinman.rollback import check, manual_rollback
+from pinman.profile.profiles import find_profile, load_profile
+from pinman.health.rollback import check, manual_rollback
 
 EP = "http://127.0.0.1:4000"
 SCHEMA_BODY = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'
@@ -227,7 +227,7 @@ def test_an_override_written_before_pins_were_recorded_keeps_working(pinman_home
 
 
 def test_show_prints_auto_recover(pinman_home: Paths, profile_file: Path, tmp_path: Path) -> None:
-    from pinman.inventory import profile_detail
+    from pinman.views.inventory import profile_detail
 
     assert profile_detail(pinman_home, tmp_path, "team")["health"]["auto_recover"] is True
     profile_file.write_text(profile_file.read_text() + "\n[health]\nauto_recover = false\n")

@@ -18,7 +18,7 @@ from typing import Callable, Iterator
 import pytest
 from cli_support import claude, pinman
 
-from pinman.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
 from pinman.paths import Paths
 
 pytestmark = pytest.mark.e2e

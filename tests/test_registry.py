@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from pinman.errors import RegistryError, VersionNotFound
-from pinman.npmrc import env_replace, load_npm_config, parse_ini
+from pinman.npm.config import env_replace, load_npm_config, parse_ini
 from pinman.paths import Paths
-from pinman.registry import Registry
+from pinman.npm.registry import Registry
 
 NAME = "@anthropic-ai/claude-code"
 PATH = "/@anthropic-ai%2fclaude-code"
@@ -308,7 +308,7 @@ def test_resolve(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
 
 
 def test_resolve_detects_node(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
-    from pinman.registry import detect_node_version
+    from pinman.npm.registry import detect_node_version
 
     _, url = fake
     node = detect_node_version()
@@ -466,7 +466,7 @@ def test_tls_settings(tmp_path: Path) -> None:
 
 
 def test_importing_registry_does_not_import_requests() -> None:
-    code = "import sys, pinman.registry; print('requests' in sys.modules)"
+    code = "import sys, pinman.npm.registry; print('requests' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -486,7 +486,7 @@ import os  # noqa: E402
 from e2e_support import dead_registry  # noqa: E402
 
 from pinman.errors import UsageError  # noqa: E402
-from pinman.registry import NotCached, ttl_seconds  # noqa: E402
+from pinman.npm.registry import NotCached, ttl_seconds  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -558,7 +558,7 @@ def test_a_declared_length_over_the_cap_is_refused_unread(pinman_home: Paths, fa
 
 
 def test_the_default_cap_leaves_room_for_the_real_document() -> None:
-    from pinman.registry import MAX_BYTES
+    from pinman.npm.registry import MAX_BYTES
 
     assert MAX_BYTES >= 50 * 2**20  # the abbreviated claude-code document is ~0.74 MB today
 

@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from pinman.errors import VersionNotFound
-from pinman.npmrc import load_npm_config
+from pinman.npm.config import load_npm_config
 from pinman.paths import Paths
-from pinman.registry import CLAUDE_CODE, Registry, Resolution, detect_node_version
-from pinman.versions import pick, satisfies
+from pinman.names import CLAUDE_CODE
+from pinman.npm.registry import Registry, Resolution, detect_node_version
+from pinman.npm.versions import pick, satisfies
 
 pytestmark = pytest.mark.e2e  # npm and node are required (pinman installs through npm)
 
@@ -363,7 +364,7 @@ def test_pick_matches_npm_pick_manifest() -> None:
     docs = synthetic_docs()
     expected = run_node(PICK_JS, {"docs": docs, "specs": PICK_SPECS, "nodes": PICK_NODES})
 
-    from pinman.registry import _packument_from
+    from pinman.npm.registry import _packument_from
 
     got: list[str | None] = []
     cases = []

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
-from pinman import activation, resolution
+from pinman.runtime import activation, resolution
 from pinman.errors import ExitCode, PinmanError
-from pinman.health import ProbeResult
-from pinman.journal import Entry, Journal
+from pinman.health.probe import ProbeResult
+from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
-from pinman.profiles import find_profile
-from pinman.rollback import check, manual_rollback, reset
+from pinman.profile.profiles import find_profile
+from pinman.health.rollback import check, manual_rollback, reset
 
 EP = "http://127.0.0.1:4000"
 SCHEMA_BODY = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'
@@ -143,7 +143,8 @@ def test_manual_rollback_without_known_good_says_how(pinman_home: Paths, team: A
 
 def test_rollback_restores_the_sdk_that_was_known_good_with_the_cli(
         pinman_home: Paths, team: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pinman import rollback, sdk
+    from pinman.health import rollback
+    from pinman.install import sdk
 
     monkeypatch.setattr(rollback, "sdk_version", lambda paths, profile: "1.13.0")
     installed: list[str] = []
@@ -201,8 +202,9 @@ def test_rollback_installs_and_restores_the_known_good_sdk_for_real(
         pinman_home: Paths, tmp_path: Path, fake_npm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No part of the policy patched: the store (fake npm), the SDK store, the journal and the
     override are the real ones; only the endpoint's answers are scripted (the prober argument)."""
-    from pinman import sdk
-    from pinman.store import CLAUDE_CODE, Store
+    from pinman.install import sdk
+    from pinman.names import CLAUDE_CODE
+    from pinman.install.store import Store
 
     monkeypatch.setenv("ANTHROPIC_BASE_URL", EP + "/")
     monkeypatch.setenv("PATH", f"{fake_npm.parent}{os.pathsep}{os.environ['PATH']}")  # `npm` is the fake

@@ -14,7 +14,7 @@ from typing import Callable, Iterator
 import pytest
 from cli_support import claude, pinman
 
-from pinman.fakeapi import FakeAPI
+from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.paths import Paths
 
 pytestmark = pytest.mark.e2e

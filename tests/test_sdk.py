@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from pinman import sdk
+from pinman.install import sdk
 from pinman.errors import HealthError, InstallError
-from pinman.health import result_from_sdk
+from pinman.health.probe import result_from_sdk
 from pinman.paths import Paths
-from pinman.profiles import SdkPin, find_profile
-from pinman.store import CLAUDE_CODE, MARKER, Store
+from pinman.profile.profiles import SdkPin, find_profile
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import MARKER, Store
 
 # What pip 23 prints for a version the index does not have (trimmed from a real run).
 PIP_NO_SUCH_VERSION = """\
@@ -271,7 +272,7 @@ def test_offline_without_a_resolution_is_an_error(pinman_home: Paths) -> None:
 
 def test_profile_env_points_at_the_pinned_pair(store: sdk.SdkStore, pinman_home: Paths, tmp_path: Path,
                                                fake_npm: Path) -> None:
-    from pinman.resolution import profile_env
+    from pinman.runtime.resolution import profile_env
 
     user_profile(pinman_home, "toy", '[sdk]\npackage = "pinmantoy"\nversion = "1.0.0"\n')
     profile = find_profile("toy", tmp_path, pinman_home)
@@ -290,8 +291,8 @@ def test_profile_env_points_at_the_pinned_pair(store: sdk.SdkStore, pinman_home:
 
 def test_untrusted_project_sdk_is_not_installed_run_or_on_path_until_trusted(
         pinman_home: Paths, wheelhouse: Path, tmp_path: Path) -> None:
-    from pinman import trust
-    from pinman.resolution import profile_env
+    from pinman.profile import trust
+    from pinman.runtime.resolution import profile_env
 
     repo = tmp_path / "repo"
     (repo / "profiles").mkdir(parents=True)
@@ -319,7 +320,7 @@ def test_untrusted_project_sdk_is_not_installed_run_or_on_path_until_trusted(
 
 
 def test_profile_without_sdk_gets_only_the_executable(pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.resolution import profile_env
+    from pinman.runtime.resolution import profile_env
 
     user_profile(pinman_home, "plain", "")
     env = profile_env(pinman_home, find_profile("plain", tmp_path, pinman_home))
@@ -331,7 +332,7 @@ def test_profile_without_sdk_gets_only_the_executable(pinman_home: Paths, tmp_pa
 
 def test_python_agent_sdk_coupling_reads_the_bundled_version(store: sdk.SdkStore, pinman_home: Paths,
                                                               tmp_path: Path) -> None:
-    from pinman.doctor import check_sdk_coupling
+    from pinman.health.doctor import check_sdk_coupling
 
     user_profile(pinman_home, "agent", '[sdk]\npackage = "claude-agent-sdk"\nversion = "0.1.5"\n')
     profile = find_profile("agent", tmp_path, pinman_home)
@@ -373,7 +374,7 @@ def _sdk_out(**doc: object) -> str:
 
 
 def test_sdk_probe_results_are_classified() -> None:
-    from pinman.classify import classify
+    from pinman.health.classify import classify
 
     ok = result_from_sdk(_sdk_out(sdk_version="0.40.0", status=200,
                                   body=json.dumps({"type": "message", "content": [{"type": "text", "text": "OK"}]})),
@@ -398,7 +399,7 @@ def test_sdk_probe_without_anthropic_cannot_run() -> None:
 
 
 def test_sdk_probe_needs_a_pypi_sdk(pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.rollback import make_prober
+    from pinman.health.rollback import make_prober
 
     user_profile(pinman_home, "nosdk", '[health]\nprobe = "sdk"\n')
     probe = make_prober(pinman_home, find_profile("nosdk", tmp_path, pinman_home), {})

@@ -17,8 +17,8 @@ import pytest
 from cli_support import pinman
 from e2e_support import real_npm_env
 
-from pinman import sdk
-from pinman.fakeapi import FakeAPI
+from pinman.install import sdk
+from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.paths import Paths
 
 pytestmark = pytest.mark.e2e

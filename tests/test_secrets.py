@@ -19,7 +19,7 @@ import pytest
 import secret_guard
 from cli_support import pinman
 
-from pinman.journal import Journal
+from pinman.state.journal import Journal
 from pinman.paths import Paths
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pinman import activation
-from pinman.activation import Pointer
+from pinman.runtime import activation
+from pinman.runtime.activation import Pointer
 from pinman.errors import ProfileError
 from pinman.paths import Paths
 

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from e2e_support import CLAUDE_V1, CLAUDE_V2, REAL_VERSIONS, fake_integrity, real_npm_env
 
-from pinman import store as store_mod
+from pinman.install import store as store_mod
 from pinman.errors import InstallError, IntegrityError
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, MARKER, Install, Store, semver_key, slug
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import MARKER, Install, Store, semver_key, slug
 
 
 @pytest.fixture
@@ -367,7 +368,7 @@ def test_build_dirs_of_killed_builders_go_at_once_live_ones_stay(store: Store, p
 def test_two_processes_install_once(pinman_home: Paths, fake_npm: Path, npm_log: Path) -> None:
     code = (
         "import sys; from pathlib import Path\n"
-        "from pinman.paths import Paths; from pinman.store import Store, CLAUDE_CODE\n"
+        "from pinman.paths import Paths; from pinman.install.store import Store, CLAUDE_CODE\n"
         "i = Store(Paths.from_env(), npm=sys.argv[1]).install(CLAUDE_CODE, '2.1.300')\n"
         "print(i.prefix)\n"
     )

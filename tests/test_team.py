@@ -14,14 +14,17 @@ from typing import Any
 import pytest
 from e2e_support import fake_integrity, serve_packuments
 
-from pinman import resolution, rollback, team
+from pinman.runtime import resolution
+from pinman.health import rollback
+from pinman.team import team
 from pinman.cli import main
 from pinman.errors import ExitCode, IntegrityError
-from pinman.health import ProbeResult
-from pinman.journal import Journal
+from pinman.health.probe import ProbeResult
+from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.profiles import find_profile, load_profile
-from pinman.store import CLAUDE_CODE, MARKER, Store, native_platform_keys
+from pinman.profile.profiles import find_profile, load_profile
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import MARKER, Store, native_platform_keys
 
 HERE_KEY = native_platform_keys()[0]
 PLATFORMS = sorted({HERE_KEY, "darwin-arm64", "linux-x64", "win32-x64"})
@@ -626,7 +629,7 @@ def test_upgrade_schema_keeps_the_pin_and_records_bad(repo: Path, registry: Fake
     assert "rejected field: thinking" in out and "the pin stays at 2.1.300" in out and "--record" in out
     assert path.read_text() == COMMENTED
     key = find_profile("stable", repo, pinman_home)
-    from pinman.activation import profile_key
+    from pinman.runtime.activation import profile_key
 
     bad = Journal(pinman_home).known_bad(profile_key("stable", key.project_root), EP)
     assert list(bad) == ["2.1.331"] and bad["2.1.331"].event == "bad"

@@ -17,10 +17,11 @@ import pytest
 from cli_support import Result, claude, pinman
 from e2e_support import REAL_HOME, seed
 
-from pinman.fakeapi import CLAUDE_CODE_1_0_100_KEYS, FakeAPI
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_KEYS, FakeAPI
 from pinman.paths import Paths
-from pinman.profiles import load_profile
-from pinman.store import CLAUDE_CODE, MARKER, Install, Store, native_platform_keys
+from pinman.profile.profiles import load_profile
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import MARKER, Install, Store, native_platform_keys
 
 pytestmark = pytest.mark.e2e
 

@@ -16,10 +16,11 @@ from cli_support import claude, pinman
 
 from pinman.cli import main
 from pinman.errors import ExitCode
-from pinman.fakeapi import FakeAPI
+from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.install.manifest import MANIFEST
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, MARKER, Install, Store, check_files
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import MARKER, Install, Store, check_files
 
 FAKE_VERSION_SCRIPT = "#!/bin/sh\n# not the installed binary\necho '{version} (Claude Code)'\n"
 
@@ -216,7 +217,7 @@ def test_verify_a_profile_not_installed_and_bad_arguments(pinman_home: Paths, tm
 
 
 def test_doctor_reports_changed_and_unrecorded_installs(store: Store, pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.doctor import check_installs
+    from pinman.health.doctor import check_installs
 
     _user_profile(pinman_home, "old", "1.0.50")
     _user_profile(pinman_home, "new", "2.1.300")
@@ -239,7 +240,7 @@ def test_verify_covers_the_sdk_and_install_force_rebuilds_both(pinman_home: Path
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     from e2e_support import fake_integrity, serve_packuments
 
-    from pinman import sdk
+    from pinman.install import sdk
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", f"{fake_npm.parent}{os.pathsep}{os.environ['PATH']}")  # `npm` is the fake
@@ -274,7 +275,7 @@ def test_verify_covers_the_sdk_and_install_force_rebuilds_both(pinman_home: Path
 
 
 def _stable_project(root: Path, inst: Install) -> None:
-    from pinman.team import installed_native
+    from pinman.team.team import installed_native
 
     native = installed_native(inst)
     block = f'\n[claude-code.native]\n{native.key} = "{native.integrity}"\n' if native else ""

@@ -5,17 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from pinman.errors import VersionNotFound
-from pinman.versions import (
-    Spec,
-    engine_ok,
-    is_exact,
-    nearest,
-    parse_spec,
-    pick,
-    pick_manifest,
-    satisfies,
-    sort_versions,
-)
+from pinman.npm.versions import Spec, engine_ok, is_exact, nearest, parse_spec, pick, pick_manifest, satisfies, sort_versions
 
 # --- parse_spec ---------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ Started detached by the sh hook (`python -m pinman _hook stop-failure`, the payl
 its own session so the client's exit does not kill it). It acts only when
 all of these hold, and journals what it decided either way (event "hook"):
 
-1. the failure can be a schema rejection (pinman.classify on the error text; credit, 529,
+1. the failure can be a schema rejection (pinman.health.classify on the error text; credit, 529,
    401/403, rate limits, network and mid-stream errors are failures no version change fixes);
 2. the failing client is the version pinman's shim runs for that folder (read from the session
    transcript): another client (an IDE's bundled CLI) gets a notice instead, because switching
@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
 
 
 def log(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -> None:
-    from pinman.journal import scrub, secret_values
+    from pinman.state.journal import scrub, secret_values
 
     files.folder.mkdir(parents=True, exist_ok=True)
     text = scrub(line, secret_values(environ))
@@ -119,8 +119,8 @@ def client_version(payload: Mapping[str, Any], environ: Mapping[str, str]) -> st
 
 def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
     """('schema' | another outcome kind, the Outcome) of the failure text."""
-    from pinman.classify import Kind, classify
-    from pinman.health import ProbeResult
+    from pinman.health.classify import Kind, classify
+    from pinman.health.probe import ProbeResult
 
     text = str(payload.get("last_assistant_message") or payload.get("error") or "")
     outcome = classify(ProbeResult("cli", 1, None, None, text, 0.0, is_error=True))
@@ -131,11 +131,11 @@ def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
 
 def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     """Decide and act; returns a short word for the log."""
-    from pinman import activation
-    from pinman.journal import Entry, Journal, endpoint_of
-    from pinman.profiles import find_profile
-    from pinman.resolution import target
-    from pinman.rollback import run_env
+    from pinman.runtime import activation
+    from pinman.state.journal import Entry, Journal, endpoint_of
+    from pinman.profile.profiles import find_profile
+    from pinman.runtime.resolution import target
+    from pinman.health.rollback import run_env
 
     files = HookFiles(paths)
     env = probe_env(environ)
@@ -171,7 +171,7 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str])
 def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, outcome: Any,
              record: Any, env: Mapping[str, str]) -> str:
     from pinman.autopilot.notices import add, host
-    from pinman.resolution import override_for
+    from pinman.runtime.resolution import override_for
 
     ov = override_for(paths, profile)
     if ov is not None and ov.previous == failed:
@@ -187,7 +187,7 @@ def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str
     from filelock import FileLock, Timeout
 
     from pinman.autopilot.notices import add, describe, note_checked
-    from pinman.rollback import check
+    from pinman.health.rollback import check
 
     files = HookFiles(paths)
     name = hashlib.sha256(f"{key}\0{endpoint}".encode()).hexdigest()[:16]
@@ -225,7 +225,7 @@ def _runs(files: HookFiles) -> dict[str, float]:
 
 
 def _mark_run(files: HookFiles, name: str) -> None:
-    from pinman.fsutil import atomic_write
+    from pinman.state.fsutil import atomic_write
 
     now = time.time()
     runs = {k: v for k, v in _runs(files).items() if now - v < COOLDOWN}  # the file stays small

@@ -14,11 +14,11 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from pinman.autopilot.files import HookFiles
-from pinman.fsutil import atomic_write
+from pinman.state.fsutil import atomic_write
 
 if TYPE_CHECKING:
-    from pinman.profiles import Profile
-    from pinman.rollback import CheckReport
+    from pinman.profile.profiles import Profile
+    from pinman.health.rollback import CheckReport
 
 _MAX_LINES = 5
 
@@ -37,7 +37,7 @@ def add(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -
     """Append one line to the notice (under a lock: two handlers may finish together)."""
     from filelock import FileLock
 
-    from pinman.journal import scrub, secret_values
+    from pinman.state.journal import scrub, secret_values
 
     files.paths.locks.mkdir(parents=True, exist_ok=True)
     with FileLock(str(files.lock("notice"))):
@@ -69,8 +69,8 @@ def describe(report: CheckReport, trigger: str) -> str | None:
 
 def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | None = None) -> None:
     """After checks: the next time any of these profiles is due ([health] interval), for the sh hook."""
-    from pinman import activation
-    from pinman.journal import Journal
+    from pinman.runtime import activation
+    from pinman.state.journal import Journal
 
     journal = Journal(files.paths)
     now = time.time() if now is None else now

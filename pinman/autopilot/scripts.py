@@ -12,9 +12,9 @@ import os
 import shutil
 import sys
 
-from pinman.activation import sh_quote
+from pinman.runtime.activation import sh_quote
 from pinman.autopilot.files import HookFiles
-from pinman.fsutil import atomic_write
+from pinman.state.fsutil import atomic_write
 
 RETRY_AFTER = 600  # seconds before SessionStart may start another check if one did not finish
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pinman.activation import sh_quote
+from pinman.runtime.activation import sh_quote
 from pinman.autopilot.files import MARKER, HookFiles
 from pinman.errors import PinmanError
-from pinman.fsutil import atomic_write
+from pinman.state.fsutil import atomic_write
 
 EVENTS = ("StopFailure", "SessionStart")
 

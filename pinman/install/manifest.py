@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pinman.fsutil import atomic_write
+from pinman.state.fsutil import atomic_write
 
 MANIFEST = ".pinman-files.json"
 SCHEMA = 1

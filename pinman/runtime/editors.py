@@ -14,10 +14,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
+from pinman.names import CLAUDE_CODE
 
 SETTING = "claudeCode.claudeProcessWrapper"
 EXTENSION_PREFIX = "anthropic.claude-code-"
-CLAUDE_CODE = "@anthropic-ai/claude-code"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from typing import Any
 from pinman.errors import PinmanError
 from pinman.install.manifest import FileCheck
 from pinman.paths import Paths
-from pinman.store import CLAUDE_CODE, check_files
+from pinman.names import CLAUDE_CODE
+from pinman.install.store import check_files
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def claude_code_repair(version: str) -> str:
 def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: bool = False) -> list[Verified]:
     """The Claude Code and SDK installs of each named profile (each install once).
     `skip_broken`: leave out a profile that does not load or resolve offline, instead of failing."""
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     found: dict[str, Verified] = {}
     for name in names:
@@ -70,7 +71,7 @@ def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: 
 
 def for_visible(paths: Paths, cwd: Path) -> list[Verified]:
     """Every profile visible here whose installs are in the store (doctor's view)."""
-    from pinman.profiles import list_profiles
+    from pinman.profile.profiles import list_profiles
 
     names = [p.name for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     return [v for v in for_profiles(paths, cwd, names, skip_broken=True) if v.check is not None]
@@ -78,8 +79,8 @@ def for_visible(paths: Paths, cwd: Path) -> list[Verified]:
 
 def for_store(paths: Paths, cwd: Path) -> list[Verified]:
     """Every install in the store: those of profiles visible here named with their profiles."""
-    from pinman.sdk import SdkStore
-    from pinman.store import Store
+    from pinman.install.sdk import SdkStore
+    from pinman.install.store import Store
 
     out = for_visible(paths, cwd)
     done = {v.prefix for v in out}
@@ -96,9 +97,9 @@ def for_store(paths: Paths, cwd: Path) -> list[Verified]:
 
 
 def _profile_installs(paths: Paths, profile: Any) -> list[Verified]:
-    from pinman import sdk
-    from pinman.registry import Registry
-    from pinman.resolution import installed, target
+    from pinman.install import sdk
+    from pinman.npm.registry import Registry
+    from pinman.runtime.resolution import installed, target
 
     out: list[Verified] = []
     try:

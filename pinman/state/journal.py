@@ -39,10 +39,9 @@ from urllib.parse import urlsplit
 
 from pinman.errors import PinmanError, from_os_error
 from pinman.faults import point
-from pinman.fsutil import make_dirs
+from pinman.state.fsutil import make_dirs
 from pinman.paths import Paths
-from pinman.state.journal_db import (BOUND_ALL, BOUND_ONE, DB_VERSION, DDL, FEW_GROUPS, INSERT, VERDICT_DOCS,
-                                     aside, column, db_error, read_legacy, row, transaction, user_version)
+from pinman.state.journal_db import BOUND_ALL, BOUND_ONE, DB_VERSION, DDL, FEW_GROUPS, INSERT, VERDICT_DOCS, aside, column, db_error, read_legacy, row, transaction, user_version
 
 if TYPE_CHECKING:
     import sqlite3

@@ -14,22 +14,23 @@ from pinman.errors import PinmanError
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profiles import Profile
-    from pinman.registry import Registry
+    from pinman.profile.profiles import Profile
+    from pinman.npm.registry import Registry
 
 
 def outdated_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """One row per visible profile: spec, runs, newest, outdated (bool), why, problem."""
-    from pinman.profiles import list_profiles
-    from pinman.registry import Registry
+    from pinman.profile.profiles import list_profiles
+    from pinman.npm.registry import Registry
 
     reg = registry or Registry(paths)
     return [_row(paths, profile, reg) for profile, shadowed in list_profiles(cwd, paths) if not shadowed]
 
 
 def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
-    from pinman.resolution import CLAUDE_CODE, target
-    from pinman.versions import is_exact
+    from pinman.names import CLAUDE_CODE
+    from pinman.runtime.resolution import target
+    from pinman.npm.versions import is_exact
 
     spec = profile.claude_code.version
     row: dict[str, Any] = {"name": profile.name, "spec": spec, "runs": None, "newest": None,
@@ -51,7 +52,7 @@ def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
 
 def newer(a: str, b: str) -> bool:
     """Is version `a` newer than `b` in semver order?"""
-    from pinman.versions import compare, parse_version
+    from pinman.npm.versions import compare, parse_version
 
     pa, pb = parse_version(a, loose=True), parse_version(b, loose=True)
     return pa is not None and pb is not None and compare(pa, pb) > 0

@@ -34,18 +34,17 @@ from typing import Any
 
 from pinman.errors import InstallError, IntegrityError
 from pinman.faults import point
-from pinman.fsutil import atomic_write, make_dirs
+from pinman.state.fsutil import atomic_write, make_dirs
 from pinman.install.manifest import FileCheck, check as check_manifest, record as record_manifest
 from pinman.paths import Paths
+from pinman.names import CLAUDE_CODE, Progress
 
-CLAUDE_CODE = "@anthropic-ai/claude-code"
 MARKER = ".pinman-install.json"
 SCHEMA = 1
 STALE_AFTER = 3600.0  # seconds; a build dir older than this belongs to a process that died
 VERSION_CHECK_TIMEOUT = 60.0  # first run of a 380 MB binary from a cold page cache can be slow
 NPM_HINT = "install Node.js (it includes npm) from https://nodejs.org or your package manager"
 
-Progress = Callable[[str], None]
 
 _PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
 _SEMVER = re.compile(

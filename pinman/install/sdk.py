@@ -37,15 +37,14 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import InstallError, PinmanError
-from pinman.fsutil import atomic_write
+from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profiles import Profile, SdkPin
-    from pinman.registry import Registry
-    from pinman.store import Store
+    from pinman.profile.profiles import Profile, SdkPin
+    from pinman.npm.registry import Registry
+    from pinman.install.store import Store
 
-Progress = Callable[[str], None]
 
 PYPI_DIR = "pypi"
 # An env key the consumers of `profile_env` prepend to PATH instead of exporting; a profile's
@@ -124,7 +123,7 @@ class SdkStore:
 
     def __init__(self, paths: Paths, *, python: str | None = None, env: Mapping[str, str] | None = None,
                  npm: str = "npm", timeout: float = 900.0) -> None:
-        from pinman.store import Store
+        from pinman.install.store import Store
 
         self.paths = paths
         self.python = python or sys.executable
@@ -186,7 +185,7 @@ class SdkStore:
     def verify(self, inst: SdkInstall) -> str | None:
         """Why `inst` is broken, or None."""
         if inst.ecosystem == "npm":
-            from pinman.store import _read_install
+            from pinman.install.store import _read_install
 
             npm = _read_install(inst.prefix, inst.name, inst.version)
             return "marker missing" if npm is None else self.npm_store.verify(npm, run=False)
@@ -201,7 +200,7 @@ class SdkStore:
     # -- building a venv -------------------------------------------------------------------------
 
     def _build(self, name: str, version: str, only_binary: bool, report: Progress) -> SdkInstall:
-        from pinman.store import publish
+        from pinman.install.store import publish
 
         final = self.path_for("pypi", name, version)
         with self.npm_store.building(final, f"build-pypi-{name}-{version}-") as tmp:
@@ -237,7 +236,7 @@ class SdkStore:
         self._run(cmd, f"pip install {name}=={version}", name, version, only_binary=only_binary)
 
     def _run(self, cmd: Sequence[str], what: str, name: str, version: str, *, only_binary: bool = False) -> str:
-        from pinman.store import _run
+        from pinman.install.store import _run
 
         try:
             code, output = _run(list(cmd), cwd=self.npm_store._tmp_root, env=_pip_env(self.env), timeout=self.timeout)
@@ -252,7 +251,7 @@ class SdkStore:
 
     def _lock(self, name: str, version: str, report: Progress) -> AbstractContextManager[None]:
         # Store's discipline; its lock names are npm slugs, these cannot collide with them.
-        from pinman.store import install_lock
+        from pinman.install.store import install_lock
 
         lock = self.paths.locks / f"sdk-pypi-{name}-{version}.lock"
         return install_lock(lock, f"{name} {version}", report, self.timeout + 60)
@@ -293,6 +292,7 @@ def _python_only_bin(venv: Path) -> None:
 
 _INSPECT = r"""
 import importlib.metadata as m, json, pathlib, platform, re, sys, sysconfig
+from pinman.names import Progress
 name = sys.argv[1]
 out = {"version": m.version(name), "python": platform.python_version(), "cli_version": None,
        "distributions": sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())}
@@ -327,7 +327,7 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def _read_pypi(prefix: Path, name: str, version: str) -> SdkInstall | None:
-    from pinman.store import MARKER, _read_json
+    from pinman.install.store import MARKER, _read_json
 
     data = _read_json(prefix / MARKER)
     if (data is None or data.get("ecosystem") != "pypi" or not isinstance(data.get("schema"), int)
@@ -341,7 +341,7 @@ def _read_pypi(prefix: Path, name: str, version: str) -> SdkInstall | None:
 
 
 def _npm_install(prefix: Path, name: str, version: str, installed_at: str) -> SdkInstall:
-    from pinman.store import _read_json
+    from pinman.install.store import _read_json
 
     manifest = _read_json(prefix / "node_modules" / name / "package.json") or {}
     cli = manifest.get("claudeCodeVersion")
@@ -433,7 +433,7 @@ class SdkTarget:
 def untrusted_project(paths: Paths, profile: Profile) -> bool:
     """A project's profile whose parsed content the user has not approved (`pinman trust`): its
     [sdk] is withheld."""
-    from pinman.trust import is_trusted
+    from pinman.profile.trust import is_trusted
 
     return not is_trusted(paths, profile)
 
@@ -463,8 +463,8 @@ def resolve(paths: Paths, pin: SdkPin, *, offline: bool = False, only_binary: bo
 
 
 def _resolve_npm(paths: Paths, pin: SdkPin, offline: bool, registry: Registry | None) -> SdkTarget:
-    from pinman.registry import Registry
-    from pinman.versions import clean, is_exact
+    from pinman.npm.registry import Registry
+    from pinman.npm.versions import clean, is_exact
 
     if offline and is_exact(pin.version):
         version = clean(pin.version) or pin.version
@@ -507,7 +507,7 @@ class _PypiCache:
         self.path = paths.cache / "pypi" / f"{name}.json"
 
     def _load(self) -> dict[str, Any]:
-        from pinman.store import _read_json
+        from pinman.install.store import _read_json
 
         doc = _read_json(self.path) or {}
         specs = doc.get("specs") if doc.get("schema") == PYPI_CACHE_SCHEMA else None
@@ -574,7 +574,7 @@ def installed_for(paths: Paths, profile: Profile) -> SdkInstall | None:
 
 def override_version(paths: Paths, profile: Profile) -> str | None:
     """The SDK version a rollback override restored for this profile, if any."""
-    from pinman.activation import get_override
+    from pinman.runtime.activation import get_override
 
     ov = get_override(paths, profile.name, profile.project_root)
     return ov.sdk_version if ov is not None else None
@@ -582,13 +582,13 @@ def override_version(paths: Paths, profile: Profile) -> str | None:
 
 def pinned_binary(paths: Paths, profile: Profile) -> Path | None:
     """The profile's installed Claude Code binary, resolved offline; None if not known here."""
-    from pinman.resolution import installed, target
-    from pinman.versions import is_exact
+    from pinman.runtime.resolution import installed, target
+    from pinman.npm.versions import is_exact
 
     pin = profile.claude_code
     registry = None
     if not is_exact(pin.version) and pin.locked is None:  # only a floating spec reads the registry cache
-        from pinman.registry import Registry
+        from pinman.npm.registry import Registry
 
         registry = Registry(paths, offline=True)
     try:
@@ -687,7 +687,7 @@ def coupling(paths: Paths, profile: Profile, cli_version: str | None) -> Couplin
 
 def _npm_release_exists(paths: Paths, version: str) -> bool:
     """Whether the cached registry data lists this Agent SDK release; without data, assume so."""
-    from pinman.registry import Registry
+    from pinman.npm.registry import Registry
 
     try:
         return version in Registry(paths, offline=True).packument(AGENT_SDK_NPM).versions

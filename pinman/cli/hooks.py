@@ -8,8 +8,8 @@ from typing import Any
 
 import typer
 
-from pinman.cli import err, out
-from pinman.commands import JSON, _emit, _paths, app
+from pinman.cli.main import err, out
+from pinman.cli.commands import JSON, _emit, _paths, app
 
 hooks_app = typer.Typer(help="pinman's Claude Code hooks: roll back on the client's own schema errors, "
                         "tell the next session what pinman did.", no_args_is_help=True)
@@ -21,7 +21,7 @@ PROJECT = typer.Option(False, "--project", help="This project's .claude/settings
 
 def settings_file(project: bool) -> Path:
     from pinman.autopilot.settings import project_settings, user_settings
-    from pinman.profiles import find_project_root
+    from pinman.profile.project import find_project_root
 
     if project:
         return project_settings(find_project_root(Path.cwd()) or Path.cwd())
@@ -73,7 +73,7 @@ def status(as_json: bool = JSON) -> None:
 
 def hook_states() -> list[Any]:
     from pinman.autopilot.settings import project_settings, status as state_of
-    from pinman.profiles import find_project_root
+    from pinman.profile.project import find_project_root
 
     files = _files()
     found = [state_of(settings_file(False), files)]
@@ -97,7 +97,7 @@ def hooks_line() -> str:
 
 def hook_findings() -> list[Any]:
     """For `pinman doctor`."""
-    from pinman.doctor import Finding
+    from pinman.health.doctor import Finding
 
     states = hook_states()
     on = [s for s in states if s.state == "installed"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pinman import activation
+from pinman.runtime import activation
 from pinman.paths import Paths
 
 FALSY = {"0", "false", "no", "off", ""}
@@ -164,10 +164,10 @@ def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:
     (an Agent SDK for Python that is not installed yet) is skipped.
     """
     from pinman.errors import PinmanError
-    from pinman.profiles import list_profiles
-    from pinman.registry import Registry
-    from pinman.resolution import target
-    from pinman.sdk import coupling
+    from pinman.profile.profiles import list_profiles
+    from pinman.npm.registry import Registry
+    from pinman.runtime.resolution import target
+    from pinman.install.sdk import coupling
 
     out: list[Finding] = []
     for profile, shadowed in list_profiles(cwd, paths):

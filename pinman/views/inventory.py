@@ -11,14 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pinman import activation
+from pinman.runtime import activation
 from pinman.errors import PinmanError
 from pinman.paths import Paths
-from pinman.resolution import CLAUDE_CODE, Target, installed, local_registry, target
+from pinman.names import CLAUDE_CODE
+from pinman.runtime.resolution import Target, installed, local_registry, target
 
 if TYPE_CHECKING:
-    from pinman.profiles import Profile
-    from pinman.registry import Registry
+    from pinman.profile.profiles import Profile
+    from pinman.npm.registry import Registry
 
 
 def _active_name(paths: Paths, cwd: Path) -> str | None:
@@ -29,7 +30,7 @@ def _active_name(paths: Paths, cwd: Path) -> str | None:
 
 
 def _try_target(paths: Paths, profile: Any, registry: Registry) -> tuple[Target | None, str | None]:
-    from pinman.registry import NotCached
+    from pinman.npm.registry import NotCached
 
     try:
         return target(paths, profile, registry=registry), None
@@ -49,7 +50,7 @@ def why(tgt: Target) -> str:
 
 
 def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
-    from pinman.profiles import list_profiles
+    from pinman.profile.profiles import list_profiles
 
     registry = registry or local_registry(paths)
     active = _active_name(paths, cwd)
@@ -80,8 +81,8 @@ def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> l
 
 
 def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None = None) -> dict[str, Any]:
-    from pinman.profiles import find_profile, validate_name
-    from pinman.sdk import describe as sdk_describe
+    from pinman.profile.profiles import find_profile, validate_name
+    from pinman.install.sdk import describe as sdk_describe
 
     profile = find_profile(validate_name(name), cwd, paths)
     tgt, problem = _try_target(paths, profile, registry or local_registry(paths))
@@ -110,14 +111,14 @@ def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None
 
 def _withheld_parts(paths: Paths, profile: Profile) -> list[str]:
     """What of a project profile waits for `pinman trust` (empty once trusted)."""
-    from pinman.trust import guarded_parts, is_trusted
+    from pinman.profile.trust import guarded_parts, is_trusted
 
     return [] if is_trusted(paths, profile) else guarded_parts(profile)
 
 
 def used_versions(paths: Paths, cwd: Path, registry: Registry | None = None) -> dict[str, list[str]]:
     """version -> the profiles (or shim contexts) that run it, seen from `cwd` and every pointer."""
-    from pinman.profiles import list_profiles
+    from pinman.profile.profiles import list_profiles
 
     registry = registry or local_registry(paths)
     users: dict[str, list[str]] = {}
@@ -143,8 +144,8 @@ def users_of(paths: Paths, cwd: Path, version: str) -> list[str]:
 def protected(paths: Paths, cwd: Path) -> set[str]:
     """Versions prune must keep: in use anywhere, a recorded last known-good, or a paused bisect's."""
     keep = set(used_versions(paths, cwd))
-    from pinman.bisect import load_state
-    from pinman.journal import Journal
+    from pinman.bisect.driver import load_state
+    from pinman.state.journal import Journal
 
     keep |= Journal(paths).known_good_versions()
     # A stopped bisect keeps its probe installs so that running it again resumes without downloads.
@@ -156,7 +157,7 @@ def protected(paths: Paths, cwd: Path) -> set[str]:
 
 
 def prunable(paths: Paths, cwd: Path) -> list[str]:
-    from pinman.store import Store
+    from pinman.install.store import Store
 
     keep = protected(paths, cwd)
     return [i.version for i in Store(paths).list(CLAUDE_CODE) if i.version not in keep]
@@ -164,9 +165,9 @@ def prunable(paths: Paths, cwd: Path) -> list[str]:
 
 def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any]]:
     """Installed versions and who uses them; with `remote`, the registry's too (asked now)."""
-    from pinman.resolution import fresh_registry
-    from pinman.store import Store
-    from pinman.versions import sort_versions
+    from pinman.runtime.resolution import fresh_registry
+    from pinman.install.store import Store
+    from pinman.npm.versions import sort_versions
 
     registry = fresh_registry(paths) if remote else local_registry(paths)
     users = used_versions(paths, cwd, registry)
@@ -186,8 +187,8 @@ def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any
 
 def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """`profile_rows` plus why each runs what it runs and its last health check."""
-    from pinman.journal import Journal
-    from pinman.profiles import list_profiles
+    from pinman.state.journal import Journal
+    from pinman.profile.profiles import list_profiles
 
     registry = registry or local_registry(paths)  # one object: one answer per package
     journal = Journal(paths)
@@ -215,7 +216,7 @@ _SWITCHES = frozenset({"rollback", "reset", "recovered", "dropped", "switch"})
 def _dropped(paths: Paths, journal: Any, profile: Any, key: str) -> str | None:
     """Why an override no longer applies: its pin changed. From the override itself until a check
     drops it, then from the journal until the next switch."""
-    from pinman.resolution import dropped_note, dropped_override
+    from pinman.runtime.resolution import dropped_note, dropped_override
 
     found = dropped_override(paths, profile)
     if found is not None:

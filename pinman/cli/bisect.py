@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from pinman.cli import err, out
-from pinman.commands import JSON, _emit, _paths, _profile, _progress, app
+from pinman.cli.main import err, out
+from pinman.cli.commands import JSON, _emit, _paths, _profile, _progress, app
 
 if TYPE_CHECKING:
-    from pinman.bisect import BisectReport, Event
-    from pinman.fingerprint import Diff, Fingerprint
+    from pinman.bisect.driver import BisectReport, Event
+    from pinman.fingerprint.fingerprints import Diff, Fingerprint
 
 
 @app.command()
@@ -28,7 +28,7 @@ def fingerprint(
     as_json: bool = JSON,
 ) -> None:
     """What a version sends: path, body key paths, beta headers (never header values)."""
-    from pinman import fingerprint as fp_mod
+    from pinman.fingerprint import fingerprints as fp_mod
 
     paths = _paths()
     version = _exact(version)
@@ -39,7 +39,7 @@ def fingerprint(
         else:
             _render_fingerprint(fp)
         return
-    from pinman.rollback import run_env
+    from pinman.health.rollback import run_env
 
     env = run_env(paths, _profile(profile), None) if profile else dict(os.environ)
     inst = fp_mod.install_version(paths, version, _progress(version))
@@ -63,7 +63,7 @@ def diff(
     as_json: bool = JSON,
 ) -> None:
     """Body keys, betas and headers that B sends and A does not (+), and the reverse (-)."""
-    from pinman import fingerprint as fp_mod
+    from pinman.fingerprint import fingerprints as fp_mod
 
     paths = _paths()
     fa = fp_mod.fingerprint(paths, _exact(a), progress=_progress(a))
@@ -88,7 +88,7 @@ def bisect_cmd(
     as_json: bool = JSON,
 ) -> None:
     """Find the newest version your endpoint accepts, with real installs and real probes."""
-    from pinman import bisect
+    from pinman.bisect import driver as bisect
 
     paths = _paths()
     profile = _profile(name)
@@ -106,7 +106,7 @@ def bisect_cmd(
 
 def _exact(raw: str) -> str:
     from pinman.errors import UsageError
-    from pinman.versions import clean
+    from pinman.npm.versions import clean
 
     v = clean(raw)
     if v is None:
@@ -134,7 +134,7 @@ def _render_fingerprint(fp: Fingerprint) -> None:
 
 
 def _render_diff(d: Diff) -> None:
-    from pinman.fingerprint import roots
+    from pinman.fingerprint.fingerprints import roots
 
     out(f"{d.a} -> {d.b}")
     if d.empty:

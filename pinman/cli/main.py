@@ -20,7 +20,7 @@ FAST = {"current", "which"}
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["_shim"]:
-        from pinman.resolution import shim_main
+        from pinman.runtime.resolution import shim_main
 
         sys.exit(_guard(lambda: shim_main(args[1:])))
     if args[:1] == ["_hook"]:  # Claude Code hooks, started detached by pinman's sh hook scripts
@@ -55,7 +55,7 @@ def _guard(fn: Any) -> int:
 
 def _stop_progress() -> None:
     """End a live progress line before a message is printed under it (only if one was shown)."""
-    progress = sys.modules.get("pinman.progress")
+    progress = sys.modules.get("pinman.cli.progress")
     if progress is not None:
         progress.stop_all()
 
@@ -76,7 +76,7 @@ def _crash(e: BaseException) -> int:
 
     log = Paths.from_env().log
     try:
-        from pinman.fsutil import make_dirs
+        from pinman.state.fsutil import make_dirs
 
         make_dirs(log.parent)
         # O_NOFOLLOW: a symlink planted at the log is refused, not appended through.
@@ -93,7 +93,7 @@ def _crash(e: BaseException) -> int:
 def _typer(args: list[str]) -> int:
     import typer
 
-    from pinman.commands import app
+    from pinman.cli.commands import app
 
     try:
         rv = app(args=args, prog_name="pinman", standalone_mode=False)
@@ -114,7 +114,7 @@ def _typer(args: list[str]) -> int:
 
 def _fast(command: str, as_json: bool) -> int:
     from pinman.paths import Paths
-    from pinman.status import describe_current
+    from pinman.views.status import describe_current
 
     info = describe_current(Path.cwd(), Paths.from_env())
     if command == "which":

@@ -6,13 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pinman import activation
+from pinman.runtime import activation
 from pinman.paths import Paths
-from pinman.resolution import dropped_note, dropped_override, override_for, why_override
+from pinman.runtime.resolution import dropped_note, dropped_override, override_for, why_override
 
 if TYPE_CHECKING:
-    from pinman.profiles import ClaudeCodePin
-    from pinman.registry import Registry
+    from pinman.profile.profiles import ClaudeCodePin
+    from pinman.npm.registry import Registry
 
 
 def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) -> dict[str, Any]:
@@ -22,7 +22,7 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
     the profile: an exact pin or an override from the profile, a tag or range from `registry`
     (default: the registry cache on this machine, whatever its age).
     """
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     choice = activation.choose(cwd, paths)
     profile = find_profile(choice.name, cwd, paths)
@@ -47,8 +47,8 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
             resolved_at = _mtime(ptr_file) if _floats(profile.claude_code, version) else None
             why = _why_pin(profile.claude_code, version, resolved_at)
     else:
-        from pinman.registry import NotCached
-        from pinman.resolution import installed, local_registry, target
+        from pinman.npm.registry import NotCached
+        from pinman.runtime.resolution import installed, local_registry, target
 
         try:
             tgt = target(paths, profile, registry=registry or local_registry(paths))
@@ -98,7 +98,7 @@ def _why_pin(pin: ClaudeCodePin, version: str, resolved_at: float | None = None)
 
 
 def _prefix(paths: Paths, version: str) -> str:
-    from pinman.resolution import CLAUDE_CODE
-    from pinman.store import Store
+    from pinman.names import CLAUDE_CODE
+    from pinman.install.store import Store
 
     return str(Store(paths).path_for(CLAUDE_CODE, version))

@@ -14,17 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pinman import activation
-from pinman.activation import Override, Pointer
+from pinman.runtime import activation
+from pinman.runtime.activation import Override, Pointer
 from pinman.paths import Paths
+from pinman.names import CLAUDE_CODE, Progress
 
 if TYPE_CHECKING:
-    from pinman.profiles import ClaudeCodePin, Profile
-    from pinman.registry import Registry
-    from pinman.store import Install
+    from pinman.profile.profiles import ClaudeCodePin, Profile
+    from pinman.npm.registry import Registry
+    from pinman.install.store import Install
 
-CLAUDE_CODE = "@anthropic-ai/claude-code"
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def dropped_note(ov: Override, why: str) -> str:
 
 
 def _spec_key(spec: str) -> str:
-    from pinman.versions import clean, is_exact
+    from pinman.npm.versions import clean, is_exact
 
     spec = spec.strip()
     return (clean(spec) or spec) if is_exact(spec) else spec
@@ -82,7 +81,7 @@ def _spec_key(spec: str) -> str:
 def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
            use_override: bool = True) -> Target:
     """Resolve without installing. Exact pins and overrides need no network."""
-    from pinman.versions import parse_spec
+    from pinman.npm.versions import parse_spec
 
     ov = override_for(paths, profile) if use_override else None
     pin = profile.claude_code
@@ -120,27 +119,27 @@ def why_override(ov: Override) -> str:
 def _registry(paths: Paths) -> Registry:
     """The default: the cache within its time to live, else the registry (bounded), else the
     stale cache with a note."""
-    from pinman.registry import Registry
+    from pinman.npm.registry import Registry
 
     return Registry.within_ttl(paths)
 
 
 def local_registry(paths: Paths) -> Registry:
     """Registry data from this machine only: what read commands resolve tags and ranges with."""
-    from pinman.registry import Registry
+    from pinman.npm.registry import Registry
 
     return Registry(paths, offline=True)
 
 
 def fresh_registry(paths: Paths) -> Registry:
     """Asks the registry (ETag-revalidated): installs, `--refresh`."""
-    from pinman.registry import Registry
+    from pinman.npm.registry import Registry
 
     return Registry(paths)
 
 
 def installed(paths: Paths, version: str) -> Install | None:
-    from pinman.store import Store
+    from pinman.install.store import Store
 
     return Store(paths).get(CLAUDE_CODE, version)
 
@@ -153,8 +152,8 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
     only the registry's own hash applies to it.
     """
     from pinman.errors import PinmanError
-    from pinman.store import Store
-    from pinman.team import install_checked
+    from pinman.install.store import Store
+    from pinman.team.team import install_checked
 
     store = Store(paths)
     integrity = tgt.integrity
@@ -175,8 +174,8 @@ def install_exact(paths: Paths, version: str, progress: Progress | None = None, 
     An unknown version fails before npm runs, naming the nearest published ones. `force`
     installs again what is present (a changed install is rebuilt, never patched).
     """
-    from pinman.store import Store
-    from pinman.versions import parse_spec, pick
+    from pinman.install.store import Store
+    from pinman.npm.versions import parse_spec, pick
 
     store = Store(paths)
     found = store.get(CLAUDE_CODE, version)
@@ -197,8 +196,8 @@ def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
     pin-holding vars. A venv's bin comes as sdk.PATH_PREPEND, for the caller to put before PATH
     (`sdk.merge_env`).
     """
-    from pinman import sdk
-    from pinman.trust import is_trusted
+    from pinman.install import sdk
+    from pinman.profile.trust import is_trusted
 
     env = dict(profile.env) if is_trusted(paths, profile) else {}
     env.update(sdk.profile_sdk_env(paths, profile))
@@ -208,7 +207,7 @@ def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
 
 def withheld(paths: Paths, profile: Profile) -> str | None:
     """The one-line notice for a project profile whose env is withheld until `pinman trust`."""
-    from pinman.trust import is_trusted, withheld_notice
+    from pinman.profile.trust import is_trusted, withheld_notice
 
     return None if is_trusted(paths, profile) else withheld_notice(profile)
 
@@ -234,7 +233,7 @@ def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basi
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
              progress: Progress | None = None, registry: Registry | None = None) -> tuple[Target, Install]:
     """Resolve, install if needed, and point this context's shim at it (one rename)."""
-    from pinman import sdk
+    from pinman.install import sdk
 
     basis = activation.state_stamp(paths)  # before the override and trust are read
     tgt = target(paths, profile, registry=registry)
@@ -252,7 +251,7 @@ def repoint(paths: Paths, name: str) -> int:
     dropped, so that context's shim resolves again on its next run. Returns pointers touched.
     """
     from pinman.errors import PinmanError, SystemProblem, from_os_error
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     touched = 0
     basis = activation.state_stamp(paths)  # before the override and trust are read
@@ -277,7 +276,7 @@ def repoint(paths: Paths, name: str) -> int:
 
 def _global_profile(paths: Paths, name: str) -> Profile:
     """A profile as seen outside any project: user folder, then built-ins."""
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     return find_profile(name, Path(os.sep), paths)
 
@@ -287,7 +286,7 @@ def in_use(paths: Paths) -> list[Profile]:
     the shim keeps a pointer for (a project where it ran, a name run with PINMAN_PROFILE). Pointers
     of projects that are gone and names that no longer load are skipped."""
     from pinman.errors import PinmanError
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     wanted: list[tuple[str, Path | None]] = []
     try:
@@ -312,7 +311,7 @@ def in_use(paths: Paths) -> list[Profile]:
 def runs_offline(paths: Paths, profile: Profile) -> bool:
     """True when the version this profile runs resolves offline and is in the store already."""
     from pinman.errors import PinmanError
-    from pinman.registry import Registry
+    from pinman.npm.registry import Registry
 
     try:
         tgt = target(paths, profile, registry=Registry(paths, offline=True))
@@ -324,7 +323,8 @@ def runs_offline(paths: Paths, profile: Profile) -> bool:
 def shim_main(argv: list[str]) -> int:
     """The shim's slow path: resolve here, install if needed, write the pointer, exec claude."""
     from pinman.errors import PinmanError
-    from pinman.profiles import find_profile, find_project_root
+    from pinman.profile.profiles import find_profile
+    from pinman.profile.project import find_project_root
 
     paths = Paths.from_env()
     cwd = Path.cwd()
@@ -344,7 +344,7 @@ def shim_main(argv: list[str]) -> int:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"pinman: {e.message}{hint}", file=sys.stderr)
         return int(e.exit_code)
-    from pinman.sdk import merge_env
+    from pinman.install.sdk import merge_env
 
     env = merge_env(os.environ, profile_env(paths, profile))
     binary = str(inst.binary)

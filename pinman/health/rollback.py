@@ -18,17 +18,17 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from pinman import activation
+from pinman.runtime import activation
 from pinman.errors import ExitCode, InstallError, PinmanError, UsageError
-from pinman.journal import Entry, Journal, endpoint_of
+from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.classify import Outcome
-    from pinman.health import ProbeResult, Waiting
-    from pinman.profiles import Profile
-    from pinman.registry import Registry
-    from pinman.resolution import Target
+    from pinman.health.classify import Outcome
+    from pinman.health.probe import ProbeResult, Waiting
+    from pinman.profile.profiles import Profile
+    from pinman.npm.registry import Registry
+    from pinman.runtime.resolution import Target
 
 # version -> what probing that version against the endpoint saw
 Prober = Callable[..., "ProbeResult"]  # (version, *, sdk_version=None) -> what probing that pair saw
@@ -85,9 +85,9 @@ class CheckReport:
 
 def run_env(paths: Paths, profile: Profile, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
-    from pinman.resolution import profile_env
+    from pinman.runtime.resolution import profile_env
 
-    from pinman.sdk import merge_env
+    from pinman.install.sdk import merge_env
 
     return merge_env(os.environ if environ is None else environ, profile_env(paths, profile))
 
@@ -98,7 +98,7 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
 
     `waiting` hears about a CLI probe while it waits for the client (about once a second) and once
     more when it is over, so a terminal can show that something is happening."""
-    from pinman import health
+    from pinman.health import probe as health
 
     def probe(version: str, sdk_version: str | None = None) -> ProbeResult:
         if waiting is None or profile.health.probe != "cli":
@@ -119,16 +119,16 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
 
 def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str, sdk_version: str | None,
            isolated_home: bool, tick: Callable[[float], None] | None) -> ProbeResult:
-    from pinman import health
-    from pinman.resolution import installed
-    from pinman.trust import applied_health
+    from pinman.health import probe as health
+    from pinman.runtime.resolution import installed
+    from pinman.profile.trust import applied_health
 
     cfg = applied_health(paths, profile)  # an untrusted project's prompt and model are not used
     if cfg.probe == "http":
         return health.probe_http(env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com", env,
                                  timeout=cfg.timeout)
     if cfg.probe == "sdk":
-        from pinman import sdk
+        from pinman.install import sdk
         from pinman.errors import HealthError
 
         if sdk.untrusted_project(paths, profile):
@@ -160,7 +160,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     `may_install=False` (the periodic mode): nothing is downloaded, not even registry data; a
     version that is not in the store is not probed.
     """
-    from pinman.resolution import target
+    from pinman.runtime.resolution import target
 
     env = run_env(paths, profile, environ)
     dropped = drop_stale_override(paths, profile, env)
@@ -195,14 +195,14 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
 
 
 def _offline(paths: Paths) -> Registry:
-    from pinman.registry import Registry
+    from pinman.npm.registry import Registry
 
     return Registry(paths, offline=True)
 
 
 def _have(paths: Paths, tgt: Target, progress: Callable[[str], None] | None, may_install: bool) -> None:
     """The target's install, downloaded only when allowed."""
-    from pinman.resolution import ensure_installed, installed
+    from pinman.runtime.resolution import ensure_installed, installed
 
     if may_install:
         ensure_installed(paths, tgt, progress)
@@ -226,7 +226,7 @@ def _recoverable(profile: Profile, ov: activation.Override) -> bool:
 def _recover(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober, key: str,
              env: Mapping[str, str], ov: activation.Override, may_install: bool) -> bool:
     """Probe the pinned version; when the endpoint accepts it, drop the override. True if it did."""
-    from pinman.resolution import target
+    from pinman.runtime.resolution import target
 
     try:
         pin = target(paths, profile, registry=None if may_install else _offline(paths), use_override=False)
@@ -258,7 +258,7 @@ def recovered(paths: Paths, profile: Profile, ov: activation.Override, version: 
     (`previous`), the endpoint and a message ("stable is back on 2.1.331: the endpoint accepts it
     again"). Returns the same as a dict for the check report.
     """
-    from pinman.resolution import repoint
+    from pinman.runtime.resolution import repoint
 
     from pinman.faults import point
 
@@ -275,7 +275,7 @@ def recovered(paths: Paths, profile: Profile, ov: activation.Override, version: 
 def drop_stale_override(paths: Paths, profile: Profile, env: Mapping[str, str] | None = None) -> str | None:
     """Drop an override whose pin the profile no longer has; record a `dropped` event. Returns the
     note saying so ("local override 1.0.100 dropped: the pin changed from 2.1.331 to 2.1.45")."""
-    from pinman.resolution import dropped_note, dropped_override, repoint
+    from pinman.runtime.resolution import dropped_note, dropped_override, repoint
 
     found = dropped_override(paths, profile)
     if found is None:
@@ -293,7 +293,7 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
     """The SDK version the profile runs with now (recorded beside the CLI version in checks)."""
     if profile.sdk is None:
         return None
-    from pinman.sdk import installed_for
+    from pinman.install.sdk import installed_for
 
     inst = installed_for(paths, profile)
     return inst.version if inst is not None else None
@@ -302,7 +302,7 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
 def _probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
                       env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False) -> Outcome:
     """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict."""
-    from pinman.classify import classify
+    from pinman.health.classify import classify
     from pinman.redact import secret_values
 
     result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
@@ -353,14 +353,14 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
 
 
 def sdk_withheld(paths: Paths, profile: Profile) -> bool:
-    from pinman.sdk import untrusted_project
+    from pinman.install.sdk import untrusted_project
 
     return profile.sdk is not None and untrusted_project(paths, profile)
 
 
 def _install_sdk(paths: Paths, profile: Profile, version: str) -> None:
     """Make sure the SDK of a known-good pair is in the store (offline when it is)."""
-    from pinman.sdk import SdkStore
+    from pinman.install.sdk import SdkStore
 
     pin = profile.sdk
     assert pin is not None
@@ -370,7 +370,7 @@ def _install_sdk(paths: Paths, profile: Profile, version: str) -> None:
 def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | None, reason: str,
               env: Mapping[str, str] | None = None, event: str = "rollback", sdk: str | None = None) -> None:
     """Write the local override, repoint every shim context, record it. Offline when installed."""
-    from pinman.resolution import repoint
+    from pinman.runtime.resolution import repoint
 
     from pinman.faults import point
 
@@ -387,7 +387,7 @@ def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | N
 def replaced_pin(paths: Paths, profile: Profile) -> tuple[str, str | None]:
     """The pin an override written now replaces: that of the override in place (a second rollback
     still replaces the same pin), else the profile's spec and the version it runs (offline)."""
-    from pinman.resolution import override_for, target
+    from pinman.runtime.resolution import override_for, target
 
     ov = override_for(paths, profile)
     if ov is not None and ov.pin_spec is not None:
@@ -406,7 +406,7 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
                     progress: Callable[[str], None] | None = None) -> tuple[str, str]:
     """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing, as
     `pinman install VERSION` does: an unknown version is a registry error naming the nearest ones."""
-    from pinman.resolution import install_exact
+    from pinman.runtime.resolution import install_exact
 
     env = run_env(paths, profile, environ)
     current = _running(paths, profile)
@@ -417,7 +417,7 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
             raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
-    from pinman.versions import is_exact
+    from pinman.npm.versions import is_exact
 
     if not is_exact(to):
         raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")
@@ -429,8 +429,8 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
 
 def _running(paths: Paths, profile: Profile) -> str:
     """The version the profile runs now: from this machine, the registry only if never resolved here."""
-    from pinman.registry import NotCached
-    from pinman.resolution import local_registry, target
+    from pinman.npm.registry import NotCached
+    from pinman.runtime.resolution import local_registry, target
 
     try:
         return target(paths, profile, registry=local_registry(paths)).version
@@ -440,7 +440,7 @@ def _running(paths: Paths, profile: Profile) -> str:
 
 def reset(paths: Paths, profile: Profile) -> str | None:
     """Drop the local override: back to the pin. Returns the dropped override's version."""
-    from pinman.resolution import repoint
+    from pinman.runtime.resolution import repoint
 
     ov = activation.get_override(paths, profile.name, profile.project_root)
     activation.set_override(paths, profile.name, profile.project_root, None)

@@ -7,8 +7,8 @@ from typing import Any, List, Optional
 
 import typer
 
-from pinman.cli import err, out
-from pinman.commands import JSON, _emit, _notices, _paths, _progress, _warn_path, app
+from pinman.cli.main import err, out
+from pinman.cli.commands import JSON, _emit, _notices, _paths, _progress, _warn_path, app
 
 PLATFORM = typer.Option(None, "--platform", help="Also lock the native package for this platform "
                         "(repeatable), e.g. darwin-arm64, linux-x64. Default: this machine's plus those "
@@ -28,8 +28,8 @@ def _skipped(items: list[Any]) -> None:
 def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.toml and profiles/stable.toml."),
          as_json: bool = JSON) -> None:
     """Set up this folder for a team: .pinman.toml and a commented profiles/stable.toml."""
-    from pinman.activation import path_line
-    from pinman.team import init as run_init
+    from pinman.runtime.activation import path_line
+    from pinman.team.team import init as run_init
 
     paths = _paths()
     result = run_init(paths, Path.cwd(), force=force)
@@ -53,7 +53,7 @@ def pin(
     as_json: bool = JSON,
 ) -> None:
     """Pin a profile to an exact version with its integrity; comments in the file are kept."""
-    from pinman.team import pin as run_pin
+    from pinman.team.team import pin as run_pin
 
     r = run_pin(_paths(), Path.cwd(), name, version, platforms=platform or [])
     if as_json:
@@ -84,8 +84,8 @@ def lock(
 ) -> None:
     """Record the exact version and hashes each profile runs (a tag or range gets `locked`)."""
     from pinman.errors import ExitCode, PinmanError
-    from pinman.profiles import find_profile
-    from pinman.team import lock_profile, project_profiles
+    from pinman.profile.profiles import find_profile
+    from pinman.team.team import lock_profile, project_profiles
 
     paths, cwd = _paths(), Path.cwd()
     failures: list[tuple[str, PinmanError]] = []
@@ -132,8 +132,8 @@ def sync(
     as_json: bool = JSON,
 ) -> None:
     """Install every version this project's profiles name, checking each against its hashes."""
-    from pinman.activation import ensure_shim
-    from pinman.team import sync as run_sync
+    from pinman.runtime.activation import ensure_shim
+    from pinman.team.team import sync as run_sync
 
     paths = _paths()
     report = run_sync(paths, Path.cwd(), frozen=frozen, progress=_progress)
@@ -174,8 +174,8 @@ def upgrade(
     as_json: bool = JSON,
 ) -> None:
     """Try a newer version against your endpoint; move the pin only if it checks ok."""
-    from pinman.profiles import find_profile
-    from pinman.team import upgrade as run_upgrade
+    from pinman.profile.profiles import find_profile
+    from pinman.team.team import upgrade as run_upgrade
 
     paths = _paths()
     if not dry_run:
@@ -212,7 +212,7 @@ def mark_bad(
     as_json: bool = JSON,
 ) -> None:
     """Record a known-bad version in the profile file: lock, upgrade and resolve skip it."""
-    from pinman.team import mark_bad as run_mark_bad
+    from pinman.team.team import mark_bad as run_mark_bad
 
     r = run_mark_bad(_paths(), Path.cwd(), name, version, reason)
     if as_json:

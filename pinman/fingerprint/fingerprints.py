@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import HealthError
-from pinman.fsutil import atomic_write
+from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
-from pinman.proxy import Recorded
+from pinman.fingerprint.proxy import Recorded
+from pinman.names import CLAUDE_CODE, Progress
 
 if TYPE_CHECKING:
-    from pinman.classify import Outcome
-    from pinman.store import Install
+    from pinman.health.classify import Outcome
+    from pinman.install.store import Install
 
-CLAUDE_CODE = "@anthropic-ai/claude-code"
 SCHEMA = 1
 # Bump when what a recording keeps changes (e.g. `proxy.FREE_FORM`): older cached fingerprints are
 # then taken again instead of being compared with new ones.
@@ -34,7 +34,6 @@ FORMAT = 1
 PROMPT = "Reply with the single word OK."
 TIMEOUT = 120.0  # a 2.x binary's first start from a cold page cache can take a while
 
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -102,9 +101,9 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
                prompt: str = PROMPT, timeout: float = TIMEOUT,
                isolated_home: bool = True) -> tuple[list[Recorded], Outcome]:
     """Run `binary -p PROMPT` once through a fresh proxy; what it sent, and how it went."""
-    from pinman.classify import classify
-    from pinman.health import probe_cli
-    from pinman.proxy import RecordingProxy, probe_env
+    from pinman.health.classify import classify
+    from pinman.health.probe import probe_cli
+    from pinman.fingerprint.proxy import RecordingProxy, probe_env
     from pinman.redact import secret_values
 
     with RecordingProxy(upstream, env=env) as proxy:
@@ -116,7 +115,7 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
 
 def take_offline(version: str, binary: Path, *, timeout: float = TIMEOUT) -> Fingerprint:
     """The version's fingerprint against the proxy's own `ok` answer: no endpoint, no key."""
-    from pinman.proxy import scratch_env
+    from pinman.fingerprint.proxy import scratch_env
 
     recorded, outcome = record_run(binary, scratch_env(), timeout=timeout)
     if outcome.kind.value != "ok":
@@ -133,7 +132,7 @@ def take_offline(version: str, binary: Path, *, timeout: float = TIMEOUT) -> Fin
 def take_live(version: str, binary: Path, env: Mapping[str, str], *,
               timeout: float = TIMEOUT, isolated_home: bool = False) -> tuple[Fingerprint, Outcome]:
     """Through the proxy to the endpoint `env` names (ANTHROPIC_BASE_URL, else the API)."""
-    from pinman.journal import DEFAULT_ENDPOINT, endpoint_of
+    from pinman.state.journal import DEFAULT_ENDPOINT, endpoint_of
 
     base = env.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT
     recorded, outcome = record_run(binary, env, upstream=base, timeout=timeout,
@@ -143,7 +142,7 @@ def take_live(version: str, binary: Path, env: Mapping[str, str], *,
 
 # -- cached per version --------------------------------------------------------------------------
 def cache_path(paths: Paths, version: str) -> Path:
-    from pinman.store import validate_version
+    from pinman.install.store import validate_version
 
     validate_version(version)  # it becomes a file name
     return paths.cache / "fingerprints" / f"claude-code-{version}.json"
@@ -178,14 +177,14 @@ def fingerprint(paths: Paths, version: str, *, refresh: bool = False,
 
 def install_version(paths: Paths, version: str, progress: Progress | None = None) -> Install:
     """An exact published version from the store, or installed now with the registry's hash."""
-    from pinman.store import Store
+    from pinman.install.store import Store
 
     store = Store(paths)
     found = store.get(CLAUDE_CODE, version)
     if found is not None:
         return found
-    from pinman.registry import Registry
-    from pinman.versions import pick
+    from pinman.npm.registry import Registry
+    from pinman.npm.versions import pick
 
     doc = Registry(paths).packument(CLAUDE_CODE)
     pick(version, doc, None)  # unknown version -> an error naming the nearest published ones

@@ -1,7 +1,7 @@
 """npm registry client: packuments, cached on disk, revalidated with ETag, usable offline.
 
 pinman asks the registry the same question npm does (the abbreviated "corgi" packument) and picks
-a version with `pinman.versions.pick`, so `pinman` and `npm install` agree. The cache holds only
+a version with `pinman.npm.versions.pick`, so `pinman` and `npm install` agree. The cache holds only
 what picking and installing need; credentials from `.npmrc` are sent, never stored or shown.
 
 How fresh an answer must be is the caller's choice: `offline` (the cache, whatever its age: read
@@ -31,15 +31,15 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from pinman import __version__ as _pinman_version
 from pinman.errors import RegistryError, UsageError, VersionNotFound
-from pinman.fsutil import atomic_write
-from pinman.npmrc import NpmConfig, load_npm_config
+from pinman.state.fsutil import atomic_write
+from pinman.npm.config import NpmConfig, load_npm_config
 from pinman.paths import Paths
-from pinman.versions import parse_spec, pick_manifest
+from pinman.npm.versions import parse_spec, pick_manifest
+from pinman.names import CLAUDE_CODE
 
 if TYPE_CHECKING:
     import requests
 
-CLAUDE_CODE = "@anthropic-ai/claude-code"
 ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
 CACHE_SCHEMA = 1
 DEFAULT_DEADLINE = 15.0  # seconds for a whole request (connect, headers, body) without `fetch-timeout`

@@ -26,16 +26,16 @@ from typing import TYPE_CHECKING, Any
 
 from pinman.errors import ExitCode, IntegrityError, PinmanError, ProfileError, RegistryError, UsageError
 from pinman.paths import Paths
-from pinman.resolution import CLAUDE_CODE
+from pinman.names import CLAUDE_CODE
+from pinman.names import Progress
 
 if TYPE_CHECKING:
-    from pinman.classify import Outcome
-    from pinman.profiles import BrokenProfile, Profile
-    from pinman.registry import Registry
-    from pinman.rollback import Prober
-    from pinman.store import Install, Store
+    from pinman.health.classify import Outcome
+    from pinman.profile.profiles import BrokenProfile, Profile
+    from pinman.npm.registry import Registry
+    from pinman.health.rollback import Prober
+    from pinman.install.store import Install, Store
 
-Progress = Callable[[str], None]
 NATIVE_PREFIX = CLAUDE_CODE + "-"  # @anthropic-ai/claude-code-linux-x64
 
 
@@ -64,7 +64,7 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
     """Serialise read-modify-write of one profile file between pinman processes."""
     from filelock import FileLock
 
-    from pinman.fsutil import make_dirs
+    from pinman.state.fsutil import make_dirs
 
     digest = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:16]
     make_dirs(paths.locks)
@@ -74,20 +74,20 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
 
 def reload(profile: Profile) -> Profile:
     """The profile as the file says now (after taking its lock)."""
-    from pinman.profiles import load_profile
+    from pinman.profile.profiles import load_profile
 
     return load_profile(profile.path, name=profile.name, source=profile.source,
                         project_root=profile.project_root)
 
 
 def _registry(paths: Paths, registry: Registry | None) -> Registry:
-    from pinman.registry import Registry
+    from pinman.npm.registry import Registry
 
     return registry or Registry(paths)
 
 
 def _store(paths: Paths, store: Store | None) -> Store:
-    from pinman.store import Store
+    from pinman.install.store import Store
 
     return store or Store(paths)
 
@@ -100,8 +100,8 @@ def bad_skips(profile: Profile) -> dict[str, str]:
 
 def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, str]:
     """Known-bad versions `pinman resolve` skips: the named profile's, else the active one's."""
-    from pinman import activation
-    from pinman.profiles import find_profile
+    from pinman.runtime import activation
+    from pinman.profile.profiles import find_profile
 
     if name is None:
         try:
@@ -113,13 +113,13 @@ def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, st
 
 
 def _is_exact(spec: str) -> bool:
-    from pinman.versions import is_exact
+    from pinman.npm.versions import is_exact
 
     return is_exact(spec)
 
 
 def _clean(version: str) -> str:
-    from pinman.versions import clean
+    from pinman.npm.versions import clean
 
     exact = clean(version)
     if exact is None:
@@ -145,7 +145,7 @@ def native_keys(optional_dependencies: Mapping[str, str]) -> list[str]:
 
 
 def this_platform(available: Iterable[str]) -> str | None:
-    from pinman.store import native_platform_keys
+    from pinman.install.store import native_platform_keys
 
     have = set(available)
     return next((k for k in native_platform_keys() if k in have), None)
@@ -158,7 +158,7 @@ def lock_data(registry: Registry, version: str, declared: Iterable[str] = (),
     doc = registry.packument(CLAUDE_CODE)
     info = doc.versions.get(version)
     if info is None:
-        from pinman.versions import pick
+        from pinman.npm.versions import pick
 
         pick(version, doc, None)  # raises with the nearest published versions
         raise RegistryError(f"{CLAUDE_CODE}@{version} is not published")
@@ -211,7 +211,7 @@ def _check_same_version(profile: Profile, data: LockData) -> None:
 
     A difference means a tampered file or registry; silently overwriting it would defeat the lock.
     """
-    from pinman.store import integrity_matches
+    from pinman.install.store import integrity_matches
 
     pin = profile.claude_code
     if pin.exact != data.version:
@@ -276,9 +276,10 @@ timeout = 60                             # seconds
 def init(paths: Paths, cwd: Path, *, force: bool = False) -> InitResult:
     """`.pinman.toml` choosing stable and a commented `profiles/stable.toml` pinned like the
     built-in stable. Files that exist are kept unless `force`."""
-    from pinman.fsutil import atomic_write
+    from pinman.state.fsutil import atomic_write
     from pinman.paths import builtin_profiles_dir
-    from pinman.profiles import PROJECT_FILE, load_profile, parse_profile, write_project_file
+    from pinman.profile.project import PROJECT_FILE, write_project_file
+    from pinman.profile.profiles import load_profile, parse_profile
 
     result = InitResult(cwd)
     builtin = load_profile(builtin_profiles_dir() / "stable.toml", source="builtin")
@@ -334,8 +335,8 @@ class PinResult:
 def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable[str] = (),
         registry: Registry | None = None) -> PinResult:
     """Pin `name` to an exact version with its integrity (a tag or range is resolved first)."""
-    from pinman.profiles import find_profile
-    from pinman.versions import parse_spec
+    from pinman.profile.profiles import find_profile
+    from pinman.npm.versions import parse_spec
 
     try:
         parse_spec(version)
@@ -370,10 +371,10 @@ def _not_bad(profile: Profile, exact: str, skips: Mapping[str, str]) -> str:
 
 
 def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
-    from pinman.profiles import update_profile
+    from pinman.profile.profiles import update_profile
 
     from pinman.faults import point
-    from pinman.trust import carry_over, expect_edit
+    from pinman.profile.trust import carry_over, expect_edit
 
     paths = Paths.from_env()
     before = profile.path.read_bytes()
@@ -391,7 +392,8 @@ def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
 def project_profiles(paths: Paths, cwd: Path) -> tuple[Path, list[Profile], list[BrokenProfile]]:
     """The project's own profiles (profiles/ beside .pinman.toml) plus the one .pinman.toml
     chooses if it lives elsewhere. Outside a project: ProfileError."""
-    from pinman.profiles import find_profile, find_project_root, list_profiles, read_project_file
+    from pinman.profile.profiles import find_profile, list_profiles
+    from pinman.profile.project import find_project_root, read_project_file
 
     root = find_project_root(cwd)
     if root is None:
@@ -444,7 +446,7 @@ class MarkResult:
 
 def mark_bad(paths: Paths, cwd: Path, name: str, version: str, reason: str) -> MarkResult:
     """Append `{ version, reason }` to the profile's `bad` array (comments kept)."""
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     exact = _clean(version)
     profile = find_profile(name, cwd, paths)
@@ -480,7 +482,7 @@ class NativeInfo:
 
 def installed_native(inst: Install) -> NativeInfo | None:
     """The platform package an install runs, with the integrity npm recorded for it."""
-    from pinman.store import MARKER
+    from pinman.install.store import MARKER
 
     try:
         marker = json.loads((inst.prefix / MARKER).read_text())
@@ -511,7 +513,7 @@ def check_native(profile_name: str, inst: Install, expected: Mapping[str, str]) 
 
     Returns what was checked (None when the lock names no hash for the platform installed).
     """
-    from pinman.store import integrity_matches
+    from pinman.install.store import integrity_matches
 
     info = installed_native(inst)
     if info is None or info.key not in expected:
@@ -619,7 +621,7 @@ def sync(paths: Paths, cwd: Path, *, frozen: bool = False, store: Store | None =
 
 def _sync_one(paths: Paths, profile: Profile, store: Store, registry: Registry,
               progress: Progress | None) -> SyncItem:
-    from pinman.resolution import target
+    from pinman.runtime.resolution import target
 
     item = SyncItem(profile.name, profile.path)
     try:
@@ -649,7 +651,7 @@ def _sync_one(paths: Paths, profile: Profile, store: Store, registry: Registry,
 def _check_unchanged(profile_name: str, inst: Install, item: SyncItem) -> None:
     """An install found in the store must still hold the files it was installed with."""
     from pinman.runtime.verify import claude_code_repair
-    from pinman.store import check_files
+    from pinman.install.store import check_files
 
     files = check_files(inst.prefix)
     repair = claude_code_repair(inst.version)
@@ -667,7 +669,7 @@ def _precheck(profile: Profile, version: str, expected: str, registry: Registry)
     Saves a download that would be refused anyway; the check of what npm actually installed
     still follows (a registry that publishes one hash and serves other bits is caught there).
     """
-    from pinman.store import integrity_matches
+    from pinman.install.store import integrity_matches
 
     try:
         info = registry.packument(CLAUDE_CODE).versions.get(version)
@@ -749,10 +751,10 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
             registry: Registry | None = None, store: Store | None = None, prober: Prober | None = None,
             progress: Progress | None = None) -> UpgradeReport:
     """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok."""
-    from pinman import activation
-    from pinman.journal import Journal, endpoint_of
-    from pinman.profiles import find_profile
-    from pinman.rollback import run_env
+    from pinman.runtime import activation
+    from pinman.state.journal import Journal, endpoint_of
+    from pinman.profile.profiles import find_profile
+    from pinman.health.rollback import run_env
 
     profile = find_profile(name, cwd, paths)
     if not dry_run:
@@ -793,7 +795,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
 
 def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endpoint: str,
                registry: Registry) -> tuple[str, list[Skip]]:
-    from pinman.versions import parse_spec
+    from pinman.npm.versions import parse_spec
 
     try:
         parse_spec(spec)
@@ -812,7 +814,7 @@ def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endp
 
 
 def _older(a: str, b: str) -> bool:
-    from pinman.versions import compare, parse_version
+    from pinman.npm.versions import compare, parse_version
 
     va, vb = parse_version(a), parse_version(b)
     return va is not None and vb is not None and compare(va, vb) < 0
@@ -822,10 +824,10 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
            prober: Prober | None, isolated_home: bool) -> Outcome:
     from dataclasses import replace
 
-    from pinman.classify import classify
-    from pinman.journal import Entry, Journal
+    from pinman.health.classify import classify
+    from pinman.state.journal import Entry, Journal
     from pinman.redact import secret_values
-    from pinman.rollback import make_prober
+    from pinman.health.rollback import make_prober
 
     # Always the CLI probe: a direct HTTP request says nothing about what the candidate sends.
     as_cli = replace(profile, health=replace(profile.health, probe="cli"))
@@ -858,7 +860,7 @@ def _move(paths: Paths, profile: Profile, spec: str, data: LockData, registry: R
 
 def _reject(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, version: str,
             outcome: Outcome, record: bool, report: UpgradeReport) -> None:
-    from pinman.journal import Entry, Journal
+    from pinman.state.journal import Entry, Journal
 
     what = outcome.rejected or "the request"
     reason = f"{outcome.message} ({report.endpoint})"

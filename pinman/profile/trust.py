@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import PinmanError
-from pinman.fsutil import atomic_write
+from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profiles import HealthConfig, Profile
+    from pinman.profile.profiles import HealthConfig, Profile
 
 
 def _db_path(paths: Paths) -> Path:
@@ -38,7 +38,7 @@ def file_hash(path: Path) -> str:
 
 
 def _load(paths: Paths) -> dict[str, dict[str, Any]]:
-    from pinman.statefile import load_json, records
+    from pinman.state.statefile import load_json, records
 
     doc = load_json(_db_path(paths), hint="delete it and run `pinman trust` again in your projects")
     return records(doc, "files")
@@ -52,7 +52,7 @@ def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
 def guarded_parts(profile: Profile) -> list[str]:
     """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`,
     `[health] prompt`/`model` (when they differ from the defaults)."""
-    from pinman.profiles import HealthConfig
+    from pinman.profile.profiles import HealthConfig
 
     parts = sorted(profile.env)
     if profile.sdk is not None:
@@ -97,7 +97,7 @@ def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
     the defaults (they are what the real agent is asked, with the user's key and permissions)."""
     import dataclasses
 
-    from pinman.profiles import HealthConfig
+    from pinman.profile.profiles import HealthConfig
 
     if is_trusted(paths, profile):
         return profile.health
@@ -115,7 +115,7 @@ class Trusted:
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
     """The project's profiles that carry env, [sdk] or a [health] prompt/model (what trust is about)."""
-    from pinman.profiles import list_profiles
+    from pinman.profile.profiles import list_profiles
 
     found = list_profiles(root, paths)
     if found.broken:
@@ -202,7 +202,7 @@ def _same_env(before: bytes, after: bytes) -> bool:
 
 
 def list_trusted(paths: Paths) -> list[Trusted]:
-    from pinman.statefile import number, strings
+    from pinman.state.statefile import number, strings
 
     out = []
     for path, v in sorted(_load(paths).items()):
@@ -217,7 +217,7 @@ def list_trusted(paths: Paths) -> list[Trusted]:
 
 def _invalidate(paths: Paths, root: Path) -> None:
     """Drop the shim's pointers under this project so its next run applies the new decision."""
-    from pinman.activation import pointer_path
+    from pinman.runtime.activation import pointer_path
 
     folder = pointer_path(paths, root, "x").parent
     if folder.is_dir():

@@ -67,13 +67,7 @@ from typing import Any, Literal, NoReturn
 
 from pinman.errors import ProfileError
 from pinman.paths import Paths, builtin_profiles_dir
-from pinman.project import (
-    PROJECT_FILE,
-    ProjectFile,
-    find_project_root,
-    read_project_file,
-    write_project_file,
-)
+from pinman.profile.project import PROJECT_FILE, ProjectFile, find_project_root, read_project_file, write_project_file
 
 __all__ = [
     "NAME_RE", "ENV_KEY_RE", "SCHEMA", "Source", "BadVersion", "ClaudeCodePin", "SdkPin",
@@ -139,7 +133,7 @@ class ClaudeCodePin:
     @property
     def exact(self) -> str | None:
         """The exact version the file says runs: `version` if exact, else `locked` (or None)."""
-        from pinman.versions import clean, is_exact
+        from pinman.npm.versions import clean, is_exact
 
         if is_exact(self.version):
             return clean(self.version) or self.version.strip()
@@ -415,7 +409,7 @@ def parse_profile(data: bytes | str, path: Path, *, name: str | None = None,
 
 def _npm_spec(f: TomlFile, value: object, key: KeyPath, what: str = "") -> str:
     """An npm version, dist-tag or range, checked by the same parser `pinman resolve` uses."""
-    from pinman.versions import parse_spec
+    from pinman.npm.versions import parse_spec
 
     raw = check_str(f, value, key)
     try:
@@ -435,7 +429,7 @@ def _claude_code(f: TomlFile, value: object) -> ClaudeCodePin:
     if "version" not in cc:
         f.fail((*key, "version"), "missing", 'add version = "2.1.331" (or "latest", or a range)')
     version = _npm_spec(f, cc["version"], (*key, "version"))
-    from pinman.versions import clean, parse_spec
+    from pinman.npm.versions import clean, parse_spec
 
     exact = parse_spec(version).kind == "exact"
     locked = None
@@ -481,7 +475,7 @@ def _integrity(f: TomlFile, value: object, key: KeyPath) -> str:
 
 
 def _bad_list(f: TomlFile, value: object, key: KeyPath) -> tuple[BadVersion, ...]:
-    from pinman.versions import clean
+    from pinman.npm.versions import clean
 
     if not isinstance(value, list):
         f.fail(key, f"must be an array, not {_type_name(value)}",
@@ -717,7 +711,7 @@ def edit_toml(path: Path, changes: Mapping[str, object], validate: Callable[[str
     """Apply dotted-key `changes` to the TOML file at `path` with tomlkit; atomic; validated first."""
     import tomlkit
 
-    from pinman.fsutil import atomic_write
+    from pinman.state.fsutil import atomic_write
 
     real = path.resolve() if path.is_symlink() else path
     try:

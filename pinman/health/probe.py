@@ -9,7 +9,7 @@ Two probes, one result type:
 * `probe_sdk` sends one minimal messages request through the profile's pinned `anthropic` Python
   SDK, run by that SDK's own venv interpreter, so the endpoint sees what that SDK version sends.
 
-Probes never raise for what the endpoint did (that is data for `pinman.classify`); they raise
+Probes never raise for what the endpoint did (that is data for `pinman.health.classify`); they raise
 `HealthError` only when the probe itself cannot run. Every string in a `ProbeResult` has the key and
 token values from the environment scrubbed out, so results are safe to journal and print.
 """

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pinman.errors import PinmanError
-from pinman.fakeapi import FakeAPI, key_paths
+from pinman.fingerprint.fakeapi import FakeAPI, key_paths
 
 # RFC 9110 §7.6.1: meaningful for one connection only, so never forwarded.
 HOP_BY_HOP = frozenset(

@@ -30,14 +30,14 @@ from typing import TYPE_CHECKING, Any
 
 from pinman.errors import ExitCode, PinmanError, UsageError
 from pinman.paths import Paths
+from pinman.names import CLAUDE_CODE
 
 if TYPE_CHECKING:
-    from pinman.fingerprint import Diff, Fingerprint
-    from pinman.health import ProbeResult
-    from pinman.journal import Journal
-    from pinman.profiles import Profile
+    from pinman.fingerprint.fingerprints import Diff, Fingerprint
+    from pinman.health.probe import ProbeResult
+    from pinman.state.journal import Journal
+    from pinman.profile.profiles import Profile
 
-CLAUDE_CODE = "@anthropic-ai/claude-code"
 OK, SCHEMA = "ok", "schema"
 SCHEMA_VERSION = 1
 
@@ -287,7 +287,7 @@ class BisectReport:
     @property
     def skipped_between(self) -> list[str]:
         """Known-bad versions between the answer's two versions: never probed, likely failing."""
-        from pinman.versions import compare, parse_version
+        from pinman.npm.versions import compare, parse_version
 
         nw, ff = self.result.newest_working, self.result.first_failing
         if not nw or not ff:
@@ -388,7 +388,7 @@ def load_state(path: Path) -> State | None:
 
 
 def save_state(path: Path, state: State) -> None:
-    from pinman.fsutil import atomic_write
+    from pinman.state.fsutil import atomic_write
 
     atomic_write(path, json.dumps(state.to_json(), indent=1, sort_keys=True))
 
@@ -399,7 +399,7 @@ def candidates(published: Iterable[str], good: str, bad: str,
 
     Returns (candidates, {skipped version: why}). Prereleases never count: nobody pins them.
     """
-    from pinman.versions import compare, parse_version, sort_versions
+    from pinman.npm.versions import compare, parse_version, sort_versions
 
     g, b = parse_version(good), parse_version(bad)
     if g is None or b is None:
@@ -429,9 +429,9 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
     `prober`, `fingerprinter`, `installer` and `published` replace the real probe, the offline
     fingerprint, the install from the registry and the registry's version list (tests).
     """
-    from pinman import activation
-    from pinman.journal import Journal, endpoint_of
-    from pinman.rollback import make_prober, run_env
+    from pinman.runtime import activation
+    from pinman.state.journal import Journal, endpoint_of
+    from pinman.health.rollback import make_prober, run_env
 
     start = time.monotonic()
     emit = on_event or (lambda _e: None)
@@ -479,8 +479,8 @@ def _ends(paths: Paths, profile: Profile, journal: Journal, key: str, endpoint: 
     An interrupted bisect towards the same bad version keeps its good end: its own verdicts have
     moved the last known-good since, and the same command must resume it.
     """
-    from pinman.resolution import target
-    from pinman.versions import clean, compare, parse_version
+    from pinman.runtime.resolution import target
+    from pinman.npm.versions import clean, compare, parse_version
 
     if bad is None:
         bad = target(paths, profile, use_override=False).version
@@ -513,7 +513,7 @@ class _exclusive:
     def __init__(self, paths: Paths, state: Path, name: str, endpoint: str) -> None:
         from filelock import FileLock
 
-        from pinman.fsutil import make_dirs
+        from pinman.state.fsutil import make_dirs
 
         make_dirs(paths.locks)
         self._lock = FileLock(str(paths.locks / f"bisect-{state.stem}.lock"), timeout=0, mode=0o600)
@@ -544,7 +544,7 @@ def _start_state(paths: Paths, path: Path, saved: State | None, fresh: State, pr
     for v, e in journal.known_bad(fresh.profile, fresh.endpoint).items():
         skip.setdefault(v, f"{e.rejected or 'request'} rejected by this endpoint")
     if published is None:
-        from pinman.registry import Registry
+        from pinman.npm.registry import Registry
 
         published = Registry(paths).packument(CLAUDE_CODE).versions
     fresh.candidates, fresh.skipped = candidates(published, fresh.good, fresh.bad, skip)
@@ -563,8 +563,8 @@ class _Oracle:
         self.probe, self.install, self.journal, self.env, self.emit = probe, install, journal, env, emit
 
     def __call__(self, version: str) -> Probe:
-        from pinman.classify import classify
-        from pinman.journal import Entry
+        from pinman.health.classify import classify
+        from pinman.state.journal import Entry
         from pinman.redact import secret_values
 
         self._install(version)
@@ -584,7 +584,7 @@ class _Oracle:
 
     def _install(self, version: str) -> None:
         from pinman.errors import InstallError
-        from pinman.resolution import installed
+        from pinman.runtime.resolution import installed
 
         if installed(self.paths, version) is not None:
             return
@@ -599,7 +599,7 @@ class _Oracle:
 
 
 def _install_version(paths: Paths, version: str) -> object:
-    from pinman.fingerprint import install_version
+    from pinman.fingerprint.fingerprints import install_version
 
     return install_version(paths, version)
 
@@ -607,7 +607,7 @@ def _install_version(paths: Paths, version: str) -> object:
 def _explain(report: BisectReport, paths: Paths,
              fingerprinter: Callable[[str], Fingerprint] | None, emit: OnEvent) -> None:
     """What the first failing version sends that the newest working one does not."""
-    from pinman.fingerprint import diff, fingerprint
+    from pinman.fingerprint.fingerprints import diff, fingerprint
 
     take = fingerprinter or (lambda v: fingerprint(paths, v))
     nw, ff = report.result.newest_working, report.result.first_failing
@@ -622,7 +622,7 @@ def _explain(report: BisectReport, paths: Paths,
 def _record_answer(journal: Journal, report: BisectReport, key: str, env: Mapping[str, str]) -> None:
     """Restate the newest working version last, so it becomes this endpoint's last known-good
     (the journal picks the most recent ok verdict; a re-check of an older end may be later)."""
-    from pinman.journal import Entry
+    from pinman.state.journal import Entry
 
     r = report.result
     assert r.newest_working is not None
@@ -636,8 +636,8 @@ def _record_answer(journal: Journal, report: BisectReport, key: str, env: Mappin
 def _clean_up(paths: Paths, state: State, result: SearchResult, cwd: Path,
               emit: OnEvent) -> list[str]:
     """Remove the installs this bisect made, except the answer, known-goods and versions in use."""
-    from pinman.inventory import protected
-    from pinman.store import Store
+    from pinman.views.inventory import protected
+    from pinman.install.store import Store
 
     keep = protected(paths, cwd)
     if result.newest_working:

@@ -50,7 +50,7 @@ def find_project_root(start: Path) -> Path | None:
 
 def read_project_file(root: Path) -> ProjectFile:
     """Read `root/.pinman.toml`; a missing file reads as one that chooses no profile."""
-    from pinman.profiles import ProfileFileError
+    from pinman.profile.profiles import ProfileFileError
 
     path = root / PROJECT_FILE
     try:
@@ -64,7 +64,7 @@ def read_project_file(root: Path) -> ProjectFile:
 
 def _parse(data: bytes | str, root: Path, path: Path) -> ProjectFile:
     from pinman.errors import ProfileError
-    from pinman.profiles import check_schema, check_str, check_table, read_toml, validate_name
+    from pinman.profile.profiles import check_schema, check_str, check_table, read_toml, validate_name
 
     f = read_toml(data, path)
     doc = check_table(f, f.data, (), ("schema", "profile"))
@@ -82,8 +82,8 @@ def _parse(data: bytes | str, root: Path, path: Path) -> ProjectFile:
 def write_project_file(root: Path, profile: str) -> Path:
     """Create `root/.pinman.toml` choosing `profile`, or change the choice in an existing one
     keeping its comments. Atomic."""
-    from pinman.fsutil import atomic_write
-    from pinman.profiles import edit_toml, validate_name
+    from pinman.state.fsutil import atomic_write
+    from pinman.profile.profiles import edit_toml, validate_name
 
     validate_name(profile)
     path = root / PROJECT_FILE

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import typer
 
-from pinman.cli import err, out
+from pinman.cli.main import err, out
 from pinman.errors import InstallError, PinmanError, UsageError
 from pinman.paths import Paths
 
@@ -63,8 +63,8 @@ def _progress(label: str) -> Any:
 
     def report(message: str) -> None:
         if not shown:
-            from pinman.progress import reporter
-            from pinman.store import Store
+            from pinman.cli.progress import reporter
+            from pinman.install.store import Store
 
             shown.append(reporter(label, Store(_paths()).build_root))
         shown[0](message)
@@ -79,14 +79,14 @@ def _notice(message: str | None) -> None:
 
 def _notices(paths: Paths, profile: Any) -> None:
     """Say once what of `profile` does not apply here: withheld until trust, or hidden by it."""
-    from pinman.resolution import notices
+    from pinman.runtime.resolution import notices
 
     for message in notices(paths, profile):
         _notice(message)
 
 
 def _profile(name: str) -> Any:
-    from pinman.profiles import find_profile
+    from pinman.profile.profiles import find_profile
 
     return find_profile(name, Path.cwd(), _paths())
 
@@ -104,8 +104,9 @@ def use(
     as_json: bool = JSON,
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
-    from pinman import activation, profiles
-    from pinman.resolution import activate, fresh_registry
+    from pinman.runtime import activation
+    from pinman.profile import profiles
+    from pinman.runtime.resolution import activate, fresh_registry
 
     paths = _paths()
     registry = fresh_registry(paths)  # switching installs: ask the registry, once for both contexts
@@ -113,7 +114,7 @@ def use(
     profile = _profile_or_version(profiles.validate_name(name), cwd, paths, as_json)
     dropped = None
     if reset:
-        from pinman.rollback import reset as drop_override
+        from pinman.health.rollback import reset as drop_override
 
         dropped = drop_override(paths, profile)
         if not as_json:
@@ -156,8 +157,8 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
     """The profile `name`; an exact version that names no profile becomes a user profile pinned to
     it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
     from pinman.errors import ProfileError
-    from pinman.profiles import find_profile
-    from pinman.versions import is_exact
+    from pinman.profile.profiles import find_profile
+    from pinman.npm.versions import is_exact
 
     try:
         return find_profile(name, cwd, paths)
@@ -166,7 +167,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
             raise
     path = paths.user_profiles / f"{name}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    from pinman.fsutil import atomic_write
+    from pinman.state.fsutil import atomic_write
 
     atomic_write(path, f'# made by `pinman use {name}`: edit it like any other profile\n'
                        f'[claude-code]\nversion = "{name}"\n')
@@ -177,7 +178,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
 
 def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
     """Why `claude` here still runs another profile than the global choice just made, if it does."""
-    from pinman.activation import choose
+    from pinman.runtime.activation import choose
 
     choice = choose(cwd, paths)
     if choice.name == name:
@@ -189,7 +190,7 @@ def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
 
 def _chosen_by_project(cwd: Path, name: str) -> Path | None:
     """The .pinman.toml that already chooses `name` for this directory, if any."""
-    from pinman.profiles import find_project_root, read_project_file
+    from pinman.profile.project import find_project_root, read_project_file
 
     root = find_project_root(cwd)
     project = read_project_file(root) if root else None
@@ -197,13 +198,13 @@ def _chosen_by_project(cwd: Path, name: str) -> Path | None:
 
 
 def _context_root(cwd: Path, local: bool) -> Path | None:
-    from pinman.profiles import find_project_root
+    from pinman.profile.project import find_project_root
 
     return cwd if local else find_project_root(cwd)
 
 
 def _warn_path(paths: Paths) -> None:
-    from pinman.activation import path_line, shim_on_path
+    from pinman.runtime.activation import path_line, shim_on_path
 
     if not shim_on_path(paths):
         err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")
@@ -214,7 +215,7 @@ def _warn_path(paths: Paths) -> None:
 @app.command()
 def current(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     """Profile, version and binary for this directory, and why."""
-    from pinman.cli import _fast
+    from pinman.cli.main import _fast
 
     if refresh:
         _refresh_active()
@@ -224,7 +225,7 @@ def current(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
 @app.command()
 def which(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     """The binary `claude` runs here."""
-    from pinman.cli import _fast
+    from pinman.cli.main import _fast
 
     if refresh:
         _refresh_active()
@@ -233,22 +234,22 @@ def which(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
 
 def _refresh_active() -> None:
     """Ask the registry for the active profile's tag or range, so the cache answers what follows."""
-    from pinman import activation
-    from pinman.resolution import fresh_registry, target
+    from pinman.runtime import activation
+    from pinman.runtime.resolution import fresh_registry, target
 
     paths = _paths()
     target(paths, _profile(activation.choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
 
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
-    from pinman import activation
-    from pinman.resolution import profile_env
+    from pinman.runtime import activation
+    from pinman.runtime.resolution import profile_env
 
     paths = _paths()
     chosen = name or activation.choose(Path.cwd(), paths).name
     profile = _profile(chosen)
     _notices(paths, profile)
-    from pinman.sdk import PATH_PREPEND
+    from pinman.install.sdk import PATH_PREPEND
 
     env = profile_env(paths, profile)
     front = [str(paths.bin), *([env.pop(PATH_PREPEND)] if PATH_PREPEND in env else [])]
@@ -270,7 +271,7 @@ def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: t
 
     For a shell profile (~/.bashrc) use `pinman activate`: it keeps the per-folder choice.
     """
-    from pinman.activation import ensure_shim, sh_quote
+    from pinman.runtime.activation import ensure_shim, sh_quote
 
     _, env = _env_for(name)
     ensure_shim(_paths())
@@ -288,7 +289,7 @@ def activate(as_json: bool = JSON) -> None:
     Only puts pinman's `claude` first on PATH (once, however often it runs); which profile runs is
     still decided in each folder when `claude` starts (.pinman.toml, `pinman use`).
     """
-    from pinman.activation import ensure_shim, sh_quote
+    from pinman.runtime.activation import ensure_shim, sh_quote
 
     paths = _paths()
     ensure_shim(paths)
@@ -305,7 +306,7 @@ def exec_cmd(
     profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one)."),
 ) -> None:
     """Run a command with the profile's `claude` first on PATH and its env: pinman exec -- CMD."""
-    from pinman.activation import ensure_shim
+    from pinman.runtime.activation import ensure_shim
 
     command = list(ctx.args)
     if not command:
@@ -343,13 +344,13 @@ def check(
     as_json: bool = JSON,
 ) -> None:
     """Run the real pinned client against your endpoint; roll back on schema errors."""
-    from pinman import activation
-    from pinman.profiles import list_profiles
+    from pinman.runtime import activation
+    from pinman.profile.profiles import list_profiles
 
     paths = _paths()
     cwd = Path.cwd()
     if if_due and all_profiles:
-        from pinman.resolution import in_use
+        from pinman.runtime.resolution import in_use
 
         chosen = in_use(paths)  # the periodic mode: only what `claude` runs on this machine
     elif all_profiles:
@@ -358,8 +359,8 @@ def check(
         chosen = [_profile(name or activation.choose(cwd, paths).name)]
     considered = list(chosen)
     if if_due:
-        from pinman.resolution import runs_offline
-        from pinman.rollback import due
+        from pinman.runtime.resolution import runs_offline
+        from pinman.health.rollback import due
 
         # never a download: a profile whose version is not in the store waits for its first `claude`
         chosen = [p for p in chosen if runs_offline(paths, p) and due(paths, p)]
@@ -377,7 +378,7 @@ SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code
 
 def _run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | None,
                 isolated_home: bool, quiet_ok: bool = False, may_install: bool = True) -> int:
-    from pinman.rollback import check as run_check
+    from pinman.health.rollback import check as run_check
 
     paths = _paths()
     for p in profiles:
@@ -449,7 +450,7 @@ def _age(ts: float | None) -> str:
 
 
 def _registry_for(refresh: bool) -> Any:
-    from pinman.resolution import fresh_registry, local_registry
+    from pinman.runtime.resolution import fresh_registry, local_registry
 
     return fresh_registry(_paths()) if refresh else local_registry(_paths())
 
@@ -457,7 +458,7 @@ def _registry_for(refresh: bool) -> Any:
 @app.command()
 def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     """Every profile: pinned, running (override?), why, last check. Answers from this machine."""
-    from pinman.inventory import status_rows
+    from pinman.views.inventory import status_rows
 
     rows = status_rows(_paths(), Path.cwd(), _registry_for(refresh))
     if as_json:
@@ -476,7 +477,7 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
             out(f"    problem: {r['problem']}")
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import unseen
-    from pinman.commands_hooks import hooks_line
+    from pinman.cli.hooks import hooks_line
 
     out(hooks_line())
     for line in unseen(HookFiles(_paths())):
@@ -488,8 +489,8 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
             limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many entries."),
             as_json: bool = JSON) -> None:
     """The journal, newest first."""
-    from pinman import activation
-    from pinman.journal import Journal
+    from pinman.runtime import activation
+    from pinman.state.journal import Journal
 
     key = None
     if name:
@@ -520,7 +521,7 @@ def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
              to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
              as_json: bool = JSON) -> None:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""
-    from pinman.rollback import manual_rollback
+    from pinman.health.rollback import manual_rollback
 
     before, after = manual_rollback(_paths(), _profile(name), to, progress=_progress(name))
     if as_json:
@@ -536,8 +537,8 @@ def trust(
     as_json: bool = JSON,
 ) -> None:
     """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL), [sdk] and [health] prompt/model."""
-    from pinman import trust as trust_mod
-    from pinman.profiles import find_project_root
+    from pinman.profile import trust as trust_mod
+    from pinman.profile.project import find_project_root
 
     paths = _paths()
     if list_all:
@@ -579,8 +580,8 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
                                        "`pinman verify` finds changed)."),
             as_json: bool = JSON) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
-    from pinman.resolution import ensure_installed, fresh_registry, install_exact, target as resolve_target
-    from pinman.versions import is_exact
+    from pinman.runtime.resolution import ensure_installed, fresh_registry, install_exact, target as resolve_target
+    from pinman.npm.versions import is_exact
 
     paths = _paths()
     if target and is_exact(target):
@@ -591,9 +592,9 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
             return
         out(f"{version}: installed at {inst.prefix}")
         return
-    from pinman import activation
+    from pinman.runtime import activation
 
-    from pinman import sdk
+    from pinman.install import sdk
 
     name = target or activation.choose(Path.cwd(), paths).name
     profile = _profile(name)
@@ -614,9 +615,9 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
 
 def _discard_installs(paths: Paths, profile: Any, version: str) -> None:
     """`install --force PROFILE`: drop its Claude Code and SDK installs, so both are built afresh."""
-    from pinman import sdk
-    from pinman.resolution import CLAUDE_CODE
-    from pinman.store import Store
+    from pinman.install import sdk
+    from pinman.names import CLAUDE_CODE
+    from pinman.install.store import Store
 
     Store(paths).remove(CLAUDE_CODE, version)
     pinned = sdk.installed_for(paths, profile)
@@ -629,9 +630,9 @@ def uninstall(version: str = typer.Argument(..., help="Exact version to remove."
               force: bool = typer.Option(False, "--force", help="Remove even if a profile uses it."),
               as_json: bool = JSON) -> None:
     """Remove one installed version (refused while a profile uses it)."""
-    from pinman.inventory import users_of
-    from pinman.resolution import CLAUDE_CODE
-    from pinman.store import Store
+    from pinman.views.inventory import users_of
+    from pinman.names import CLAUDE_CODE
+    from pinman.install.store import Store
 
     paths = _paths()
     store = Store(paths)
@@ -651,9 +652,9 @@ def uninstall(version: str = typer.Argument(..., help="Exact version to remove."
 def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go."),
           as_json: bool = JSON) -> None:
     """Remove installs no profile uses (never a last known-good)."""
-    from pinman.inventory import prunable
-    from pinman.resolution import CLAUDE_CODE
-    from pinman.store import Store
+    from pinman.views.inventory import prunable
+    from pinman.names import CLAUDE_CODE
+    from pinman.install.store import Store
 
     paths = _paths()
     victims = prunable(paths, Path.cwd())
@@ -675,7 +676,7 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what 
 @app.command(name="list")
 def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     """Profiles visible here: source, spec, resolved version (and when), installed?, active?"""
-    from pinman.inventory import profile_rows
+    from pinman.views.inventory import profile_rows
 
     rows = profile_rows(_paths(), Path.cwd(), _registry_for(refresh))
     if as_json:
@@ -689,7 +690,7 @@ def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
 def show(name: str = typer.Argument(..., help="Profile to describe."), as_json: bool = JSON,
          refresh: bool = REFRESH) -> None:
     """Everything about one profile."""
-    from pinman.inventory import profile_detail
+    from pinman.views.inventory import profile_detail
 
     data = profile_detail(_paths(), Path.cwd(), name, _registry_for(refresh))
     warning = (data.get("sdk") or {}).get("warning")
@@ -748,7 +749,7 @@ def _render_show(data: dict[str, Any]) -> None:
 def versions(remote: bool = typer.Option(False, "--remote", help="List registry versions too (asks the registry)."),
              as_json: bool = JSON) -> None:
     """Installed versions (and with --remote, the registry's) with dist-tags."""
-    from pinman.inventory import version_rows
+    from pinman.views.inventory import version_rows
 
     rows = version_rows(_paths(), Path.cwd(), remote=remote)
     if as_json:
@@ -763,10 +764,10 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
                                                   "versions (default: the active profile's)."),
             as_json: bool = JSON) -> None:
     """The exact version a spec resolves to (as `npm install` would pick it), skipping known-bad ones."""
-    from pinman.registry import Registry
-    from pinman.resolution import CLAUDE_CODE
-    from pinman.team import skips_for_resolve
-    from pinman.versions import parse_spec
+    from pinman.npm.registry import Registry
+    from pinman.names import CLAUDE_CODE
+    from pinman.team.team import skips_for_resolve
+    from pinman.npm.versions import parse_spec
 
     try:
         kind = parse_spec(spec).kind
@@ -794,7 +795,7 @@ def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: th
            every: bool = typer.Option(False, "--all", help="Every install in the store."),
            as_json: bool = JSON) -> None:
     """Compare installs with the files recorded at install time (sha256 of each); exit 5 if one changed."""
-    from pinman import activation
+    from pinman.runtime import activation
     from pinman.errors import ExitCode
     from pinman.runtime import verify as checks
 
@@ -826,9 +827,9 @@ def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: th
 @app.command()
 def doctor(as_json: bool = JSON) -> None:
     """Find what would undo the pin: shadowing `claude` binaries, auto-update settings, missing tools."""
-    from pinman.doctor import run_checks
+    from pinman.health.doctor import run_checks
 
-    from pinman.commands_hooks import hook_findings
+    from pinman.cli.hooks import hook_findings
 
     findings = run_checks(_paths(), Path.cwd()) + hook_findings()
     if as_json:
@@ -867,6 +868,6 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
 
 
-from pinman import commands_team  # noqa: E402,F401  (registers team commands)
-from pinman import commands_bisect  # noqa: E402,F401  (registers bisect commands)
-from pinman import commands_hooks  # noqa: E402,F401  (registers `hooks`)
+from pinman.cli import team as commands_team  # noqa: E402,F401  (registers team commands)
+from pinman.cli import bisect as commands_bisect  # noqa: E402,F401  (registers bisect commands)
+from pinman.cli import hooks as commands_hooks  # noqa: E402,F401  (registers `hooks`)
