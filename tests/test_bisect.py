@@ -320,7 +320,7 @@ class FakeGateway:
     """A prober: versions from `first_failing` on get the 400 a gateway gives for `thinking`."""
 
     def __init__(self, first_failing: str, *, transient: dict[str, list[str]] | None = None) -> None:
-        from pinman.npm.versions import compare, parse_version
+        from pinman.npm.semver import compare, parse_version
 
         self.cut = parse_version(first_failing)
         self.compare, self.parse = compare, parse_version

@@ -24,7 +24,8 @@ from pinman.npm.config import load_npm_config
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.npm.registry import Registry, Resolution, detect_node_version
-from pinman.npm.versions import pick, satisfies
+from pinman.npm.pick import pick
+from pinman.npm.semver import satisfies
 
 pytestmark = pytest.mark.e2e  # npm and node are required (pinman installs through npm)
 

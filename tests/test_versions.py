@@ -5,7 +5,9 @@ from dataclasses import dataclass
 import pytest
 
 from pinman.errors import VersionNotFound
-from pinman.npm.versions import Spec, engine_ok, is_exact, nearest, parse_spec, pick, pick_manifest, satisfies, sort_versions
+from pinman.npm.spec import Spec, is_exact, parse_spec
+from pinman.npm.pick import engine_ok, nearest, pick, pick_manifest, sort_versions
+from pinman.npm.semver import satisfies
 
 # --- parse_spec ---------------------------------------------------------------------------
 

@@ -287,7 +287,7 @@ class BisectReport:
     @property
     def skipped_between(self) -> list[str]:
         """Known-bad versions between the answer's two versions: never probed, likely failing."""
-        from pinman.npm.versions import compare, parse_version
+        from pinman.npm.semver import compare, parse_version
 
         nw, ff = self.result.newest_working, self.result.first_failing
         if not nw or not ff:
@@ -399,7 +399,8 @@ def candidates(published: Iterable[str], good: str, bad: str,
 
     Returns (candidates, {skipped version: why}). Prereleases never count: nobody pins them.
     """
-    from pinman.npm.versions import compare, parse_version, sort_versions
+    from pinman.npm.semver import compare, parse_version
+    from pinman.npm.pick import sort_versions
 
     g, b = parse_version(good), parse_version(bad)
     if g is None or b is None:
@@ -480,7 +481,7 @@ def _ends(paths: Paths, profile: Profile, journal: Journal, key: str, endpoint: 
     moved the last known-good since, and the same command must resume it.
     """
     from pinman.runtime.resolution import target
-    from pinman.npm.versions import clean, compare, parse_version
+    from pinman.npm.semver import clean, compare, parse_version
 
     if bad is None:
         bad = target(paths, profile, use_override=False).version

@@ -106,7 +106,7 @@ def bisect_cmd(
 
 def _exact(raw: str) -> str:
     from pinman.errors import UsageError
-    from pinman.npm.versions import clean
+    from pinman.npm.semver import clean
 
     v = clean(raw)
     if v is None:

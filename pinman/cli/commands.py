@@ -158,7 +158,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
     it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
     from pinman.errors import ProfileError
     from pinman.profile.profiles import find_profile
-    from pinman.npm.versions import is_exact
+    from pinman.npm.spec import is_exact
 
     try:
         return find_profile(name, cwd, paths)
@@ -581,7 +581,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
             as_json: bool = JSON) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
     from pinman.runtime.resolution import ensure_installed, fresh_registry, install_exact, target as resolve_target
-    from pinman.npm.versions import is_exact
+    from pinman.npm.spec import is_exact
 
     paths = _paths()
     if target and is_exact(target):
@@ -767,7 +767,7 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
     from pinman.npm.registry import Registry
     from pinman.names import CLAUDE_CODE
     from pinman.team.team import skips_for_resolve
-    from pinman.npm.versions import parse_spec
+    from pinman.npm.spec import parse_spec
 
     try:
         kind = parse_spec(spec).kind

@@ -184,7 +184,7 @@ def install_version(paths: Paths, version: str, progress: Progress | None = None
     if found is not None:
         return found
     from pinman.npm.registry import Registry
-    from pinman.npm.versions import pick
+    from pinman.npm.pick import pick
 
     doc = Registry(paths).packument(CLAUDE_CODE)
     pick(version, doc, None)  # unknown version -> an error naming the nearest published ones

@@ -417,7 +417,7 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
             raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
-    from pinman.npm.versions import is_exact
+    from pinman.npm.spec import is_exact
 
     if not is_exact(to):
         raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")

@@ -464,7 +464,8 @@ def resolve(paths: Paths, pin: SdkPin, *, offline: bool = False, only_binary: bo
 
 def _resolve_npm(paths: Paths, pin: SdkPin, offline: bool, registry: Registry | None) -> SdkTarget:
     from pinman.npm.registry import Registry
-    from pinman.npm.versions import clean, is_exact
+    from pinman.npm.semver import clean
+    from pinman.npm.spec import is_exact
 
     if offline and is_exact(pin.version):
         version = clean(pin.version) or pin.version
@@ -583,7 +584,7 @@ def override_version(paths: Paths, profile: Profile) -> str | None:
 def pinned_binary(paths: Paths, profile: Profile) -> Path | None:
     """The profile's installed Claude Code binary, resolved offline; None if not known here."""
     from pinman.runtime.resolution import installed, target
-    from pinman.npm.versions import is_exact
+    from pinman.npm.spec import is_exact
 
     pin = profile.claude_code
     registry = None

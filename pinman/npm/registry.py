@@ -1,7 +1,7 @@
 """npm registry client: packuments, cached on disk, revalidated with ETag, usable offline.
 
 pinman asks the registry the same question npm does (the abbreviated "corgi" packument) and picks
-a version with `pinman.npm.versions.pick`, so `pinman` and `npm install` agree. The cache holds only
+a version with `pinman.npm.pick.pick`, so `pinman` and `npm install` agree. The cache holds only
 what picking and installing need; credentials from `.npmrc` are sent, never stored or shown.
 
 How fresh an answer must be is the caller's choice: `offline` (the cache, whatever its age: read
@@ -34,8 +34,8 @@ from pinman.errors import RegistryError, UsageError, VersionNotFound
 from pinman.state.fsutil import atomic_write
 from pinman.npm.config import NpmConfig, load_npm_config
 from pinman.paths import Paths
-from pinman.npm.versions import parse_spec, pick_manifest
-from pinman.names import CLAUDE_CODE
+from pinman.npm.spec import parse_spec
+from pinman.npm.pick import pick_manifest
 
 if TYPE_CHECKING:
     import requests

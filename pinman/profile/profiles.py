@@ -133,7 +133,8 @@ class ClaudeCodePin:
     @property
     def exact(self) -> str | None:
         """The exact version the file says runs: `version` if exact, else `locked` (or None)."""
-        from pinman.npm.versions import clean, is_exact
+        from pinman.npm.semver import clean
+        from pinman.npm.spec import is_exact
 
         if is_exact(self.version):
             return clean(self.version) or self.version.strip()
@@ -409,7 +410,7 @@ def parse_profile(data: bytes | str, path: Path, *, name: str | None = None,
 
 def _npm_spec(f: TomlFile, value: object, key: KeyPath, what: str = "") -> str:
     """An npm version, dist-tag or range, checked by the same parser `pinman resolve` uses."""
-    from pinman.npm.versions import parse_spec
+    from pinman.npm.spec import parse_spec
 
     raw = check_str(f, value, key)
     try:
@@ -429,7 +430,8 @@ def _claude_code(f: TomlFile, value: object) -> ClaudeCodePin:
     if "version" not in cc:
         f.fail((*key, "version"), "missing", 'add version = "2.1.331" (or "latest", or a range)')
     version = _npm_spec(f, cc["version"], (*key, "version"))
-    from pinman.npm.versions import clean, parse_spec
+    from pinman.npm.semver import clean
+    from pinman.npm.spec import parse_spec
 
     exact = parse_spec(version).kind == "exact"
     locked = None
@@ -475,7 +477,7 @@ def _integrity(f: TomlFile, value: object, key: KeyPath) -> str:
 
 
 def _bad_list(f: TomlFile, value: object, key: KeyPath) -> tuple[BadVersion, ...]:
-    from pinman.npm.versions import clean
+    from pinman.npm.semver import clean
 
     if not isinstance(value, list):
         f.fail(key, f"must be an array, not {_type_name(value)}",

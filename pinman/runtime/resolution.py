@@ -72,7 +72,8 @@ def dropped_note(ov: Override, why: str) -> str:
 
 
 def _spec_key(spec: str) -> str:
-    from pinman.npm.versions import clean, is_exact
+    from pinman.npm.semver import clean
+    from pinman.npm.spec import is_exact
 
     spec = spec.strip()
     return (clean(spec) or spec) if is_exact(spec) else spec
@@ -81,7 +82,7 @@ def _spec_key(spec: str) -> str:
 def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
            use_override: bool = True) -> Target:
     """Resolve without installing. Exact pins and overrides need no network."""
-    from pinman.npm.versions import parse_spec
+    from pinman.npm.spec import parse_spec
 
     ov = override_for(paths, profile) if use_override else None
     pin = profile.claude_code
@@ -175,7 +176,8 @@ def install_exact(paths: Paths, version: str, progress: Progress | None = None, 
     installs again what is present (a changed install is rebuilt, never patched).
     """
     from pinman.install.store import Store
-    from pinman.npm.versions import parse_spec, pick
+    from pinman.npm.spec import parse_spec
+    from pinman.npm.pick import pick
 
     store = Store(paths)
     found = store.get(CLAUDE_CODE, version)

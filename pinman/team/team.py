@@ -113,13 +113,13 @@ def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, st
 
 
 def _is_exact(spec: str) -> bool:
-    from pinman.npm.versions import is_exact
+    from pinman.npm.spec import is_exact
 
     return is_exact(spec)
 
 
 def _clean(version: str) -> str:
-    from pinman.npm.versions import clean
+    from pinman.npm.semver import clean
 
     exact = clean(version)
     if exact is None:
@@ -158,7 +158,7 @@ def lock_data(registry: Registry, version: str, declared: Iterable[str] = (),
     doc = registry.packument(CLAUDE_CODE)
     info = doc.versions.get(version)
     if info is None:
-        from pinman.npm.versions import pick
+        from pinman.npm.pick import pick
 
         pick(version, doc, None)  # raises with the nearest published versions
         raise RegistryError(f"{CLAUDE_CODE}@{version} is not published")
@@ -336,7 +336,7 @@ def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable
         registry: Registry | None = None) -> PinResult:
     """Pin `name` to an exact version with its integrity (a tag or range is resolved first)."""
     from pinman.profile.profiles import find_profile
-    from pinman.npm.versions import parse_spec
+    from pinman.npm.spec import parse_spec
 
     try:
         parse_spec(version)
@@ -795,7 +795,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
 
 def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endpoint: str,
                registry: Registry) -> tuple[str, list[Skip]]:
-    from pinman.npm.versions import parse_spec
+    from pinman.npm.spec import parse_spec
 
     try:
         parse_spec(spec)
@@ -814,7 +814,7 @@ def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endp
 
 
 def _older(a: str, b: str) -> bool:
-    from pinman.npm.versions import compare, parse_version
+    from pinman.npm.semver import compare, parse_version
 
     va, vb = parse_version(a), parse_version(b)
     return va is not None and vb is not None and compare(va, vb) < 0

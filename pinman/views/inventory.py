@@ -167,7 +167,7 @@ def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any
     """Installed versions and who uses them; with `remote`, the registry's too (asked now)."""
     from pinman.runtime.resolution import fresh_registry
     from pinman.install.store import Store
-    from pinman.npm.versions import sort_versions
+    from pinman.npm.pick import sort_versions
 
     registry = fresh_registry(paths) if remote else local_registry(paths)
     users = used_versions(paths, cwd, registry)

@@ -30,7 +30,7 @@ def outdated_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> 
 def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
     from pinman.names import CLAUDE_CODE
     from pinman.runtime.resolution import target
-    from pinman.npm.versions import is_exact
+    from pinman.npm.spec import is_exact
 
     spec = profile.claude_code.version
     row: dict[str, Any] = {"name": profile.name, "spec": spec, "runs": None, "newest": None,
@@ -52,7 +52,7 @@ def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
 
 def newer(a: str, b: str) -> bool:
     """Is version `a` newer than `b` in semver order?"""
-    from pinman.npm.versions import compare, parse_version
+    from pinman.npm.semver import compare, parse_version
 
     pa, pb = parse_version(a, loose=True), parse_version(b, loose=True)
     return pa is not None and pb is not None and compare(pa, pb) > 0

@@ -1,0 +1,207 @@
+"""npm-pick-manifest 11.0, ported: which version `npm install name@spec` installs.
+
+Given a packument, the node version and the known-bad versions to skip, the answer is the one npm
+would give (the `latest` tag first when it fits, then engines, deprecation and semver order), so
+`pinman` and `npm install` never disagree. Also the semver ordering and "did you mean" hints used
+wherever versions are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cmp_to_key
+from typing import Protocol
+
+from pinman.errors import VersionNotFound
+from pinman.npm.semver import SemVer, clean, compare, parse_version, satisfies
+from pinman.npm.spec import Spec, parse_spec
+
+
+# --- ordering and hints ---------------------------------------------------------------------
+
+
+_semver_key = cmp_to_key(compare)
+
+
+def sort_versions(versions: Iterable[str], *, reverse: bool = False) -> list[str]:
+    """Versions in semver order (lowest first); strings that are not versions are left out."""
+    parsed = [(p, s) for s in versions if (p := parse_version(s, loose=True)) is not None]
+    parsed.sort(key=lambda ps: _semver_key(ps[0]), reverse=reverse)
+    return [s for _, s in parsed]
+
+
+def nearest(version: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """The `n` candidates closest to `version`, for "did you mean" hints (lowest first)."""
+    pool = sort_versions(candidates, reverse=True)  # newest first, so ties go to newer ones
+    target = parse_version(clean(version, loose=True) or version, loose=True)
+    if target is None:
+        import difflib  # only for hints on a typo
+
+        return difflib.get_close_matches(version, list(candidates), n=n, cutoff=0.5)
+
+    def distance(s: str) -> tuple[int, int, int]:
+        v = parse_version(s, loose=True)
+        assert v is not None  # sort_versions kept only versions
+        return abs(v.major - target.major), abs(v.minor - target.minor), abs(v.patch - target.patch)
+
+    return sort_versions(sorted(pool, key=distance)[:n])
+
+
+# --- npm-pick-manifest ----------------------------------------------------------------------
+
+
+class VersionMeta(Protocol):
+    @property
+    def engines_node(self) -> str | None: ...
+
+    @property
+    def deprecated(self) -> bool: ...
+
+
+class PackumentLike(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dist_tags(self) -> Mapping[str, str]: ...
+
+    @property
+    def versions(self) -> Mapping[str, VersionMeta]: ...
+
+
+@dataclass(frozen=True)
+class Picked:
+    version: str
+    skipped: tuple[str, ...] = ()  # versions from `skip` that npm would have chosen first
+
+
+DEFAULT_TAG = "latest"
+
+
+def pick(
+    spec: str | Spec,
+    packument: PackumentLike,
+    node_version: str | None,
+    skip: Collection[str] = (),
+) -> str:
+    """The version `npm install name@spec` installs under `node_version` (None: ignore engines)."""
+    return pick_manifest(spec, packument, node_version, skip).version
+
+
+def pick_manifest(
+    spec: str | Spec,
+    packument: PackumentLike,
+    node_version: str | None,
+    skip: Collection[str] = (),
+) -> Picked:
+    """Like `pick`, also reporting which known-bad versions (`skip`) were passed over.
+
+    Skipping a version gives the answer npm would give if that version were not published.
+    A dist-tag that points at a skipped version falls back to the best version below it, as
+    npm-pick-manifest does for a tag published after `--before`.
+    """
+    spec = spec if isinstance(spec, Spec) else parse_spec(spec)
+    name, versions = packument.name, packument.versions
+    if not versions:
+        raise VersionNotFound(f"no versions of {name} are published")
+    if spec.kind == "exact":
+        return _pick_exact(spec.raw, packument, skip)
+    if spec.kind == "tag":
+        ver = packument.dist_tags.get(spec.raw)
+        if ver is None:
+            raise VersionNotFound(
+                f"{name} has no dist-tag {spec.raw!r}", hint=_tags_hint(packument)
+            )
+        if ver not in skip:
+            if ver not in versions:
+                raise VersionNotFound(f"{name}@{spec.raw} points at {ver}, which is not published")
+            return Picked(ver)
+        found = _pick_range(f"<={ver}", packument, node_version, skip)
+        return Picked(found.version, (ver, *(s for s in found.skipped if s != ver)))
+    return _pick_range(spec.raw, packument, node_version, skip)
+
+
+def _pick_exact(raw: str, packument: PackumentLike, skip: Collection[str]) -> Picked:
+    ver = clean(raw, loose=True) or raw
+    if ver in skip:
+        raise VersionNotFound(
+            f"{packument.name}@{ver} is marked known bad",
+            hint="pin another version, or remove it from the known-bad list",
+        )
+    if ver not in packument.versions:
+        near = nearest(ver, packument.versions)
+        raise VersionNotFound(
+            f"{packument.name}@{ver} does not exist",
+            hint=f"nearest published versions: {', '.join(near)}" if near else None,
+        )
+    return Picked(ver)
+
+
+def _pick_range(
+    range_: str, packument: PackumentLike, node_version: str | None, skip: Collection[str]
+) -> Picked:
+    versions = packument.versions
+    skipped: list[str] = []
+    # npm prefers the `latest` tag whenever it fits the range and is usable here
+    default = packument.dist_tags.get(DEFAULT_TAG)
+    if default and (range_ == "*" or satisfies(default, range_, loose=True)):
+        info = versions.get(default)
+        if info is not None and _engine_ok(info, node_version) and not info.deprecated:
+            if default not in skip:
+                return Picked(default)
+            skipped.append(default)
+
+    def order(a: str, b: str) -> int:
+        ia, ib = versions[a], versions[b]
+        ea, eb = _engine_ok(ia, node_version), _engine_ok(ib, node_version)
+        da, db = not ia.deprecated, not ib.deprecated
+        return (
+            ((db and eb) - (da and ea))
+            or (eb - ea)
+            or (db - da)
+            or compare(_v(b), _v(a))
+        )
+
+    # sorted() is stable like V8's Array.prototype.sort, so equal versions keep registry order
+    matching = [v for v in versions if satisfies(v, range_, loose=True)]
+    for ver in sorted(matching, key=cmp_to_key(order)):
+        if ver not in skip:
+            return Picked(ver, tuple(skipped))
+        if ver not in skipped:
+            skipped.append(ver)
+    if skipped:
+        raise VersionNotFound(
+            f"every version of {packument.name} matching {range_!r} is marked known bad",
+            hint=f"known bad: {', '.join(sort_versions(skipped))}",
+        )
+    raise VersionNotFound(
+        f"no version of {packument.name} matches {range_!r}", hint=_tags_hint(packument)
+    )
+
+
+def _v(raw: str) -> SemVer:
+    v = parse_version(raw, loose=True)
+    if v is None:  # satisfies() already rejected these, so this is a bug
+        raise ValueError(f"not a version: {raw}")
+    return v
+
+
+def engine_ok(engines_node: str | None, node_version: str | None) -> bool:
+    """npm-install-checks: strict parse, prereleases included; no node or no constraint is ok."""
+    if not node_version or not engines_node:
+        return True
+    return satisfies(node_version, engines_node, include_prerelease=True)
+
+
+def _engine_ok(info: VersionMeta, node_version: str | None) -> bool:
+    return engine_ok(info.engines_node, node_version)
+
+
+def _tags_hint(packument: PackumentLike) -> str | None:
+    tags = ", ".join(f"{t} ({v})" for t, v in sorted(packument.dist_tags.items()))
+    newest = sort_versions(packument.versions, reverse=True)[:1]
+    parts = ([f"dist-tags: {tags}"] if tags else []) + (
+        [f"newest version: {newest[0]}"] if newest else []
+    )
+    return "; ".join(parts) or None
