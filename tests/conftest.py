@@ -99,6 +99,6 @@ def no_secrets_under_pinman_home(pinman_home: Paths, request: pytest.FixtureRequ
 @pytest.fixture(autouse=True)
 def forget_unresponsive_registries() -> None:
     """A later test's loopback server may get a port an earlier dead one had."""
-    from pinman.npm.registry import forget_unresponsive
+    from pinman.npm.fetch import forget_unresponsive
 
     forget_unresponsive()

@@ -558,7 +558,7 @@ def test_a_declared_length_over_the_cap_is_refused_unread(pinman_home: Paths, fa
 
 
 def test_the_default_cap_leaves_room_for_the_real_document() -> None:
-    from pinman.npm.registry import MAX_BYTES
+    from pinman.npm.fetch import MAX_BYTES
 
     assert MAX_BYTES >= 50 * 2**20  # the abbreviated claude-code document is ~0.74 MB today
 

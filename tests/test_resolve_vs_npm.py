@@ -365,12 +365,12 @@ def test_pick_matches_npm_pick_manifest() -> None:
     docs = synthetic_docs()
     expected = run_node(PICK_JS, {"docs": docs, "specs": PICK_SPECS, "nodes": PICK_NODES})
 
-    from pinman.npm.registry import _packument_from
+    from pinman.npm.packument import packument_from
 
     got: list[str | None] = []
     cases = []
     for raw in docs:
-        packument = _packument_from("pkg", raw, fetched_at=0.0)
+        packument = packument_from("pkg", raw, fetched_at=0.0)
         assert packument is not None
         for spec in PICK_SPECS:
             for node in PICK_NODES:

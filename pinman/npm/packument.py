@@ -1,0 +1,95 @@
+"""A package's registry document (packument) reduced to what picking and installing need.
+
+The one reader of the registry's JSON, used for fresh answers and for the cache alike (the cache
+is written back in the registry's own shape). Only plain semver versions and printable dist-tags
+survive it: versions become folder names in the store and both end up in messages, so a registry
+cannot smuggle in a path or a terminal escape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    integrity: str | None = None
+    tarball: str | None = None
+    engines_node: str | None = None
+    deprecated: bool = False
+    optional_dependencies: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Packument:
+    name: str
+    dist_tags: dict[str, str]
+    versions: dict[str, VersionInfo]
+    stale: bool = False  # served from the cache because the registry could not be reached
+    fetched_at: float = 0.0  # when the registry last confirmed this document (epoch seconds)
+    problem: str | None = None  # why the registry was not used although it was asked (one line)
+
+
+def packument_from(name: str, raw: object, *, fetched_at: float) -> Packument | None:
+    """The document's usable parts. A version that is not plain semver, or a dist-tag that is not
+    a printable name pointing at one, is left out: versions become folder names in the store and
+    both end up in messages, so a registry cannot smuggle in a path or a terminal escape."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("versions"), dict):
+        return None
+    tags = raw.get("dist-tags")
+    dist_tags = {
+        k: v for k, v in (tags.items() if isinstance(tags, dict) else ())
+        if _TAG.fullmatch(k) and isinstance(v, str) and _VERSION.fullmatch(v)
+    }
+    versions = {
+        v: version_from(v, m) for v, m in raw["versions"].items()
+        if isinstance(m, dict) and _VERSION.fullmatch(v)
+    }
+    return Packument(name, dist_tags, versions, False, fetched_at)
+
+
+# semver.org 2.0.0, as the registry publishes versions (npm cleans them before they get there:
+# no build metadata, which the store, keyed by exact version, could not hold either)
+_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
+_VERSION = re.compile(
+    rf"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-{_ID}(?:\.{_ID})*)?"
+)
+_TAG = re.compile(r"[!-~]{1,214}")  # printable ASCII, no spaces
+
+
+def version_from(version: str, m: Mapping[str, Any]) -> VersionInfo:
+    dist = m.get("dist")
+    dist = dist if isinstance(dist, dict) else {}
+    engines = m.get("engines")
+    node = engines.get("node") if isinstance(engines, dict) else None
+    opt = m.get("optionalDependencies")
+    return VersionInfo(
+        version=version,
+        integrity=str_or_none(dist.get("integrity")),
+        tarball=str_or_none(dist.get("tarball")),
+        engines_node=node if isinstance(node, str) else None,
+        deprecated=bool(m.get("deprecated")),  # npm tests truthiness: "" is not deprecated
+        optional_dependencies={
+            str(k): str(v) for k, v in (opt.items() if isinstance(opt, dict) else ())
+        },
+    )
+
+
+def str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def dump_version(info: VersionInfo) -> dict[str, Any]:
+    # written in the registry's own shape so one reader handles both
+    out: dict[str, Any] = {"dist": {"integrity": info.integrity, "tarball": info.tarball}}
+    if info.engines_node is not None:
+        out["engines"] = {"node": info.engines_node}
+    if info.deprecated:
+        out["deprecated"] = True
+    if info.optional_dependencies:
+        out["optionalDependencies"] = info.optional_dependencies
+    return out
