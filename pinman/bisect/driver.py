@@ -481,11 +481,12 @@ def _ends(paths: Paths, profile: Profile, journal: Journal, key: str, endpoint: 
     moved the last known-good since, and the same command must resume it.
     """
     from pinman.runtime.resolution import target
-    from pinman.npm.semver import clean, compare, parse_version
+    from pinman.names import clean_version
+    from pinman.npm.semver import compare, parse_version
 
     if bad is None:
         bad = target(paths, profile, use_override=False).version
-    if good is None and saved is not None and saved.bad == clean(bad):
+    if good is None and saved is not None and saved.bad == clean_version(bad):
         good = saved.good
     if good is None:
         kg = journal.last_known_good(key, endpoint, exclude=[bad])
@@ -495,7 +496,7 @@ def _ends(paths: Paths, profile: Profile, journal: Journal, key: str, endpoint: 
         good = kg.version
     ends = []
     for flag, raw in (("--good", good), ("--bad", bad)):
-        v = clean(raw)
+        v = clean_version(raw)
         if v is None:
             raise UsageError(f"{flag} needs an exact version, not {raw!r}")
         ends.append(v)

@@ -106,9 +106,9 @@ def bisect_cmd(
 
 def _exact(raw: str) -> str:
     from pinman.errors import UsageError
-    from pinman.npm.semver import clean
+    from pinman.names import clean_version
 
-    v = clean(raw)
+    v = clean_version(raw)
     if v is None:
         raise UsageError(f"{raw!r} is not an exact version", hint="e.g. 2.1.331")
     return v

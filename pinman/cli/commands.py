@@ -157,13 +157,14 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
     """The profile `name`; an exact version that names no profile becomes a user profile pinned to
     it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
     from pinman.errors import ProfileError
+    from pinman.names import clean_version
     from pinman.profile.profiles import find_profile
     from pinman.npm.spec import is_exact
 
     try:
         return find_profile(name, cwd, paths)
     except ProfileError:
-        if not is_exact(name) or name != name.lstrip("v="):
+        if not is_exact(name) or name != clean_version(name):
             raise
     path = paths.user_profiles / f"{name}.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -580,12 +581,13 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
                                        "`pinman verify` finds changed)."),
             as_json: bool = JSON) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
+    from pinman.names import clean_version
     from pinman.runtime.resolution import ensure_installed, fresh_registry, install_exact, target as resolve_target
     from pinman.npm.spec import is_exact
 
     paths = _paths()
     if target and is_exact(target):
-        version = target.lstrip("v=")
+        version = clean_version(target) or target
         inst = install_exact(paths, version, progress=_progress(version), force=force)
         if as_json:
             _emit({"version": version, "prefix": str(inst.prefix)})

@@ -8,6 +8,7 @@ from typing import Any, List, Optional
 import typer
 
 from pinman.cli.main import err, out
+from pinman.names import clean_version
 from pinman.cli.commands import JSON, _emit, _notices, _paths, _progress, _warn_path, app
 
 PLATFORM = typer.Option(None, "--platform", help="Also lock the native package for this platform "
@@ -114,7 +115,7 @@ def lock(
 
 
 def _render_lock(r: Any) -> None:
-    exact = r.spec.lstrip("v=") == r.after
+    exact = clean_version(r.spec) == r.after
     if not r.changed:
         out(f"{r.profile}: {r.spec} already locked at {r.after}" if not exact else f"{r.profile}: {r.after} up to date")
     elif exact:

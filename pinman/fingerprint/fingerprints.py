@@ -162,7 +162,9 @@ def fingerprint(paths: Paths, version: str, *, refresh: bool = False,
                 progress: Progress | None = None,
                 take: Callable[[str, Path], Fingerprint] = take_offline) -> Fingerprint:
     """The offline fingerprint of `version`, from the cache or taken now (installing if needed)."""
-    version = version.strip().lstrip("v=")
+    from pinman.names import clean_version
+
+    version = clean_version(version) or version.strip()
     if not refresh:
         hit = cached(paths, version)
         if hit is not None:

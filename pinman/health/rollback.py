@@ -417,11 +417,12 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
             raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
+    from pinman.names import clean_version
     from pinman.npm.spec import is_exact
 
     if not is_exact(to):
         raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")
-    to = to.lstrip("v=")
+    to = clean_version(to) or to
     install_exact(paths, to, progress=progress)
     switch_to(paths, profile, to, previous=current, reason=BY_HAND, env=env)
     return current, to

@@ -464,11 +464,11 @@ def resolve(paths: Paths, pin: SdkPin, *, offline: bool = False, only_binary: bo
 
 def _resolve_npm(paths: Paths, pin: SdkPin, offline: bool, registry: Registry | None) -> SdkTarget:
     from pinman.npm.registry import Registry
-    from pinman.npm.semver import clean
+    from pinman.names import clean_version
     from pinman.npm.spec import is_exact
 
     if offline and is_exact(pin.version):
-        version = clean(pin.version) or pin.version
+        version = clean_version(pin.version) or pin.version
         return SdkTarget(pin, version, f"pinned {pin.version}")
     reg = registry or Registry(paths, offline=offline)
     res = reg.resolve(pin.name, pin.version)

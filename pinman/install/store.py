@@ -37,21 +37,13 @@ from pinman.faults import point
 from pinman.state.fsutil import atomic_write, make_dirs
 from pinman.install.manifest import FileCheck, check as check_manifest, record as record_manifest
 from pinman.paths import Paths
-from pinman.names import CLAUDE_CODE, Progress
+from pinman.names import CLAUDE_CODE, Progress, is_exact_version, is_package_name
 
 MARKER = ".pinman-install.json"
 SCHEMA = 1
 STALE_AFTER = 3600.0  # seconds; a build dir older than this belongs to a process that died
 VERSION_CHECK_TIMEOUT = 60.0  # first run of a 380 MB binary from a cold page cache can be slow
 NPM_HINT = "install Node.js (it includes npm) from https://nodejs.org or your package manager"
-
-
-_PRE_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
-_SEMVER = re.compile(
-    rf"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-{_PRE_ID}(?:\.{_PRE_ID})*)?"
-)
-# npm's rules for new names, minus the rare leading "-"/"~": lowercase, URL-safe, no path tricks.
-_PACKAGE = re.compile(r"(?:@([a-z0-9][a-z0-9._~-]*)/)?([a-z0-9][a-z0-9._~-]*)")
 
 
 @dataclass(frozen=True)
@@ -76,13 +68,13 @@ class Install:
 
 
 def validate_package(package: str) -> None:
-    if len(package) > 214 or not _PACKAGE.fullmatch(package):
+    if not is_package_name(package):
         raise InstallError(f"not an npm package name: {package!r}")
 
 
 def validate_version(version: str) -> None:
     """Exact semver only: it becomes a folder name and an npm argument."""
-    if len(version) > 64 or not _SEMVER.fullmatch(version):
+    if not is_exact_version(version):
         raise InstallError(
             f"not an exact version: {version!r}", hint="use a version like 2.1.331"
         )

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pinman.names import is_exact_version
+
 
 @dataclass(frozen=True)
 class VersionInfo:
@@ -43,21 +45,15 @@ def packument_from(name: str, raw: object, *, fetched_at: float) -> Packument | 
     tags = raw.get("dist-tags")
     dist_tags = {
         k: v for k, v in (tags.items() if isinstance(tags, dict) else ())
-        if _TAG.fullmatch(k) and isinstance(v, str) and _VERSION.fullmatch(v)
+        if _TAG.fullmatch(k) and isinstance(v, str) and is_exact_version(v)
     }
     versions = {
         v: version_from(v, m) for v, m in raw["versions"].items()
-        if isinstance(m, dict) and _VERSION.fullmatch(v)
+        if isinstance(m, dict) and is_exact_version(v)
     }
     return Packument(name, dist_tags, versions, False, fetched_at)
 
 
-# semver.org 2.0.0, as the registry publishes versions (npm cleans them before they get there:
-# no build metadata, which the store, keyed by exact version, could not hold either)
-_ID = r"(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)"
-_VERSION = re.compile(
-    rf"(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)(?:-{_ID}(?:\.{_ID})*)?"
-)
 _TAG = re.compile(r"[!-~]{1,214}")  # printable ASCII, no spaces
 
 

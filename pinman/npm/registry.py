@@ -16,7 +16,6 @@ from __future__ import annotations
 import enum
 import json
 import os
-import re
 import subprocess
 import time
 from collections.abc import Collection, Mapping
@@ -33,6 +32,7 @@ from pinman.npm.config import NpmConfig, load_npm_config
 from pinman.npm.fetch import DEFAULT_DEADLINE, MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
 from pinman.npm.packument import Packument, packument_from
 from pinman.npm.pick import pick_manifest
+from pinman.names import is_package_name
 from pinman.npm.spec import parse_spec
 from pinman.paths import Paths
 
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 ACCEPT = "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8"
 DEFAULT_TTL_MINUTES = 10.0
 TTL_ENV = "PINMAN_REGISTRY_TTL"
-_NAME = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9._~-][a-z0-9._~-]*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -273,7 +272,7 @@ def _shown(url: str) -> str:
 
 
 def _check_name(name: str) -> None:
-    if not _NAME.match(name) or len(name) > 214 or ".." in name:
+    if not is_package_name(name) or ".." in name:
         raise RegistryError(f"{name!r} is not an npm package name")
 
 

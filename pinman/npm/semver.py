@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pinman.names import clean_version
+
 _MAX_LENGTH = 256  # node-semver refuses longer version strings
 _MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -371,7 +373,10 @@ def valid_range(raw: str, *, loose: bool = False) -> bool:
 
 
 def clean(raw: str, *, loose: bool = False) -> str | None:
-    """node-semver's `clean`: `=v1.2.3 ` -> `1.2.3`."""
+    """node-semver's `clean`: `=v1.2.3 ` -> `1.2.3`. Strict mode is `pinman.names.clean_version`,
+    a plain string rule every layer can use; loose mode (`1.2.3beta`) needs the parser."""
+    if not loose:
+        return clean_version(raw)
     v = parse_version(re.sub(r"^[=v]+", "", raw.strip()), loose=loose)
     return v.version if v else None
 

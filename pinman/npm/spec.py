@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pinman.npm.semver import clean, valid_range
+from pinman.names import clean_version
+from pinman.npm.semver import valid_range
 
 SpecKind = Literal["exact", "tag", "range"]
 MAX_SPEC_LENGTH = 100
@@ -49,7 +50,7 @@ def parse_spec(raw: str) -> Spec:
         or "|" in text.replace("||", "")
     ):
         raise ValueError(f"{raw!r} is not a version, dist-tag or npm range")
-    if clean(text) is not None:
+    if clean_version(text) is not None:
         return Spec(text, "exact")
     if valid_range(text) and valid_range(text, loose=True):
         return Spec(text, "range")

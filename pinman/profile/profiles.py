@@ -133,11 +133,11 @@ class ClaudeCodePin:
     @property
     def exact(self) -> str | None:
         """The exact version the file says runs: `version` if exact, else `locked` (or None)."""
-        from pinman.npm.semver import clean
+        from pinman.names import clean_version
         from pinman.npm.spec import is_exact
 
         if is_exact(self.version):
-            return clean(self.version) or self.version.strip()
+            return clean_version(self.version) or self.version.strip()
         return self.locked
 
 
@@ -430,7 +430,7 @@ def _claude_code(f: TomlFile, value: object) -> ClaudeCodePin:
     if "version" not in cc:
         f.fail((*key, "version"), "missing", 'add version = "2.1.331" (or "latest", or a range)')
     version = _npm_spec(f, cc["version"], (*key, "version"))
-    from pinman.npm.semver import clean
+    from pinman.names import clean_version
     from pinman.npm.spec import parse_spec
 
     exact = parse_spec(version).kind == "exact"
@@ -440,7 +440,7 @@ def _claude_code(f: TomlFile, value: object) -> ClaudeCodePin:
         if exact:
             f.fail((*key, "locked"), f"only applies to a dist-tag or range, and {show(version)} is exact",
                    "an exact version is its own lock: remove locked")
-        locked = clean(raw) or raw.strip()
+        locked = clean_version(raw) or raw.strip()
     integrity = None
     if "integrity" in cc:
         integrity = _integrity(f, cc["integrity"], (*key, "integrity"))
@@ -477,7 +477,7 @@ def _integrity(f: TomlFile, value: object, key: KeyPath) -> str:
 
 
 def _bad_list(f: TomlFile, value: object, key: KeyPath) -> tuple[BadVersion, ...]:
-    from pinman.npm.semver import clean
+    from pinman.names import clean_version
 
     if not isinstance(value, list):
         f.fail(key, f"must be an array, not {_type_name(value)}",
@@ -489,7 +489,7 @@ def _bad_list(f: TomlFile, value: object, key: KeyPath) -> tuple[BadVersion, ...
             f.fail((*key, i, "version"), "missing", '{ version = "2.1.330", reason = "why" }')
         raw = _npm_spec(f, entry["version"], (*key, i, "version"), "exact")
         reason = check_str(f, entry.get("reason", ""), (*key, i, "reason"))
-        out.append(BadVersion(clean(raw) or raw.strip(), reason))
+        out.append(BadVersion(clean_version(raw) or raw.strip(), reason))
     return tuple(out)
 
 

@@ -130,14 +130,9 @@ def read_overrides(paths: Paths) -> dict[str, Override]:
 
 
 def _exact(version: str) -> bool:
-    from pinman.errors import InstallError
-    from pinman.install.store import validate_version
+    from pinman.names import is_exact_version
 
-    try:
-        validate_version(version)
-    except InstallError:
-        return False
-    return True
+    return is_exact_version(version)
 
 
 def get_override(paths: Paths, name: str, project_root: Path | None) -> Override | None:

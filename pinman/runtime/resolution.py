@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from pinman.runtime import activation
 from pinman.runtime.activation import Override, Pointer
 from pinman.paths import Paths
-from pinman.names import CLAUDE_CODE, Progress
+from pinman.names import CLAUDE_CODE, Progress, clean_version
 
 if TYPE_CHECKING:
     from pinman.profile.profiles import ClaudeCodePin, Profile
@@ -72,11 +72,10 @@ def dropped_note(ov: Override, why: str) -> str:
 
 
 def _spec_key(spec: str) -> str:
-    from pinman.npm.semver import clean
     from pinman.npm.spec import is_exact
 
     spec = spec.strip()
-    return (clean(spec) or spec) if is_exact(spec) else spec
+    return (clean_version(spec) or spec) if is_exact(spec) else spec
 
 
 def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
@@ -90,7 +89,7 @@ def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
         return Target(profile, ov.version, None, why_override(ov), ov)
     spec = parse_spec(pin.version)
     if spec.kind == "exact":
-        return Target(profile, pin.version.lstrip("v="), pin.integrity, f"pinned {pin.version}")
+        return Target(profile, clean_version(pin.version) or pin.version, pin.integrity, f"pinned {pin.version}")
     if pin.locked is not None:
         # The lock holds until `pinman lock` or `pinman upgrade` moves it: offline, no drift.
         return Target(profile, pin.locked, pin.integrity, f"{pin.version} locked at {pin.locked}")

@@ -119,9 +119,9 @@ def _is_exact(spec: str) -> bool:
 
 
 def _clean(version: str) -> str:
-    from pinman.npm.semver import clean
+    from pinman.names import clean_version
 
-    exact = clean(version)
+    exact = clean_version(version)
     if exact is None:
         raise UsageError(f"{version!r} is not an exact version", hint="e.g. 2.1.331")
     return exact

@@ -28,7 +28,7 @@ def outdated_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> 
 
 
 def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
-    from pinman.names import CLAUDE_CODE
+    from pinman.names import CLAUDE_CODE, clean_version
     from pinman.runtime.resolution import target
     from pinman.npm.spec import is_exact
 
@@ -39,7 +39,7 @@ def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
         tgt = target(paths, profile, registry=reg)
         row["runs"], row["why"] = tgt.version, tgt.why
         if is_exact(spec):
-            row["newest"] = spec.lstrip("v=")
+            row["newest"] = clean_version(spec)
         else:
             bad = [b.version for b in profile.claude_code.bad]
             row["newest"] = reg.resolve(CLAUDE_CODE, spec, skip=bad).version

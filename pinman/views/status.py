@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pinman.runtime import activation
+from pinman.names import clean_version
 from pinman.paths import Paths
 from pinman.runtime.resolution import dropped_note, dropped_override, override_for, why_override
 
@@ -69,7 +70,7 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
 
 def _floats(pin: ClaudeCodePin, version: str) -> bool:
     """Whether `version` came from resolving a tag or range (not an exact pin or a lock)."""
-    return pin.version.lstrip("v=") != version and pin.locked != version
+    return clean_version(pin.version) != version and pin.locked != version
 
 
 def _mtime(path: Path) -> float | None:
@@ -87,7 +88,7 @@ def _fresh(pointer: Path, source: Path) -> bool:
 
 
 def _why_pin(pin: ClaudeCodePin, version: str, resolved_at: float | None = None) -> str:
-    if pin.version.lstrip("v=") == version:
+    if clean_version(pin.version) == version:
         return f"pinned {pin.version}"
     if pin.locked == version:
         return f"pinned {pin.version}, locked at {version}"
