@@ -90,6 +90,60 @@ class Paths:
     def log(self) -> Path:
         return self.state / "pinman.log"
 
+    @property
+    def logs(self) -> Path:
+        """Output of npm and pip runs that failed, one file per build."""
+        return self.state / "logs"
+
+    def lock(self, name: str) -> Path:
+        """The lock file `name` (overrides, journal, store-…, sdk-…, profile-…, bisect-…, autopilot-…)."""
+        return self.locks / f"{name}.lock"
+
+    @property
+    def global_pointers(self) -> Path:
+        """Shim pointers of the global choice: one file per profile."""
+        return self.links / "g"
+
+    @property
+    def project_pointers(self) -> Path:
+        """Shim pointers per project: `r/DEPTH/<the project's absolute path>/NAME`."""
+        return self.links / "r"
+
+    @property
+    def old_project_pointers(self) -> Path:
+        """Pointers of an earlier layout (`p/ROOT/.pinman/NAME`): only ever removed."""
+        return self.links / "p"
+
+    @property
+    def old_shim(self) -> Path:
+        """Where earlier pinman versions wrote the shim under PINMAN_HOME: only ever reported."""
+        return self.data / "bin" / "claude"
+
+    @property
+    def bisects(self) -> Path:
+        """Paused bisects: one JSON file per (profile, endpoint)."""
+        return self.state / "bisect"
+
+    @property
+    def fingerprints(self) -> Path:
+        """Offline fingerprints, one JSON file per Claude Code version."""
+        return self.cache / "fingerprints"
+
+    @property
+    def pypi_cache(self) -> Path:
+        """PyPI's answers about SDK packages, one JSON file per package."""
+        return self.cache / "pypi"
+
+    @property
+    def hook_scripts(self) -> Path:
+        """The shell scripts pinman installs as Claude Code hooks."""
+        return self.data / "claude-hooks"
+
+    @property
+    def autopilot(self) -> Path:
+        """The hooks' state: the pending notice, when the next check is due, cooldown, hook log."""
+        return self.state / "autopilot"
+
 
 def builtin_profiles_dir() -> Path:
     """The profiles shipped with pinman (the repo's top-level `profiles/`)."""

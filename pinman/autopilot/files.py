@@ -17,7 +17,7 @@ class HookFiles:
 
     @property
     def scripts(self) -> Path:
-        return self.paths.data / "claude-hooks"
+        return self.paths.hook_scripts
 
     @property
     def stop_failure(self) -> Path:
@@ -29,7 +29,7 @@ class HookFiles:
 
     @property
     def folder(self) -> Path:
-        return self.paths.state / "autopilot"
+        return self.paths.autopilot
 
     @property
     def notice(self) -> Path:
@@ -50,4 +50,4 @@ class HookFiles:
         return self.folder / "hook.log"
 
     def lock(self, name: str) -> Path:
-        return self.paths.locks / f"autopilot-{name}.lock"
+        return self.paths.lock(f"autopilot-{name}")

@@ -376,7 +376,7 @@ class State:
 
 def state_path(paths: Paths, profile_key: str, endpoint: str) -> Path:
     digest = hashlib.sha256(f"{profile_key}\n{endpoint}".encode()).hexdigest()[:16]
-    return paths.state / "bisect" / f"{digest}.json"
+    return paths.bisects / f"{digest}.json"
 
 
 def load_state(path: Path) -> State | None:
@@ -518,7 +518,7 @@ class _exclusive:
         from pinman.state.fsutil import make_dirs
 
         make_dirs(paths.locks)
-        self._lock = FileLock(str(paths.locks / f"bisect-{state.stem}.lock"), timeout=0, mode=0o600)
+        self._lock = FileLock(str(paths.lock(f"bisect-{state.stem}")), timeout=0, mode=0o600)
         self._what = f"{name} against {endpoint}"
 
     def __enter__(self) -> None:

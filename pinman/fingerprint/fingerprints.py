@@ -145,7 +145,7 @@ def cache_path(paths: Paths, version: str) -> Path:
     from pinman.install.store import validate_version
 
     validate_version(version)  # it becomes a file name
-    return paths.cache / "fingerprints" / f"claude-code-{version}.json"
+    return paths.fingerprints / f"claude-code-{version}.json"
 
 
 def cached(paths: Paths, version: str) -> Fingerprint | None:

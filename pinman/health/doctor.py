@@ -144,7 +144,7 @@ def check_shim(paths: Paths) -> list[Finding]:
 
 def _old_shim(paths: Paths) -> list[Finding]:
     """A shim left where earlier pinman versions wrote it under PINMAN_HOME (DIR/data/bin)."""
-    old = paths.data / "bin" / "claude"
+    old = paths.old_shim
     if old == paths.shim:
         return []
     try:

@@ -244,7 +244,7 @@ class SdkStore:
             raise InstallError(f"{what} did not finish in {self.timeout:.0f} s",
                                hint="check the network and the index/proxy settings in your pip config") from None
         if code != 0:
-            log = self.paths.state / "logs" / f"pip-{name}-{version}.log"
+            log = self.paths.logs / f"pip-{name}-{version}.log"
             atomic_write(log, " ".join(cmd) + "\n\n" + output)
             raise pip_error(output, name, version, log=log, only_binary=only_binary, what=what)
         return output
@@ -253,7 +253,7 @@ class SdkStore:
         # Store's discipline; its lock names are npm slugs, these cannot collide with them.
         from pinman.install.store import install_lock
 
-        lock = self.paths.locks / f"sdk-pypi-{name}-{version}.lock"
+        lock = self.paths.lock(f"sdk-pypi-{name}-{version}")
         return install_lock(lock, f"{name} {version}", report, self.timeout + 60)
 
 
@@ -505,7 +505,7 @@ class _PypiCache:
     """Last resolution of each PyPI spec, so env and offline runs land where the last install did."""
 
     def __init__(self, paths: Paths, name: str) -> None:
-        self.path = paths.cache / "pypi" / f"{name}.json"
+        self.path = paths.pypi_cache / f"{name}.json"
 
     def _load(self) -> dict[str, Any]:
         from pinman.install.store import _read_json

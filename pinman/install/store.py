@@ -257,7 +257,7 @@ class Store:
                 hint="check the network and the registry/proxy settings in ~/.npmrc",
             ) from None
         if code != 0:
-            log = self.paths.state / "logs" / f"npm-{slug(package)}-{version}.log"
+            log = self.paths.logs / f"npm-{slug(package)}-{version}.log"
             try:
                 atomic_write(log, " ".join(cmd) + "\n\n" + output)
                 saved = f"full npm output: {log}"
@@ -319,7 +319,7 @@ class Store:
 
     def _lock_path(self, package: str, version: str) -> Path:
         # The build dir is named after this lock's stem (`build-<stem>-XXXXXXXX`): see _clean_tmp.
-        return self.paths.locks / f"store-{slug(package)}-{version}.lock"
+        return self.paths.lock(f"store-{slug(package)}-{version}")
 
     def _discard(self, path: Path) -> None:
         """Rename away first, so a half-deleted install never sits where a complete one would."""
@@ -360,7 +360,7 @@ class Store:
         if not entry.name.startswith("build-"):
             return False
         stem = entry.name[len("build-"):].rpartition("-")[0]  # mkdtemp's suffix has no "-"
-        for lock_path in (self.paths.locks / f"store-{stem}.lock", self.paths.locks / f"sdk-{stem}.lock"):
+        for lock_path in (self.paths.lock(f"store-{stem}"), self.paths.lock(f"sdk-{stem}")):
             if held is not None and lock_path == held:
                 _rmtree(entry)  # our own lock: whoever built here before us is gone
                 return True

@@ -144,7 +144,7 @@ def set_override(paths: Paths, name: str, project_root: Path | None, override: O
     from filelock import FileLock
 
     make_dirs(paths.locks)
-    with FileLock(str(paths.locks / "overrides.lock"), mode=0o600):
+    with FileLock(str(paths.lock("overrides")), mode=0o600):
         current = read_overrides(paths)
         key = profile_key(name, project_root)
         if current.get(key) == override:
@@ -164,20 +164,20 @@ def set_override(paths: Paths, name: str, project_root: Path | None, override: O
 def project_folder(paths: Paths, project_root: Path) -> Path:
     """Where the pointers of the project at `project_root` (an absolute path) live."""
     parts = project_root.parts[1:]
-    return paths.links.joinpath("r", str(len(parts)), *parts)
+    return paths.project_pointers.joinpath(str(len(parts)), *parts)
 
 
 def pointer_path(paths: Paths, project_root: Path | None, name: str) -> Path:
     if project_root is None:
-        return paths.links / "g" / name
+        return paths.global_pointers / name
     return project_folder(paths, project_root) / name
 
 
 def pointers(paths: Paths, name: str = "*") -> list[tuple[Path, Path | None]]:
     """Every pointer file of the current layout (for one profile `name`, or all): (file, project root)."""
     out: list[tuple[Path, Path | None]] = []
-    out += [(f, None) for f in sorted((paths.links / "g").glob(name)) if _is_pointer(f)]
-    roots = paths.links / "r"
+    out += [(f, None) for f in sorted(paths.global_pointers.glob(name)) if _is_pointer(f)]
+    roots = paths.project_pointers
     for depth in sorted(roots.iterdir()) if roots.is_dir() else []:
         if depth.name.isdigit():
             for f in sorted(depth.glob("/".join(["*"] * int(depth.name) + [name]))):
@@ -374,7 +374,7 @@ def _drop_old_layout(paths: Paths) -> None:
     """Pointers of schema 2 (links/p/ROOT/.pinman/NAME) are read by nothing any more."""
     import shutil
 
-    old = paths.links / "p"
+    old = paths.old_project_pointers
     if old.is_dir() and not old.is_symlink():
         shutil.rmtree(old, ignore_errors=True)
 

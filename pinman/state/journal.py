@@ -317,7 +317,7 @@ class Journal:
         from filelock import FileLock
 
         make_dirs(self.paths.locks)
-        with FileLock(str(self.paths.locks / "journal.lock"), mode=0o600):
+        with FileLock(str(self.paths.lock("journal")), mode=0o600):
             yield
 
     def _set_up(self, conn: sqlite3.Connection) -> None:

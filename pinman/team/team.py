@@ -68,7 +68,7 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
 
     digest = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:16]
     make_dirs(paths.locks)
-    with FileLock(str(paths.locks / f"profile-{digest}.lock"), timeout=120, mode=0o600):
+    with FileLock(str(paths.lock(f"profile-{digest}")), timeout=120, mode=0o600):
         yield
 
 

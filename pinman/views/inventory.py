@@ -149,7 +149,7 @@ def protected(paths: Paths, cwd: Path) -> set[str]:
 
     keep |= Journal(paths).known_good_versions()
     # A stopped bisect keeps its probe installs so that running it again resumes without downloads.
-    for state_file in (paths.state / "bisect").glob("*.json"):
+    for state_file in paths.bisects.glob("*.json"):
         state = load_state(state_file)
         if state is not None:
             keep |= set(state.installed)
