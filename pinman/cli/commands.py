@@ -766,7 +766,7 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
     """The exact version a spec resolves to (as `npm install` would pick it), skipping known-bad ones."""
     from pinman.npm.registry import Registry
     from pinman.names import CLAUDE_CODE
-    from pinman.team.team import skips_for_resolve
+    from pinman.team.common import skips_for_resolve
     from pinman.npm.versions import parse_spec
 
     try:

@@ -29,7 +29,7 @@ def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.to
          as_json: bool = JSON) -> None:
     """Set up this folder for a team: .pinman.toml and a commented profiles/stable.toml."""
     from pinman.runtime.activation import path_line
-    from pinman.team.team import init as run_init
+    from pinman.team.edits import init as run_init
 
     paths = _paths()
     result = run_init(paths, Path.cwd(), force=force)
@@ -53,7 +53,7 @@ def pin(
     as_json: bool = JSON,
 ) -> None:
     """Pin a profile to an exact version with its integrity; comments in the file are kept."""
-    from pinman.team.team import pin as run_pin
+    from pinman.team.edits import pin as run_pin
 
     r = run_pin(_paths(), Path.cwd(), name, version, platforms=platform or [])
     if as_json:
@@ -85,7 +85,8 @@ def lock(
     """Record the exact version and hashes each profile runs (a tag or range gets `locked`)."""
     from pinman.errors import ExitCode, PinmanError
     from pinman.profile.profiles import find_profile
-    from pinman.team.team import lock_profile, project_profiles
+    from pinman.team.lock import lock_profile
+    from pinman.team.common import project_profiles
 
     paths, cwd = _paths(), Path.cwd()
     failures: list[tuple[str, PinmanError]] = []
@@ -133,7 +134,7 @@ def sync(
 ) -> None:
     """Install every version this project's profiles name, checking each against its hashes."""
     from pinman.runtime.activation import ensure_shim
-    from pinman.team.team import sync as run_sync
+    from pinman.team.sync import sync as run_sync
 
     paths = _paths()
     report = run_sync(paths, Path.cwd(), frozen=frozen, progress=_progress)
@@ -175,7 +176,7 @@ def upgrade(
 ) -> None:
     """Try a newer version against your endpoint; move the pin only if it checks ok."""
     from pinman.profile.profiles import find_profile
-    from pinman.team.team import upgrade as run_upgrade
+    from pinman.team.upgrade import upgrade as run_upgrade
 
     paths = _paths()
     if not dry_run:
@@ -212,7 +213,7 @@ def mark_bad(
     as_json: bool = JSON,
 ) -> None:
     """Record a known-bad version in the profile file: lock, upgrade and resolve skip it."""
-    from pinman.team.team import mark_bad as run_mark_bad
+    from pinman.team.edits import mark_bad as run_mark_bad
 
     r = run_mark_bad(_paths(), Path.cwd(), name, version, reason)
     if as_json:
