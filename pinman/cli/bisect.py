@@ -13,7 +13,7 @@ from pinman.cli.main import err, out
 from pinman.cli.commands import JSON, _emit, _paths, _profile, _progress, app
 
 if TYPE_CHECKING:
-    from pinman.bisect.driver import BisectReport, Event
+    from pinman.bisect.report import BisectReport, Event
     from pinman.fingerprint.fingerprints import Diff, Fingerprint
 
 

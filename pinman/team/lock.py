@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pinman.errors import IntegrityError, RegistryError, UsageError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.team.common import (
-    Skip, _clean, _is_exact, _registry, _write, bad_skips, editable, profile_lock, reload,
-)
+from pinman.team.common import Skip, _clean, _is_exact, _registry, _write, bad_skips, editable, profile_lock, reload
 from pinman.team.team import NATIVE_PREFIX, _native_integrity, native_keys, this_platform
 
 if TYPE_CHECKING:

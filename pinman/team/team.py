@@ -36,14 +36,12 @@ def this_platform(available: Iterable[str]) -> str | None:
     return next((k for k in native_platform_keys() if k in have), None)
 
 
-
 def _native_integrity(registry: Registry, key: str, version: str) -> str:
     name = NATIVE_PREFIX + key
     info = registry.packument(name).versions.get(version)
     if info is None or not info.integrity or not info.integrity.startswith("sha512-"):
         raise RegistryError(f"the registry has no sha512 integrity for {name}@{version}")
     return info.integrity
-
 
 
 # --------------------------------------------------------------------------- installs and their check
