@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING
 from pinman.errors import UsageError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.team.common import (
-    Skip, _clean, _is_exact, _not_bad, _registry, _write, _append_bad, bad_skips, editable, profile_lock, reload,
-)
+from pinman.team.common import Skip, _clean, _is_exact, _not_bad, _registry, _write, _append_bad, bad_skips, editable, profile_lock, reload
 from pinman.team.lock import PinResult, _check_same_version, lock_data, pin_changes
 
 if TYPE_CHECKING:

@@ -13,9 +13,7 @@ from pinman.errors import ExitCode, UsageError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.names import Progress
-from pinman.team.common import (
-    Skip, _append_bad, _clean, _is_exact, _not_bad, _registry, _store, _write, bad_skips, editable, profile_lock, reload,
-)
+from pinman.team.common import Skip, _append_bad, _clean, _is_exact, _not_bad, _registry, _store, _write, bad_skips, editable, profile_lock, reload
 from pinman.team.lock import LockData, lock_data, pin_changes
 from pinman.team.team import install_checked
 
