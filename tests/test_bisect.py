@@ -565,7 +565,7 @@ def test_candidates_exclude_prereleases_and_ends() -> None:
 
 
 def test_progress_and_result_rendering(capsys: pytest.CaptureFixture[str]) -> None:
-    from pinman.cli.bisect import _Progress, _render_bisect
+    from pinman.cli.verbs_bisect import _Progress, _render_bisect
     from pinman.fingerprint.fingerprints import diff
 
     show = _Progress()

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pinman.profile.profiles import Profile
     from pinman.npm.registry import Registry
     from pinman.health.rollback import Prober
-    from pinman.install.store import Install, Store
+    from pinman.install.store import Store
 
 
 # --------------------------------------------------------------------------- guarded upgrade
