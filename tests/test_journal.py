@@ -424,7 +424,7 @@ def test_current_and_importing_the_journal_never_load_sqlite(pinman_home: Paths,
     prof.parent.mkdir(parents=True)
     prof.write_text('[claude-code]\nversion = "2.1.331"\n')
     Journal(pinman_home).append(Entry("check", "s", "2.1.331", endpoint=EP, outcome="ok"))  # there is one
-    code = ("import sys\nimport pinman.state.journal, pinman.health.rollback, pinman.views.inventory\nfrom pinman.cli import main\n"
+    code = ("import sys\nimport pinman.state.journal, pinman.health.rollback, pinman.views.inventory\nfrom pinman.cli.main import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
             "print('sqlite3 loaded' if 'sqlite3' in sys.modules else 'no sqlite3', file=sys.stderr)\n")
     for args in (["current"], ["current", "--json"]):

@@ -59,9 +59,9 @@ def notice(message: str | None) -> None:
 
 def notices(paths: Paths, profile: Any) -> None:
     """Say once what of `profile` does not apply here: withheld until trust, or hidden by it."""
-    from pinman.runtime.resolution import notices
+    from pinman.runtime.resolution import notices as notices_of
 
-    for message in notices(paths, profile):
+    for message in notices_of(paths, profile):
         notice(message)
 
 
@@ -75,7 +75,7 @@ def progress(label: str) -> Any:
             from pinman.cli.progress import reporter
             from pinman.install.store import Store
 
-            shown.append(reporter(label, Store(get_paths()).build_root))
+            shown.append(reporter(label, Store(Paths.from_env()).build_root))
         shown[0](message)
 
     return report
