@@ -7,16 +7,14 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-
 from pinman.cli.common import get_paths
 from pinman.cli.ui import age, emit, notices, out, progress
-
 
 SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code of a multi-profile check
 
 
 def run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | None,
-                isolated_home: bool, quiet_ok: bool = False, may_install: bool = True) -> int:
+               isolated_home: bool, quiet_ok: bool = False, may_install: bool = True) -> int:
     from pinman.health.rollback import check as run_check
 
     paths = get_paths()

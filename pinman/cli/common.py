@@ -11,10 +11,7 @@ import typer
 
 from pinman.paths import Paths
 
-
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
-
-
 REFRESH = typer.Option(False, "--refresh", help="Ask the registry now instead of using the last answer cached here.")
 
 

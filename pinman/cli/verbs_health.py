@@ -46,7 +46,7 @@ def check(
         # never a download: a profile whose version is not in the store waits for its first `claude`
         chosen = [p for p in chosen if runs_offline(paths, p) and due(paths, p)]
     code = run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
-                       isolated_home=isolated_home, quiet_ok=if_due, may_install=not if_due)
+                      isolated_home=isolated_home, quiet_ok=if_due, may_install=not if_due)
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import note_checked
 

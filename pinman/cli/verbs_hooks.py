@@ -4,13 +4,11 @@
 
 from __future__ import annotations
 
-
 import typer
 
 from pinman.cli.common import JSON
 from pinman.cli.ui import emit, err, out
 from pinman.cli.hookinfo import hook_files, hook_states, settings_file
-
 
 PROJECT = typer.Option(False, "--project", help="This project's .claude/settings.json (shared with the team) "
                        "instead of your user settings.")

@@ -67,7 +67,7 @@ def use(
     overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
     if as_json:
         emit({"profile": name, "version": tgt.version, "why": tgt.why, "where": where,
-               "overridden_here": overridden, **({"override_dropped": dropped} if reset else {})})
+              "overridden_here": overridden, **({"override_dropped": dropped} if reset else {})})
     else:
         out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
     if overridden:

@@ -46,7 +46,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=progress(f"{name} sdk"))
     if as_json:
         emit({"profile": name, "version": tgt.version, "prefix": str(inst.prefix),
-               "sdk": {"label": pinned.label, "prefix": str(pinned.prefix)} if pinned is not None else None})
+              "sdk": {"label": pinned.label, "prefix": str(pinned.prefix)} if pinned is not None else None})
         return
     out(f"{name}: {tgt.version} installed at {inst.prefix}")
     if pinned is not None:
@@ -127,8 +127,8 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
     res = Registry(get_paths()).resolve(CLAUDE_CODE, spec, skip=skips)
     if as_json:
         emit({"spec": spec, "version": res.version, "integrity": res.integrity,
-               "stale": res.stale, "skipped": list(res.skipped),
-               "skipped_why": {v: skips[v] for v in res.skipped}})
+              "stale": res.stale, "skipped": list(res.skipped),
+              "skipped_why": {v: skips[v] for v in res.skipped}})
         return
     out(res.version)
     for v in res.skipped:
@@ -185,7 +185,7 @@ def trust(
     if list_all:
         if as_json:
             emit([{"path": str(t.path), "current": t.current, "keys": list(t.keys)}
-                   for t in trust_mod.list_trusted(paths)])
+                  for t in trust_mod.list_trusted(paths)])
             return
         for t in trust_mod.list_trusted(paths):
             state = "trusted" if t.current else "CHANGED since trusted (withheld)"

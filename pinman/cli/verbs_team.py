@@ -13,7 +13,6 @@ from pinman.cli.common import JSON, get_paths
 from pinman.cli.ui import emit, err, notices, out, progress, warn_path
 from pinman.errors import PinmanError
 
-
 PLATFORM = typer.Option(None, "--platform", help="Also lock the native package for this platform "
                         "(repeatable), e.g. darwin-arm64, linux-x64. Default: this machine's plus those "
                         "already in the file.")
@@ -104,7 +103,7 @@ def lock(
             failures.append((profile.name, e))
     if as_json:
         emit({"locked": [r.to_json() for r in results],
-               "errors": [{"profile": n, "error": e.message} for n, e in failures]})
+              "errors": [{"profile": n, "error": e.message} for n, e in failures]})
     else:
         for r in results:
             _skipped(r.skipped)
@@ -216,7 +215,7 @@ def mark_bad(
     r = run_mark_bad(get_paths(), Path.cwd(), name, version, reason)
     if as_json:
         emit({"profile": name, "version": r.version, "reason": r.reason, "added": r.added,
-               "path": str(r.path), "running": r.running})
+              "path": str(r.path), "running": r.running})
         return
     if r.added:
         out(f"{name}: {r.version} marked bad in {r.path} ({r.reason})")
