@@ -75,7 +75,6 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
             out(f"    problem: {r['problem']}")
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import unseen
-    from pinman.cli.hookinfo import hooks_line
 
     out(hooks_line())
     for line in unseen(HookFiles(get_paths())):
@@ -129,8 +128,6 @@ def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
 def doctor(as_json: bool = JSON) -> None:
     """Find what would undo the pin: shadowing `claude` binaries, auto-update settings, missing tools."""
     from pinman.health.doctor import run_checks
-
-    from pinman.cli.hookinfo import hook_findings
 
     findings = run_checks(get_paths(), Path.cwd()) + hook_findings()
     if as_json:
