@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pinman.bisect import driver as bisect
-from pinman.bisect.driver import OK, SCHEMA, Event, Probe, SearchResult, probe_budget, search
+from pinman.bisect.report import BisectReport, Event
+from pinman.bisect.search import OK, SCHEMA, Probe, SearchResult, probe_budget, search
+from pinman.state.bisect_state import load_state, state_path
 from pinman.health.probe import ProbeResult
 from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
@@ -353,7 +355,7 @@ def fake_fingerprint(version: str) -> "bisect.Fingerprint":  # type: ignore[name
 
 
 def run(paths: Paths, gateway: FakeGateway, events: list[Event] | None = None,
-        **kw: object) -> bisect.BisectReport:
+        **kw: object) -> BisectReport:
     from pinman.profile.profiles import find_profile
 
     profile = find_profile("gw", Path.cwd(), paths)
@@ -402,7 +404,7 @@ def test_driver_finds_records_and_cleans_up(pinman_home: Paths, npm_on_path: Pat
     assert {"2.1.41", "2.1.45", "2.1.48", "2.1.50"} <= have
     assert not have & (set(r.observed) - {"2.1.41", "2.1.45", "2.1.48", "2.1.50"})
     assert set(report.removed) == {v for v in r.observed if v not in have}
-    assert not bisect.state_path(pinman_home, "gw", endpoint).exists()
+    assert not state_path(pinman_home, "gw", endpoint).exists()
     kinds = [e.kind for e in events]
     assert kinds[0] == "window" and "install" in kinds and "probe" in kinds and "remove" in kinds
     doc = report.to_json()
@@ -460,8 +462,8 @@ def test_stopped_bisect_keeps_state_and_resumes(pinman_home: Paths, npm_on_path:
     first = run(pinman_home, flaky)
     assert first.result.status == "stopped" and first.exit_code == 12
     assert first.result.newest_working is None and first.pin_command is None
-    path = bisect.state_path(pinman_home, "gw", endpoint_of(ENDPOINT_URL))
-    state = bisect.load_state(path)
+    path = state_path(pinman_home, "gw", endpoint_of(ENDPOINT_URL))
+    state = load_state(path, Probe.from_json)
     assert state is not None and state.installed == ["2.1.45", "2.1.48"]
     assert list(state.observed) == ["2.1.45"]  # the overloaded answers are not verdicts
     verdicts = Journal(pinman_home).verdicts("gw", endpoint_of(ENDPOINT_URL))
@@ -545,7 +547,7 @@ def test_one_bisect_at_a_time(pinman_home: Paths, npm_on_path: Path) -> None:
     from filelock import FileLock
 
     write_profile(pinman_home)
-    path = bisect.state_path(pinman_home, "gw", endpoint_of(ENDPOINT_URL))
+    path = state_path(pinman_home, "gw", endpoint_of(ENDPOINT_URL))
     pinman_home.locks.mkdir(parents=True, exist_ok=True)
     with FileLock(str(pinman_home.locks / f"bisect-{path.stem}.lock")):
         with pytest.raises(bisect.PinmanError, match="another bisect of gw"):
@@ -563,7 +565,7 @@ def test_candidates_exclude_prereleases_and_ends() -> None:
 
 
 def test_progress_and_result_rendering(capsys: pytest.CaptureFixture[str]) -> None:
-    from pinman.cli.bisect import _Progress, _render_bisect
+    from pinman.cli.verbs_bisect import _Progress, _render_bisect
     from pinman.fingerprint.fingerprints import diff
 
     show = _Progress()
@@ -582,7 +584,7 @@ def test_progress_and_result_rendering(capsys: pytest.CaptureFixture[str]) -> No
 
     versions = ["2.1.42", "2.1.45", "2.1.47", "2.1.50"]
     res = search(versions, Table(versions, [OK, OK, SCHEMA, SCHEMA]))
-    report = bisect.BisectReport("gw", "http://gw:80", res, versions[1:-1], {"2.1.46": "bad"})
+    report = BisectReport("gw", "http://gw:80", res, versions[1:-1], {"2.1.46": "bad"})
     report.diff = diff(fake_fingerprint("2.1.45"), fake_fingerprint("2.1.47"))
     _render_bisect(report)
     out = capsys.readouterr().out
@@ -592,6 +594,6 @@ def test_progress_and_result_rendering(capsys: pytest.CaptureFixture[str]) -> No
     assert "  pin it:  pinman pin gw 2.1.45" in out
 
     stopped = search(versions, Table(versions, [OK, "timeout", SCHEMA, SCHEMA]))
-    _render_bisect(bisect.BisectReport("gw", "http://gw:80", stopped, versions[1:-1], {}))
+    _render_bisect(BisectReport("gw", "http://gw:80", stopped, versions[1:-1], {}))
     out = capsys.readouterr().out
     assert "no answer: 2.1.45: timeout twice" in out and "run the same command to resume" in out

@@ -30,7 +30,7 @@ CHANGES_STATE = ["use", "rollback", "install", "uninstall", "prune", "trust", "c
 def _commands() -> dict[str, Any]:
     import typer.main
 
-    from pinman.cli.commands import app
+    from pinman.cli.app import app
 
     return typer.main.get_command(app).commands  # type: ignore[attr-defined]
 

@@ -110,14 +110,14 @@ def test_any_journal_reads_as_well_typed_entries(base: Path, lines: list[bytes])
 
 def _render_history(home: Paths) -> None:
     """`pinman history`, both renderings, over this journal."""
-    from pinman.cli import commands
+    from pinman.cli import verbs_health
 
     old = os.environ.get("PINMAN_HOME")
     os.environ["PINMAN_HOME"] = str(home.config.parent)
     try:
         with contextlib.redirect_stdout(io.StringIO()):
-            commands.history(None, 50, False)
-            commands.history(None, 50, True)
+            verbs_health.history(None, 50, False)
+            verbs_health.history(None, 50, True)
     finally:
         if old is None:
             os.environ.pop("PINMAN_HOME", None)

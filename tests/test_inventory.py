@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pinman.runtime import activation
-from pinman.bisect.driver import State, save_state, state_path
+from pinman.state.bisect_state import State, save_state, state_path
 from pinman.views.inventory import profile_rows, protected
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths

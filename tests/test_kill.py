@@ -25,7 +25,7 @@ from test_team import NPM_WRAPPER, PLATFORMS, claude_doc, native_doc, native_sri
 
 from pinman.runtime import activation
 from pinman.state import journal
-from pinman.team import team
+from pinman.team.edits import STARTER
 from pinman.profile import trust
 from pinman.runtime.activation import read_global, read_overrides
 from pinman.paths import Paths
@@ -311,7 +311,7 @@ def team_repo(run: Run, profiles: dict[str, str], chosen: str) -> None:
 
 
 def test_kill_pin(fake_store: Store, fake_env: dict[str, str], tmp_path: Path) -> None:
-    starter = team.STARTER.format(name="stable", version=V2, integrity=sri(V2)) + STARTER_ENV
+    starter = STARTER.format(name="stable", version=V2, integrity=sri(V2)) + STARTER_ENV
 
     def setup(run: Run) -> None:
         world(run, fake_store, ("2.1.330", V2))

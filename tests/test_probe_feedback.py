@@ -13,7 +13,7 @@ from typing import Any, Callable
 import pytest
 from cli_support import PINMAN, pinman, user_env
 
-from pinman.cli import commands
+from pinman.cli import checks
 from pinman.runtime import resolution
 from pinman.health.classify import Kind, classify
 from pinman.fingerprint.fakeapi import FakeAPI
@@ -71,7 +71,7 @@ class Tty(io.StringIO):
 def test_the_meter_rewrites_one_line_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = Tty()
     monkeypatch.setattr("sys.stderr", stream)
-    show = commands._probe_meter()
+    show = checks.probe_meter()
     assert show is not None
     show(Waiting("2.1.331", "http://127.0.0.1:4000", 12.2, 60))
     show(Waiting("2.1.331", "http://127.0.0.1:4000", 0, 60, done=True))
@@ -80,7 +80,7 @@ def test_the_meter_rewrites_one_line_on_a_terminal(monkeypatch: pytest.MonkeyPat
 
 def test_the_meter_is_silent_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stderr", io.StringIO())
-    assert commands._probe_meter() is None
+    assert checks.probe_meter() is None
 
 
 # -- with the real client --------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import pytest
 
 from pinman.errors import PinmanError
 from pinman.fingerprint.fakeapi import FakeAPI
-from pinman.fingerprint.proxy import RecordingProxy, Upstream, _proxy_for, fold, probe_env, record, scratch_env
+from pinman.fingerprint.proxy import RecordingProxy, fold, probe_env, record, scratch_env
+from pinman.fingerprint.upstream import Upstream, _proxy_for
 
 KEY = "sk-ant-api03-proxy-test-KEY-0123456789"
 TOKEN = "oauth-token-proxy-test-abcdef0123456789"

@@ -16,8 +16,9 @@ from e2e_support import fake_integrity, serve_packuments
 
 from pinman.runtime import resolution
 from pinman.health import rollback
-from pinman.team import team
-from pinman.cli import main
+from pinman.team.sync import sync as team_sync
+from pinman.team.upgrade import upgrade as team_upgrade
+from pinman.cli.main import main
 from pinman.errors import ExitCode, IntegrityError
 from pinman.health.probe import ProbeResult
 from pinman.state.journal import Journal
@@ -374,8 +375,8 @@ def test_mark_bad_creates_the_array(repo: Path, capsys: pytest.CaptureFixture[st
 def test_concurrent_mark_bad_loses_nothing(repo: Path, pinman_home: Paths) -> None:
     path = write_profile(repo, "stable", COMMENTED)
     versions = [f"2.1.{n}" for n in range(301, 307)]
-    script = ("import sys; from pathlib import Path; from pinman.paths import Paths; from pinman import team;"
-              "team.mark_bad(Paths.from_env(), Path.cwd(), 'stable', sys.argv[1], 'r' + sys.argv[1])")
+    script = ("import sys; from pathlib import Path; from pinman.paths import Paths; from pinman.team.edits import mark_bad;"
+              "mark_bad(Paths.from_env(), Path.cwd(), 'stable', sys.argv[1], 'r' + sys.argv[1])")
     procs = [subprocess.Popen([sys.executable, "-c", script, v], cwd=repo) for v in versions]
     assert all(p.wait(timeout=60) == 0 for p in procs)
     bad = {b.version for b in load_profile(path).claude_code.bad}
@@ -397,9 +398,9 @@ def test_resolve_lock_and_upgrade_skip_marked_versions(repo: Path, registry: Fak
     code, out, err = run("lock", capsys=capsys)
     assert code == 0 and "latest locked at 2.1.330" in out and "skipped 2.1.331" in err
     assert load_profile(path).claude_code.locked == "2.1.330"
-    r = team.upgrade(pinman_home, repo, "stable", dry_run=True)
+    r = team_upgrade(pinman_home, repo, "stable", dry_run=True)
     assert (r.action, r.candidate) == ("current", "2.1.330")
-    assert [(s.version, s.reason) for s in team.upgrade(pinman_home, repo, "stable", to="^2.1.0",
+    assert [(s.version, s.reason) for s in team_upgrade(pinman_home, repo, "stable", to="^2.1.0",
                                                         dry_run=True).skipped] == \
         [("2.1.331", "marked bad in stable.toml: output_config rejected")]
 
@@ -486,7 +487,7 @@ def test_sync_checks_an_install_already_in_the_store(repo: Path, registry: FakeR
     inst = Store(pinman_home).install(CLAUDE_CODE, "1.0.100")
     marker = inst.prefix / MARKER
     marker.write_text(marker.read_text().replace(sri("1.0.100"), sri("other")))
-    report = team.sync(pinman_home, repo)
+    report = team_sync(pinman_home, repo)
     item = next(i for i in report.items if i.profile == "stable")
     assert isinstance(item.error, IntegrityError) and "integrity mismatch" in item.error.message
     assert report.exit_code == ExitCode.INSTALL
@@ -682,15 +683,15 @@ def test_upgrade_probes_with_the_cli_even_when_health_says_http(repo: Path, regi
 
     monkeypatch.setattr(rollback, "make_prober", make)
     write_profile(repo, "stable", COMMENTED + 'probe = "http"\n')
-    r = team.upgrade(team.Paths.from_env(), repo, "stable")
+    r = team_upgrade(Paths.from_env(), repo, "stable")
     assert r.action == "moved" and seen == ["cli"]
 
 
 def test_sync_includes_the_builtin_profile_the_project_chooses(repo: Path, registry: FakeRegistry, npm: Path,
                                                                pinman_home: Paths) -> None:
     (repo / ".pinman.toml").write_text('profile = "latest"\n')
-    report = team.sync(pinman_home, repo)
+    report = team_sync(pinman_home, repo)
     assert [(i.profile, i.version, i.status) for i in report.items] == [("latest", "2.1.331", "installed")]
     assert "not locked" in (report.items[0].note or "")
-    problems = team.sync(pinman_home, repo, frozen=True).problems
+    problems = team_sync(pinman_home, repo, frozen=True).problems
     assert len(problems) == 1 and "copy it into profiles/" in problems[0]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cli_support import claude, pinman
 
-from pinman.cli import main
+from pinman.cli.main import main
 from pinman.errors import ExitCode
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.install.manifest import MANIFEST

@@ -6,13 +6,12 @@ imported lazily: `main()` answers `current`, `which` and the shim's `_shim` with
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
-from pinman.errors import ExitCode, InstallError, PinmanError, from_os_error
+from pinman.cli.ui import err
+from pinman.errors import ExitCode, PinmanError, from_os_error
 
 FAST = {"current", "which"}
 
@@ -28,7 +27,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         sys.exit(hook_main(args[1:]))
     if args[:1] and args[0] in FAST and set(args[1:]) <= {"--json"}:
-        sys.exit(_guard(lambda: _fast(args[0], "--json" in args)))
+        from pinman.cli.current import render_current
+
+        sys.exit(_guard(lambda: render_current(args[0], "--json" in args)))
     sys.exit(_guard(lambda: _typer(args)))
 
 
@@ -93,7 +94,7 @@ def _crash(e: BaseException) -> int:
 def _typer(args: list[str]) -> int:
     import typer
 
-    from pinman.cli.commands import app
+    from pinman.cli.app import app
 
     try:
         rv = app(args=args, prog_name="pinman", standalone_mode=False)
@@ -110,39 +111,3 @@ def _typer(args: list[str]) -> int:
             err(f"pinman: {e.message}")
         return int(ExitCode.USAGE)
     return rv if isinstance(rv, int) else 0
-
-
-def _fast(command: str, as_json: bool) -> int:
-    from pinman.paths import Paths
-    from pinman.views.status import describe_current
-
-    info = describe_current(Path.cwd(), Paths.from_env())
-    if command == "which":
-        if not info["installed"]:
-            raise InstallError(f"{info['profile']} {info['version']} is not installed",
-                              hint=f"run `pinman install {info['profile']}`")
-        out(json.dumps({"binary": info["binary"]}) if as_json else info["binary"])
-        return 0
-    if as_json:
-        out(json.dumps(info, indent=2))
-        return 0
-    state = "" if info["installed"] else "  (not installed: `pinman install` or run claude once)"
-    out(f"{info['profile']} {info['version']}{state}")
-    out(f"  why:     {info['why']}")
-    if info.get("dropped"):
-        out(f"  note:    {info['dropped']}")
-    out(f"  chosen:  {info['source']} ({info['detail']})")
-    out(f"  profile: {info['profile_file']}")
-    if info["shadows"]:
-        out(f"  hides:   {info['shadows']} (your profile of the same name does not apply here)")
-    if info["binary"]:
-        out(f"  binary:  {info['binary']}")
-    return 0
-
-
-def out(line: str = "") -> None:
-    print(line)
-
-
-def err(line: str) -> None:
-    print(line, file=sys.stderr)

@@ -144,7 +144,7 @@ def users_of(paths: Paths, cwd: Path, version: str) -> list[str]:
 def protected(paths: Paths, cwd: Path) -> set[str]:
     """Versions prune must keep: in use anywhere, a recorded last known-good, or a paused bisect's."""
     keep = set(used_versions(paths, cwd))
-    from pinman.bisect.driver import load_state
+    from pinman.state.bisect_state import load_state
     from pinman.state.journal import Journal
 
     keep |= Journal(paths).known_good_versions()

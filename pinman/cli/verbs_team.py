@@ -1,4 +1,6 @@
-"""Team commands: init, pin, lock, sync, upgrade, mark-bad. Parse, call `pinman.team`, render."""
+"""Team verbs: init, pin, lock, sync, upgrade, mark-bad. Parse, call `pinman.team`, render through
+`cli.ui`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +9,10 @@ from typing import Any, List, Optional
 
 import typer
 
-from pinman.cli.main import err, out
+from pinman.cli.common import JSON, get_paths
+from pinman.cli.ui import emit, err, notices, out, progress, warn_path
+from pinman.errors import PinmanError
 from pinman.names import clean_version
-from pinman.cli.commands import JSON, _emit, _notices, _paths, _progress, _warn_path, app
 
 PLATFORM = typer.Option(None, "--platform", help="Also lock the native package for this platform "
                         "(repeatable), e.g. darwin-arm64, linux-x64. Default: this machine's plus those "
@@ -25,17 +28,16 @@ def _skipped(items: list[Any]) -> None:
         err(f"  skipped {s.version}: {s.reason}")
 
 
-@app.command()
 def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.toml and profiles/stable.toml."),
          as_json: bool = JSON) -> None:
     """Set up this folder for a team: .pinman.toml and a commented profiles/stable.toml."""
     from pinman.runtime.activation import path_line
-    from pinman.team.team import init as run_init
+    from pinman.team.edits import init as run_init
 
-    paths = _paths()
+    paths = get_paths()
     result = run_init(paths, Path.cwd(), force=force)
     if as_json:
-        _emit({"written": [str(p) for p in result.written], "kept": [str(p) for p in result.kept]})
+        emit({"written": [str(p) for p in result.written], "kept": [str(p) for p in result.kept]})
         return
     for p in result.written:
         out(f"wrote {p}")
@@ -46,7 +48,6 @@ def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.to
     out(f"put the claude shim first on PATH (once, in your shell profile): {path_line(paths)}")
 
 
-@app.command()
 def pin(
     name: str = typer.Argument(..., help="Profile to edit."),
     version: str = typer.Argument(..., help="Exact version (a tag or range is resolved to one)."),
@@ -54,11 +55,11 @@ def pin(
     as_json: bool = JSON,
 ) -> None:
     """Pin a profile to an exact version with its integrity; comments in the file are kept."""
-    from pinman.team.team import pin as run_pin
+    from pinman.team.edits import pin as run_pin
 
-    r = run_pin(_paths(), Path.cwd(), name, version, platforms=platform or [])
+    r = run_pin(get_paths(), Path.cwd(), name, version, platforms=platform or [])
     if as_json:
-        _emit(r.to_json())
+        emit(r.to_json())
         return
     _skipped(r.skipped)
     via = f" ({r.requested} -> {r.after})" if r.requested != r.after else ""
@@ -77,7 +78,6 @@ def _render_hashes(r: Any) -> None:
         err(f"  note: {r.after} has no native packages; --platform {', '.join(r.ignored)} ignored")
 
 
-@app.command()
 def lock(
     names: Optional[List[str]] = typer.Argument(None, help="Profiles (default: every profile of this project)."),
     platform: Optional[List[str]] = PLATFORM,
@@ -86,9 +86,10 @@ def lock(
     """Record the exact version and hashes each profile runs (a tag or range gets `locked`)."""
     from pinman.errors import ExitCode, PinmanError
     from pinman.profile.profiles import find_profile
-    from pinman.team.team import lock_profile, project_profiles
+    from pinman.team.lock import lock_profile
+    from pinman.team.common import project_profiles
 
-    paths, cwd = _paths(), Path.cwd()
+    paths, cwd = get_paths(), Path.cwd()
     failures: list[tuple[str, PinmanError]] = []
     if names:
         profiles = [find_profile(n, cwd, paths) for n in names]
@@ -102,8 +103,8 @@ def lock(
         except PinmanError as e:
             failures.append((profile.name, e))
     if as_json:
-        _emit({"locked": [r.to_json() for r in results],
-               "errors": [{"profile": n, "error": e.message} for n, e in failures]})
+        emit({"locked": [r.to_json() for r in results],
+              "errors": [{"profile": n, "error": e.message} for n, e in failures]})
     else:
         for r in results:
             _skipped(r.skipped)
@@ -126,7 +127,6 @@ def _render_lock(r: Any) -> None:
     _render_hashes(r)
 
 
-@app.command()
 def sync(
     frozen: bool = typer.Option(False, "--frozen", help="For CI: fail unless every profile is locked and "
                                 "its tag/range still resolves to the locked version."),
@@ -134,14 +134,14 @@ def sync(
 ) -> None:
     """Install every version this project's profiles name, checking each against its hashes."""
     from pinman.runtime.activation import ensure_shim
-    from pinman.team.team import sync as run_sync
+    from pinman.team.sync import sync as run_sync
 
-    paths = _paths()
-    report = run_sync(paths, Path.cwd(), frozen=frozen, progress=_progress)
+    paths = get_paths()
+    report = run_sync(paths, Path.cwd(), frozen=frozen, progress=progress)
     if report.items:
         ensure_shim(paths)  # a teammate's first command after a clone: `claude` should work next
     if as_json:
-        _emit(report.to_json())
+        emit(report.to_json())
         raise typer.Exit(int(report.exit_code))
     for problem in report.problems:
         err(f"pinman: {problem}")
@@ -159,11 +159,10 @@ def sync(
     if not report.items and not report.problems:
         out(f"no profiles in {report.root / 'profiles'}")
     if report.items:
-        _warn_path(paths)
+        warn_path(paths)
     raise typer.Exit(int(report.exit_code))
 
 
-@app.command()
 def upgrade(
     name: str = typer.Argument(..., help="Profile to upgrade."),
     to: Optional[str] = typer.Option(None, "--to", help="Version, tag or range to try (default: the profile's "
@@ -176,15 +175,15 @@ def upgrade(
 ) -> None:
     """Try a newer version against your endpoint; move the pin only if it checks ok."""
     from pinman.profile.profiles import find_profile
-    from pinman.team.team import upgrade as run_upgrade
+    from pinman.team.upgrade import upgrade as run_upgrade
 
-    paths = _paths()
+    paths = get_paths()
     if not dry_run:
-        _notices(paths, find_profile(name, Path.cwd(), paths))
+        notices(paths, find_profile(name, Path.cwd(), paths))
     r = run_upgrade(paths, Path.cwd(), name, to=to, dry_run=dry_run, record=record,
-                    isolated_home=isolated_home, progress=_progress(name))
+                    isolated_home=isolated_home, progress=progress(name))
     if as_json:
-        _emit(r.to_json())
+        emit(r.to_json())
         raise typer.Exit(int(r.exit_code))
     _skipped(r.skipped)
     head = f"{name}: {r.current or r.spec} -> {r.candidate}"
@@ -205,7 +204,6 @@ def upgrade(
     raise typer.Exit(int(r.exit_code))
 
 
-@app.command(name="mark-bad")
 def mark_bad(
     name: str = typer.Argument(..., help="Profile to edit."),
     version: str = typer.Argument(..., help="Exact version to mark."),
@@ -213,12 +211,12 @@ def mark_bad(
     as_json: bool = JSON,
 ) -> None:
     """Record a known-bad version in the profile file: lock, upgrade and resolve skip it."""
-    from pinman.team.team import mark_bad as run_mark_bad
+    from pinman.team.edits import mark_bad as run_mark_bad
 
-    r = run_mark_bad(_paths(), Path.cwd(), name, version, reason)
+    r = run_mark_bad(get_paths(), Path.cwd(), name, version, reason)
     if as_json:
-        _emit({"profile": name, "version": r.version, "reason": r.reason, "added": r.added,
-               "path": str(r.path), "running": r.running})
+        emit({"profile": name, "version": r.version, "reason": r.reason, "added": r.added,
+              "path": str(r.path), "running": r.running})
         return
     if r.added:
         out(f"{name}: {r.version} marked bad in {r.path} ({r.reason})")

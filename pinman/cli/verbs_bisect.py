@@ -1,4 +1,6 @@
-"""`pinman fingerprint`, `pinman diff` and `pinman bisect`: parse, call the core, render."""
+"""`pinman fingerprint`, `pinman diff` and `pinman bisect`: parse, call the core, render through
+`cli.ui`.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +11,15 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from pinman.cli.main import err, out
-from pinman.cli.commands import JSON, _emit, _paths, _profile, _progress, app
+from pinman.cli.common import JSON, get_paths, get_profile
+from pinman.cli.ui import emit, err, out, progress
+from pinman.errors import UsageError
 
 if TYPE_CHECKING:
-    from pinman.bisect.driver import BisectReport, Event
+    from pinman.bisect.report import BisectReport, Event
     from pinman.fingerprint.fingerprints import Diff, Fingerprint
 
 
-@app.command()
 def fingerprint(
     version: str = typer.Argument(..., help="Exact Claude Code version (installed if needed)."),
     live: bool = typer.Option(False, "--live", help="Send the probe to your endpoint through the "
@@ -30,25 +32,25 @@ def fingerprint(
     """What a version sends: path, body key paths, beta headers (never header values)."""
     from pinman.fingerprint import fingerprints as fp_mod
 
-    paths = _paths()
+    paths = get_paths()
     version = _exact(version)
     if not live:
-        fp = fp_mod.fingerprint(paths, version, refresh=refresh, progress=_progress(version))
+        fp = fp_mod.fingerprint(paths, version, refresh=refresh, progress=progress(version))
         if as_json:
-            _emit(fp.to_json())
+            emit(fp.to_json())
         else:
             _render_fingerprint(fp)
         return
     from pinman.health.rollback import run_env
 
-    env = run_env(paths, _profile(profile), None) if profile else dict(os.environ)
-    inst = fp_mod.install_version(paths, version, _progress(version))
+    env = run_env(paths, get_profile(profile), None) if profile else dict(os.environ)
+    inst = fp_mod.install_version(paths, version, progress(version))
     fp, outcome = fp_mod.take_live(version, inst.binary, env)
     if as_json:
         doc = fp.to_json()
         doc["outcome"] = {"kind": outcome.kind.value, "status": outcome.status,
                           "rejected": outcome.rejected, "message": outcome.message}
-        _emit(doc)
+        emit(doc)
         return
     _render_fingerprint(fp)
     status = f"{outcome.status} " if outcome.status else ""
@@ -56,7 +58,6 @@ def fingerprint(
                                               outcome.kind.value != "ok" else ""))
 
 
-@app.command()
 def diff(
     a: str = typer.Argument(..., help="Older version."),
     b: str = typer.Argument(..., help="Newer version."),
@@ -65,17 +66,16 @@ def diff(
     """Body keys, betas and headers that B sends and A does not (+), and the reverse (-)."""
     from pinman.fingerprint import fingerprints as fp_mod
 
-    paths = _paths()
-    fa = fp_mod.fingerprint(paths, _exact(a), progress=_progress(a))
-    fb = fp_mod.fingerprint(paths, _exact(b), progress=_progress(b))
+    paths = get_paths()
+    fa = fp_mod.fingerprint(paths, _exact(a), progress=progress(a))
+    fb = fp_mod.fingerprint(paths, _exact(b), progress=progress(b))
     d = fp_mod.diff(fa, fb)
     if as_json:
-        _emit(d.to_json())
+        emit(d.to_json())
     else:
         _render_diff(d)
 
 
-@app.command(name="bisect")
 def bisect_cmd(
     name: str = typer.Argument(..., help="Profile whose endpoint to bisect against."),
     good: Optional[str] = typer.Option(None, "--good", help="A version that works here "
@@ -90,18 +90,15 @@ def bisect_cmd(
     """Find the newest version your endpoint accepts, with real installs and real probes."""
     from pinman.bisect import driver as bisect
 
-    paths = _paths()
-    profile = _profile(name)
+    paths = get_paths()
+    profile = get_profile(name)
     report = bisect.run(paths, profile, good=good, bad=bad, keep=keep,
                         isolated_home=isolated_home, on_event=_Progress(), cwd=Path.cwd())
     if as_json:
-        _emit(report.to_json())
+        emit(report.to_json())
     else:
         _render_bisect(report)
     raise typer.Exit(int(report.exit_code))
-
-
-# ------------------------------------------------------------------ rendering
 
 
 def _exact(raw: str) -> str:

@@ -1,0 +1,39 @@
+"""The answers of `pinman current` and `pinman which`, read from local state only: the fast path
+runs this without typer, and the typer verbs (`--refresh`) end here too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pinman.cli.ui import out
+from pinman.errors import InstallError
+
+
+def render_current(command: str, as_json: bool) -> int:
+    from pinman.paths import Paths
+    from pinman.views.status import describe_current
+
+    info = describe_current(Path.cwd(), Paths.from_env())
+    if command == "which":
+        if not info["installed"]:
+            raise InstallError(f"{info['profile']} {info['version']} is not installed",
+                              hint=f"run `pinman install {info['profile']}`")
+        out(json.dumps({"binary": info["binary"]}) if as_json else info["binary"])
+        return 0
+    if as_json:
+        out(json.dumps(info, indent=2))
+        return 0
+    state = "" if info["installed"] else "  (not installed: `pinman install` or run claude once)"
+    out(f"{info['profile']} {info['version']}{state}")
+    out(f"  why:     {info['why']}")
+    if info.get("dropped"):
+        out(f"  note:    {info['dropped']}")
+    out(f"  chosen:  {info['source']} ({info['detail']})")
+    out(f"  profile: {info['profile_file']}")
+    if info["shadows"]:
+        out(f"  hides:   {info['shadows']} (your profile of the same name does not apply here)")
+    if info["binary"]:
+        out(f"  binary:  {info['binary']}")
+    return 0
