@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from cli_support import pinman
 
-from pinman.runtime import activation
+from pinman.runtime.choice import write_global
 from pinman.autopilot import handler, notices, scripts
 from pinman.autopilot.files import HookFiles
 from pinman.autopilot.settings import user_settings
@@ -285,7 +285,7 @@ def team(pinman_home: Paths, tmp_path: Path) -> Path:
     p = pinman_home.user_profiles / "team.toml"
     p.parent.mkdir(parents=True)
     p.write_text(f'[claude-code]\nversion = "{V_NEW}"\n')
-    activation.write_global(pinman_home, "team")
+    write_global(pinman_home, "team")
     work = tmp_path / "work"
     work.mkdir()
     return work

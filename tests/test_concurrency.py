@@ -23,11 +23,13 @@ import secret_guard
 from cli_support import PINMAN
 from kill_support import python_script
 
-from pinman.runtime.activation import pointer_path, read_global, read_overrides, read_pointer
+from pinman.runtime.pointers import pointer_path, read_pointer
+from pinman.runtime.choice import read_global
+from pinman.state.overrides import read_overrides
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
-from pinman.install.store import Install, Store
+from pinman.install.store import Install, Store, validate_version
 
 pytestmark = pytest.mark.e2e
 
@@ -163,7 +165,7 @@ def assert_serial_state(paths: Paths, uses: set[str], env: dict[str, str], cwd: 
     for name in uses:
         ptr = read_pointer(pointer_path(paths, None, name))
         assert ptr is not None and ptr["ver"] == V2 and ptr["bin"] == str(installs[0].binary), ptr
-    assert read_overrides(paths) == {}
+    assert read_overrides(paths, validate=validate_version) == {}
     leftovers = list(paths.config.parent.rglob(".*.tmp")) + list((paths.store / ".tmp").iterdir())
     assert not leftovers, leftovers
     shim = subprocess.run([str(paths.shim), "--version"], cwd=cwd, env=env, capture_output=True, text=True,

@@ -629,7 +629,7 @@ def test_upgrade_schema_keeps_the_pin_and_records_bad(repo: Path, registry: Fake
     assert "rejected field: thinking" in out and "the pin stays at 2.1.300" in out and "--record" in out
     assert path.read_text() == COMMENTED
     key = find_profile("stable", repo, pinman_home)
-    from pinman.runtime.activation import profile_key
+    from pinman.state.overrides import profile_key
 
     bad = Journal(pinman_home).known_bad(profile_key("stable", key.project_root), EP)
     assert list(bad) == ["2.1.331"] and bad["2.1.331"].event == "bad"

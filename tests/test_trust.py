@@ -333,7 +333,7 @@ def test_untrusted_sdk_never_runs_with_the_key_until_trusted(
     assert "[sdk] pthcanary" in first.err and "pinman trust" in first.err  # said once...
     again = claude(pinman_home, repo, "--version", **pip)
     assert again.code == 0 and "pthcanary" not in again.err  # ...then the fast path, silently
-    from pinman.runtime.activation import pointer_path
+    from pinman.runtime.pointers import pointer_path
 
     pointer = pointer_path(pinman_home, repo, "team").read_text()
     assert "VIRTUAL_ENV" not in pointer and "pthcanary" not in pointer

@@ -429,7 +429,7 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
     `prober`, `fingerprinter`, `installer` and `published` replace the real probe, the offline
     fingerprint, the install from the registry and the registry's version list (tests).
     """
-    from pinman.runtime import activation
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
     from pinman.health.rollback import make_prober, run_env
 
@@ -443,7 +443,7 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
                  "would get the same answer; set probe = \"cli\" for the bisect")
     env = run_env(paths, profile, environ)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     journal = Journal(paths)
     path = state_path(paths, key, endpoint)
     with _exclusive(paths, path, profile.name, endpoint):

@@ -104,7 +104,8 @@ def use(
     as_json: bool = JSON,
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import write_global
+    from pinman.runtime.pointers import record_project_choice
     from pinman.profile import profiles
     from pinman.runtime.resolution import activate, fresh_registry
 
@@ -129,12 +130,12 @@ def use(
     point("use.activated", name)
     if local:
         written = profiles.write_project_file(cwd, name)
-        activation.record_project_choice(paths, cwd)  # the next `claude` here needs no Python
+        record_project_choice(paths, cwd)  # the next `claude` here needs no Python
         where = f"for {cwd} ({written.name})"
     elif profile.source == "project":
         where = f"for this project (chosen by {chosen_here})"
     else:
-        activation.write_global(paths, name)
+        write_global(paths, name)
         # Also refresh the pointer outside projects, which is what the global choice serves.
         if _context_root(cwd, False) is not None:
             activate(paths, profiles.find_profile(name, Path(os.sep), paths), None, registry=registry)
@@ -178,7 +179,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
 
 def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
     """Why `claude` here still runs another profile than the global choice just made, if it does."""
-    from pinman.runtime.activation import choose
+    from pinman.runtime.choice import choose
 
     choice = choose(cwd, paths)
     if choice.name == name:
@@ -204,7 +205,7 @@ def _context_root(cwd: Path, local: bool) -> Path | None:
 
 
 def _warn_path(paths: Paths) -> None:
-    from pinman.runtime.activation import path_line, shim_on_path
+    from pinman.runtime.shim import path_line, shim_on_path
 
     if not shim_on_path(paths):
         err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")
@@ -234,19 +235,19 @@ def which(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
 
 def _refresh_active() -> None:
     """Ask the registry for the active profile's tag or range, so the cache answers what follows."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.runtime.resolution import fresh_registry, target
 
     paths = _paths()
-    target(paths, _profile(activation.choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
+    target(paths, _profile(choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
 
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.runtime.resolution import profile_env
 
     paths = _paths()
-    chosen = name or activation.choose(Path.cwd(), paths).name
+    chosen = name or choose(Path.cwd(), paths).name
     profile = _profile(chosen)
     _notices(paths, profile)
     from pinman.install.sdk import PATH_PREPEND
@@ -271,7 +272,8 @@ def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: t
 
     For a shell profile (~/.bashrc) use `pinman activate`: it keeps the per-folder choice.
     """
-    from pinman.runtime.activation import ensure_shim, sh_quote
+    from pinman.runtime.shim import ensure_shim
+    from pinman.runtime.sh import sh_quote
 
     _, env = _env_for(name)
     ensure_shim(_paths())
@@ -289,7 +291,8 @@ def activate(as_json: bool = JSON) -> None:
     Only puts pinman's `claude` first on PATH (once, however often it runs); which profile runs is
     still decided in each folder when `claude` starts (.pinman.toml, `pinman use`).
     """
-    from pinman.runtime.activation import ensure_shim, sh_quote
+    from pinman.runtime.shim import ensure_shim
+    from pinman.runtime.sh import sh_quote
 
     paths = _paths()
     ensure_shim(paths)
@@ -306,7 +309,7 @@ def exec_cmd(
     profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one)."),
 ) -> None:
     """Run a command with the profile's `claude` first on PATH and its env: pinman exec -- CMD."""
-    from pinman.runtime.activation import ensure_shim
+    from pinman.runtime.shim import ensure_shim
 
     command = list(ctx.args)
     if not command:
@@ -344,7 +347,7 @@ def check(
     as_json: bool = JSON,
 ) -> None:
     """Run the real pinned client against your endpoint; roll back on schema errors."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.profile.profiles import list_profiles
 
     paths = _paths()
@@ -356,7 +359,7 @@ def check(
     elif all_profiles:
         chosen = [p for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     else:
-        chosen = [_profile(name or activation.choose(cwd, paths).name)]
+        chosen = [_profile(name or choose(cwd, paths).name)]
     considered = list(chosen)
     if if_due:
         from pinman.runtime.resolution import runs_offline
@@ -489,13 +492,13 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
             limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many entries."),
             as_json: bool = JSON) -> None:
     """The journal, newest first."""
-    from pinman.runtime import activation
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal
 
     key = None
     if name:
         p = _profile(name)
-        key = activation.profile_key(p.name, p.project_root)
+        key = profile_key(p.name, p.project_root)
     entries = Journal(_paths()).history(key, limit)
     if as_json:
         _emit([e.to_json() for e in entries])
@@ -592,11 +595,11 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
             return
         out(f"{version}: installed at {inst.prefix}")
         return
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
 
     from pinman.install import sdk
 
-    name = target or activation.choose(Path.cwd(), paths).name
+    name = target or choose(Path.cwd(), paths).name
     profile = _profile(name)
     tgt = resolve_target(paths, profile, registry=fresh_registry(paths))
     if force:
@@ -795,7 +798,7 @@ def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: th
            every: bool = typer.Option(False, "--all", help="Every install in the store."),
            as_json: bool = JSON) -> None:
     """Compare installs with the files recorded at install time (sha256 of each); exit 5 if one changed."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.errors import ExitCode
     from pinman.runtime import verify as checks
 
@@ -805,7 +808,7 @@ def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: th
     if every:
         results = checks.for_store(paths, cwd)
     else:
-        results = checks.for_profiles(paths, cwd, [name or activation.choose(cwd, paths).name])
+        results = checks.for_profiles(paths, cwd, [name or choose(cwd, paths).name])
     code = int(ExitCode.INSTALL) if any(r.tampered for r in results) else 0
     if as_json:
         _emit({"installs": [r.to_json() for r in results], "exit_code": code})

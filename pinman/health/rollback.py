@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from pinman.runtime import activation
+from pinman.state.overrides import Override, get_override, profile_key, set_override
+from pinman.install.store import validate_version
 from pinman.errors import ExitCode, InstallError, PinmanError, UsageError
 from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
@@ -168,7 +169,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     _have(paths, tgt, progress, may_install)
     probe = prober or make_prober(paths, profile, env, isolated_home=isolated_home, waiting=waiting)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     journal = Journal(paths)
 
     start = time.monotonic()
@@ -214,7 +215,7 @@ def _have(paths: Paths, tgt: Target, progress: Callable[[str], None] | None, may
 BY_HAND = "rolled back by hand"
 
 
-def _recoverable(profile: Profile, ov: activation.Override) -> bool:
+def _recoverable(profile: Profile, ov: Override) -> bool:
     """An override pinman made because the endpoint rejected the pin, judged by the real client.
 
     A rollback by hand is the user's decision, for reasons a probe cannot see: it stays until
@@ -224,7 +225,7 @@ def _recoverable(profile: Profile, ov: activation.Override) -> bool:
 
 
 def _recover(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober, key: str,
-             env: Mapping[str, str], ov: activation.Override, may_install: bool) -> bool:
+             env: Mapping[str, str], ov: Override, may_install: bool) -> bool:
     """Probe the pinned version; when the endpoint accepts it, drop the override. True if it did."""
     from pinman.runtime.resolution import target
 
@@ -250,7 +251,7 @@ def _recover(paths: Paths, profile: Profile, report: CheckReport, journal: Journ
     return True
 
 
-def recovered(paths: Paths, profile: Profile, ov: activation.Override, version: str, endpoint: str,
+def recovered(paths: Paths, profile: Profile, ov: Override, version: str, endpoint: str,
               env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Drop the override, let the shim follow the pin again, record a `recovered` event.
 
@@ -263,10 +264,10 @@ def recovered(paths: Paths, profile: Profile, ov: activation.Override, version: 
     from pinman.faults import point
 
     message = f"{profile.name} is back on {version}: the endpoint accepts it again"
-    activation.set_override(paths, profile.name, profile.project_root, None)
+    set_override(paths, profile.name, profile.project_root, None, validate=validate_version)
     point("recover.override_dropped", profile.name)
     repoint(paths, profile.name)
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     Journal(paths).append(Entry("recovered", key, version, endpoint=endpoint, previous=ov.version,
                                 message=message), env)
     return {"from": ov.version, "to": version, "message": message}
@@ -281,10 +282,10 @@ def drop_stale_override(paths: Paths, profile: Profile, env: Mapping[str, str] |
     if found is None:
         return None
     ov, why = found
-    activation.set_override(paths, profile.name, profile.project_root, None)
+    set_override(paths, profile.name, profile.project_root, None, validate=validate_version)
     repoint(paths, profile.name)
     note = dropped_note(ov, why)
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     Journal(paths).append(Entry("dropped", key, ov.version, previous=ov.pin_version, message=note), env)
     return note
 
@@ -375,12 +376,12 @@ def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | N
     from pinman.faults import point
 
     spec, pinned = replaced_pin(paths, profile)
-    activation.set_override(paths, profile.name, profile.project_root,
-                            activation.Override(version, previous, reason, time.time(), sdk, spec, pinned))
+    set_override(paths, profile.name, profile.project_root,
+                 Override(version, previous, reason, time.time(), sdk, spec, pinned), validate=validate_version)
     point("rollback.override_set", profile.name)
     repoint(paths, profile.name)
     point("rollback.repointed", profile.name)
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     Journal(paths).append(Entry(event, key, version, previous=previous, message=reason, sdk_version=sdk), env)
 
 
@@ -410,7 +411,7 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
 
     env = run_env(paths, profile, environ)
     current = _running(paths, profile)
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     if to is None:
         kg = Journal(paths).last_known_good(key, endpoint_of(env.get("ANTHROPIC_BASE_URL")), exclude=[current])
         if kg is None:
@@ -442,17 +443,17 @@ def reset(paths: Paths, profile: Profile) -> str | None:
     """Drop the local override: back to the pin. Returns the dropped override's version."""
     from pinman.runtime.resolution import repoint
 
-    ov = activation.get_override(paths, profile.name, profile.project_root)
-    activation.set_override(paths, profile.name, profile.project_root, None)
+    ov = get_override(paths, profile.name, profile.project_root, validate=validate_version)
+    set_override(paths, profile.name, profile.project_root, None, validate=validate_version)
     repoint(paths, profile.name)
     if ov:
-        key = activation.profile_key(profile.name, profile.project_root)
+        key = profile_key(profile.name, profile.project_root)
         Journal(paths).append(Entry("reset", key, ov.version, message="override dropped"))
     return ov.version if ov else None
 
 
 def due(paths: Paths, profile: Profile, now: float | None = None) -> bool:
     """For the cheap periodic mode: is the last check older than `[health] interval`?"""
-    last = Journal(paths).last_check(activation.profile_key(profile.name, profile.project_root))
+    last = Journal(paths).last_check(profile_key(profile.name, profile.project_root))
     return last is None or (now or time.time()) - last.ts >= profile.health.interval
 

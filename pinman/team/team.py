@@ -100,12 +100,12 @@ def bad_skips(profile: Profile) -> dict[str, str]:
 
 def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, str]:
     """Known-bad versions `pinman resolve` skips: the named profile's, else the active one's."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.profile.profiles import find_profile
 
     if name is None:
         try:
-            name = activation.choose(cwd, paths).name
+            name = choose(cwd, paths).name
             return bad_skips(find_profile(name, cwd, paths))
         except PinmanError:
             return {}  # no profile here: answer exactly as npm would
@@ -751,7 +751,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
             registry: Registry | None = None, store: Store | None = None, prober: Prober | None = None,
             progress: Progress | None = None) -> UpgradeReport:
     """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok."""
-    from pinman.runtime import activation
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
     from pinman.profile.profiles import find_profile
     from pinman.health.rollback import run_env
@@ -763,7 +763,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
     spec = to or (pin.version if not _is_exact(pin.version) else "latest")
     env = run_env(paths, profile, environ)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     reg = _registry(paths, registry)
     candidate, skipped = _candidate(profile, spec, Journal(paths).known_bad(key, endpoint), endpoint, reg)
     report = UpgradeReport(name, profile.path, spec, pin.exact, candidate, endpoint, "dry-run",
