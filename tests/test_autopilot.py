@@ -20,7 +20,7 @@ from pinman.autopilot.settings import user_settings
 from pinman.health.classify import Kind, Outcome
 from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.health.rollback import CheckReport
+from pinman.health.report import CheckReport
 
 OTHER = {
     "model": "opus",
@@ -420,7 +420,7 @@ def test_the_hook_entry_point_logs_and_never_raises(pinman_home: Paths, team: Pa
 
 
 def test_probes_carry_pinman_probe(tmp_path: Path) -> None:
-    from pinman.health.probe import probe_cli
+    from pinman.health.cli_probe import probe_cli
 
     fake = tmp_path / "claude"
     out = tmp_path / "env.txt"

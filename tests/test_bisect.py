@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pinman.bisect import driver as bisect
 from pinman.bisect.driver import OK, SCHEMA, Event, Probe, SearchResult, probe_budget, search
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE

@@ -13,11 +13,12 @@ from pinman.runtime.pointers import Pointer, pointer_path, pointers, write_point
 from pinman.state.overrides import get_override
 from pinman.install.store import validate_version
 from pinman.errors import ExitCode, PinmanError
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
 from pinman.profile.profiles import find_profile
-from pinman.health.rollback import check, manual_rollback, reset
+from pinman.health.rollback import check
+from pinman.health.manual import manual_rollback, reset
 
 EP = "http://127.0.0.1:4000"
 SCHEMA_BODY = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'

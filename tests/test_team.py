@@ -15,11 +15,11 @@ import pytest
 from e2e_support import fake_integrity, serve_packuments
 
 from pinman.runtime import resolution
-from pinman.health import rollback
+from pinman.health import prober, rollback
 from pinman.team import team
 from pinman.cli import main
 from pinman.errors import ExitCode, IntegrityError
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 from pinman.state.journal import Journal
 from pinman.paths import Paths
 from pinman.profile.profiles import find_profile, load_profile
@@ -578,7 +578,8 @@ def probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return ANSWER[0]()
         return probe
 
-    monkeypatch.setattr(rollback, "make_prober", make)
+    monkeypatch.setattr(rollback, "make_prober", make)  # checks
+    monkeypatch.setattr(prober, "make_prober", make)  # guarded upgrades
     return calls
 
 
@@ -680,7 +681,7 @@ def test_upgrade_probes_with_the_cli_even_when_health_says_http(repo: Path, regi
         seen.append(profile.health.probe)
         return lambda version: ok()
 
-    monkeypatch.setattr(rollback, "make_prober", make)
+    monkeypatch.setattr(prober, "make_prober", make)
     write_profile(repo, "stable", COMMENTED + 'probe = "http"\n')
     r = team.upgrade(team.Paths.from_env(), repo, "stable")
     assert r.action == "moved" and seen == ["cli"]

@@ -120,7 +120,7 @@ def client_version(payload: Mapping[str, Any], environ: Mapping[str, str]) -> st
 def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
     """('schema' | another outcome kind, the Outcome) of the failure text."""
     from pinman.health.classify import Kind, classify
-    from pinman.health.probe import ProbeResult
+    from pinman.health.result import ProbeResult
 
     text = str(payload.get("last_assistant_message") or payload.get("error") or "")
     outcome = classify(ProbeResult("cli", 1, None, None, text, 0.0, is_error=True))
@@ -136,7 +136,7 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str])
     from pinman.state.journal import Entry, Journal, endpoint_of
     from pinman.profile.profiles import find_profile
     from pinman.runtime.resolution import target
-    from pinman.health.rollback import run_env
+    from pinman.health.prober import run_env
 
     files = HookFiles(paths)
     env = probe_env(environ)

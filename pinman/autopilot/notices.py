@@ -18,7 +18,7 @@ from pinman.state.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from pinman.profile.profiles import Profile
-    from pinman.health.rollback import CheckReport
+    from pinman.health.report import CheckReport
 
 _MAX_LINES = 5
 

@@ -34,7 +34,7 @@ from pinman.names import CLAUDE_CODE
 
 if TYPE_CHECKING:
     from pinman.fingerprint.fingerprints import Diff, Fingerprint
-    from pinman.health.probe import ProbeResult
+    from pinman.health.result import ProbeResult
     from pinman.state.journal import Journal
     from pinman.profile.profiles import Profile
 
@@ -431,7 +431,7 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
     """
     from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
-    from pinman.health.rollback import make_prober, run_env
+    from pinman.health.prober import make_prober, run_env
 
     start = time.monotonic()
     emit = on_event or (lambda _e: None)

@@ -115,7 +115,7 @@ def use(
     profile = _profile_or_version(profiles.validate_name(name), cwd, paths, as_json)
     dropped = None
     if reset:
-        from pinman.health.rollback import reset as drop_override
+        from pinman.health.manual import reset as drop_override
 
         dropped = drop_override(paths, profile)
         if not as_json:
@@ -524,7 +524,7 @@ def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
              to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
              as_json: bool = JSON) -> None:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""
-    from pinman.health.rollback import manual_rollback
+    from pinman.health.manual import manual_rollback
 
     before, after = manual_rollback(_paths(), _profile(name), to, progress=_progress(name))
     if as_json:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 
 
 class Kind(StrEnum):
@@ -292,7 +292,7 @@ def classify(result: ProbeResult, secrets: Iterable[str] = ()) -> Outcome:
 def _scrub_outcome(outcome: Outcome, secrets: list[str]) -> Outcome:
     from dataclasses import replace
 
-    from pinman.health.probe import scrub
+    from pinman.health.result import scrub
 
     rejected = scrub(outcome.rejected, secrets) if outcome.rejected else outcome.rejected
     return replace(outcome, message=scrub(outcome.message, secrets), rejected=rejected,

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from pinman.health.classify import Outcome
     from pinman.profile.profiles import BrokenProfile, Profile
     from pinman.npm.registry import Registry
-    from pinman.health.rollback import Prober
+    from pinman.health.prober import Prober
     from pinman.install.store import Install, Store
 
 NATIVE_PREFIX = CLAUDE_CODE + "-"  # @anthropic-ai/claude-code-linux-x64
@@ -754,7 +754,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
     from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
     from pinman.profile.profiles import find_profile
-    from pinman.health.rollback import run_env
+    from pinman.health.prober import run_env
 
     profile = find_profile(name, cwd, paths)
     if not dry_run:
@@ -827,7 +827,7 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
     from pinman.health.classify import classify
     from pinman.state.journal import Entry, Journal
     from pinman.redact import secret_values
-    from pinman.health.rollback import make_prober
+    from pinman.health.prober import make_prober
 
     # Always the CLI probe: a direct HTTP request says nothing about what the candidate sends.
     as_cli = replace(profile, health=replace(profile.health, probe="cli"))
