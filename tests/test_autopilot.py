@@ -17,7 +17,7 @@ from pinman.runtime.choice import write_global
 from pinman.autopilot import handler, notices, scripts
 from pinman.autopilot.files import HookFiles
 from pinman.autopilot.settings import user_settings
-from pinman.health.classify import Kind, Outcome
+from pinman.health.outcome import Kind, Outcome
 from pinman.state.journal import Journal
 from pinman.paths import Paths
 from pinman.health.report import CheckReport

@@ -8,7 +8,9 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from pinman.health.classify import ADVICE, FALLBACK_RULES, RULES, Kind, classify, layers
+from pinman.health.outcome import ADVICE, Kind
+from pinman.health.classify_rules import FALLBACK_RULES, RULES
+from pinman.health.classify import classify, layers
 from pinman.fingerprint.fakeapi import error_body, litellm_wrap
 from pinman.health.result import ProbeResult
 from pinman.health.cli_probe import result_from_cli

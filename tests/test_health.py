@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pinman.health.classify import Kind, classify
+from pinman.health.outcome import Kind
+from pinman.health.classify import classify
 from pinman.errors import HealthError
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.health.result import REDACTED, ProbeResult, scrub, secret_values

@@ -9,7 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pinman.health.classify import Kind, Outcome, classify
+from pinman.health.outcome import Kind, Outcome
+from pinman.health.classify import classify
 from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, FakeAPI
 from pinman.health.result import ProbeResult
 from pinman.health.cli_probe import probe_cli

@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT
 
-from pinman.health.classify import Kind, Outcome, classify
+from pinman.health.outcome import Kind, Outcome
+from pinman.health.classify import classify
 from pinman.health.result import ProbeResult
 from pinman.health.cli_probe import result_from_cli
 from pinman.health.http_probe import result_from_http

@@ -15,7 +15,8 @@ from cli_support import PINMAN, pinman, user_env
 
 from pinman.cli import commands
 from pinman.runtime import resolution
-from pinman.health.classify import Kind, classify
+from pinman.health.outcome import Kind
+from pinman.health.classify import classify
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.health.result import Waiting
 from pinman.health.cli_probe import probe_cli

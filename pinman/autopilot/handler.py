@@ -119,7 +119,8 @@ def client_version(payload: Mapping[str, Any], environ: Mapping[str, str]) -> st
 
 def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
     """('schema' | another outcome kind, the Outcome) of the failure text."""
-    from pinman.health.classify import Kind, classify
+    from pinman.health.outcome import Kind
+    from pinman.health.classify import classify
     from pinman.health.result import ProbeResult
 
     text = str(payload.get("last_assistant_message") or payload.get("error") or "")

@@ -24,7 +24,7 @@ from pinman.fingerprint.proxy import Recorded
 from pinman.names import CLAUDE_CODE, Progress
 
 if TYPE_CHECKING:
-    from pinman.health.classify import Outcome
+    from pinman.health.outcome import Outcome
     from pinman.install.store import Install
 
 SCHEMA = 1

@@ -16,7 +16,7 @@ from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal, endpoint_of
 
 if TYPE_CHECKING:
-    from pinman.health.classify import Outcome
+    from pinman.health.outcome import Outcome
     from pinman.npm.registry import Registry
     from pinman.profile.profiles import Profile
     from pinman.runtime.resolution import Target

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pinman.errors import ExitCode
 
 if TYPE_CHECKING:
-    from pinman.health.classify import Outcome
+    from pinman.health.outcome import Outcome
 
 
 

@@ -30,7 +30,7 @@ from pinman.names import CLAUDE_CODE
 from pinman.names import Progress
 
 if TYPE_CHECKING:
-    from pinman.health.classify import Outcome
+    from pinman.health.outcome import Outcome
     from pinman.profile.profiles import BrokenProfile, Profile
     from pinman.npm.registry import Registry
     from pinman.health.prober import Prober
