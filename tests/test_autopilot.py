@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from cli_support import pinman
 
-from pinman.runtime import activation
+from pinman.runtime.choice import write_global
 from pinman.autopilot import handler, notices, scripts
 from pinman.autopilot.files import HookFiles
 from pinman.autopilot.settings import user_settings
-from pinman.health.classify import Kind, Outcome
+from pinman.health.outcome import Kind, Outcome
 from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.health.rollback import CheckReport
+from pinman.health.report import CheckReport
 
 OTHER = {
     "model": "opus",
@@ -285,7 +285,7 @@ def team(pinman_home: Paths, tmp_path: Path) -> Path:
     p = pinman_home.user_profiles / "team.toml"
     p.parent.mkdir(parents=True)
     p.write_text(f'[claude-code]\nversion = "{V_NEW}"\n')
-    activation.write_global(pinman_home, "team")
+    write_global(pinman_home, "team")
     work = tmp_path / "work"
     work.mkdir()
     return work
@@ -420,7 +420,7 @@ def test_the_hook_entry_point_logs_and_never_raises(pinman_home: Paths, team: Pa
 
 
 def test_probes_carry_pinman_probe(tmp_path: Path) -> None:
-    from pinman.health.probe import probe_cli
+    from pinman.health.cli_probe import probe_cli
 
     fake = tmp_path / "claude"
     out = tmp_path / "env.txt"

@@ -16,7 +16,7 @@ from pinman.bisect import driver as bisect
 from pinman.bisect.report import BisectReport, Event
 from pinman.bisect.search import OK, SCHEMA, Probe, SearchResult, probe_budget, search
 from pinman.state.bisect_state import load_state, state_path
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE

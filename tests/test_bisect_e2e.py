@@ -20,10 +20,11 @@ import pytest
 from cli_support import pinman
 from e2e_support import REAL_HOME
 
-from pinman.health.classify import Kind, classify
+from pinman.health.outcome import Kind
+from pinman.health.classify import classify
 from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
 from pinman.fingerprint.fingerprints import Diff, mentions
-from pinman.health.probe import probe_cli
+from pinman.health.cli_probe import probe_cli
 from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE

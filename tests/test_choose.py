@@ -1,5 +1,5 @@
 """Which profile runs here: PINMAN_PROFILE > the nearest .pinman.toml walking up > the global
-choice of `pinman use`, and where each answer came from (`activation.choose`)."""
+choice of `pinman use`, and where each answer came from (`choice.choose`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pinman.runtime import activation
-from pinman.runtime.activation import Choice, choose
+from pinman.runtime.choice import Choice, choose, write_global
 from pinman.errors import ProfileError
 from pinman.paths import Paths
 
@@ -27,12 +26,12 @@ def tree(tmp_path: Path) -> Path:
 
 
 def test_the_global_choice_applies_outside_any_project(pinman_home: Paths, tmp_path: Path) -> None:
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     assert choose(tmp_path, pinman_home, {}) == Choice("stable", "global", str(pinman_home.global_choice), None)
 
 
 def test_the_nearest_project_file_wins_over_the_global_choice(pinman_home: Paths, tree: Path) -> None:
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     inner = tree / "inner"
     assert choose(tree, pinman_home, {}) == Choice("team", "project", str(tree / ".pinman.toml"), tree)
     assert choose(inner, pinman_home, {}) == Choice("legacy", "project", str(inner / ".pinman.toml"), inner)
@@ -41,7 +40,7 @@ def test_the_nearest_project_file_wins_over_the_global_choice(pinman_home: Paths
 
 
 def test_pinman_profile_wins_over_project_and_global(pinman_home: Paths, tree: Path) -> None:
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     got = choose(tree / "inner" / "deep", pinman_home, {"PINMAN_PROFILE": "latest"})
     assert got == Choice("latest", "env", "PINMAN_PROFILE", tree / "inner")  # the project root still known
     assert choose(tree, pinman_home, {"PINMAN_PROFILE": ""}).name == "team"  # empty is unset
@@ -49,7 +48,7 @@ def test_pinman_profile_wins_over_project_and_global(pinman_home: Paths, tree: P
 
 def test_a_project_file_that_chooses_nothing_falls_to_the_global_choice(pinman_home: Paths, tree: Path) -> None:
     """It does not reach up to the outer project: the nearest file is the project."""
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     got = choose(tree / "bare" / "sub", pinman_home, {})
     assert got == Choice("stable", "global", str(pinman_home.global_choice), tree / "bare")
 
@@ -62,13 +61,13 @@ def test_nothing_chosen_anywhere_is_one_error_with_a_hint(pinman_home: Paths, tr
 
 
 def test_a_bad_name_in_pinman_profile_is_refused_not_looked_up(pinman_home: Paths, tmp_path: Path) -> None:
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     with pytest.raises(ProfileError):
         choose(tmp_path, pinman_home, {"PINMAN_PROFILE": "../etc"})
 
 
 def test_the_process_environment_is_the_default(pinman_home: Paths, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     monkeypatch.setenv("PINMAN_PROFILE", "legacy")
     assert choose(tmp_path, pinman_home).source == "env"

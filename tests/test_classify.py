@@ -8,9 +8,13 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from pinman.health.classify import ADVICE, FALLBACK_RULES, RULES, Kind, classify, layers
+from pinman.health.outcome import ADVICE, Kind
+from pinman.health.classify_rules import FALLBACK_RULES, RULES
+from pinman.health.classify import classify, layers
 from pinman.fingerprint.fakeapi import error_body, litellm_wrap
-from pinman.health.probe import ProbeResult, result_from_cli, result_from_http
+from pinman.health.result import ProbeResult
+from pinman.health.cli_probe import result_from_cli
+from pinman.health.http_probe import result_from_http
 
 
 def http(status: int, body: Any) -> ProbeResult:
@@ -761,7 +765,7 @@ def test_classify(case: Case) -> None:
 def test_what_decoding_unescapes_is_scrubbed_after_judging() -> None:
     """The probe scrubbed the raw text, but a `\\u`-escaped key is plain once the nested JSON is
     decoded: the outcome is scrubbed again with the same secrets."""
-    from pinman.health.probe import ProbeResult
+    from pinman.health.result import ProbeResult
 
     key = "gw-plain-key-0123456789abcdef"
     escaped = "".join(f"\\u{ord(c):04x}" for c in key)

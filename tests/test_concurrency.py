@@ -23,11 +23,13 @@ import secret_guard
 from cli_support import PINMAN
 from kill_support import python_script
 
-from pinman.runtime.activation import pointer_path, read_global, read_overrides, read_pointer
+from pinman.runtime.pointers import pointer_path, read_pointer
+from pinman.runtime.choice import read_global
+from pinman.state.overrides import read_overrides
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
-from pinman.install.store import Install, Store
+from pinman.install.store import Install, Store, validate_version
 
 pytestmark = pytest.mark.e2e
 

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from pinman.runtime import activation
+from pinman.runtime.shim import ensure_shim, path_line, shim_text
 from pinman.health.doctor import check_path, check_settings, check_shim, check_tools
 from pinman.paths import Paths
 
@@ -18,13 +18,13 @@ def _exe(folder: Path) -> Path:
 
 
 def test_shim_first_on_path_is_ok(pinman_home: Paths) -> None:
-    activation.ensure_shim(pinman_home)
+    ensure_shim(pinman_home)
     findings = check_path(pinman_home, {"PATH": str(pinman_home.bin)})
     assert [f.level for f in findings] == ["ok"]
 
 
 def test_shadowing_binaries_are_named_with_a_fix(pinman_home: Paths, tmp_path: Path) -> None:
-    activation.ensure_shim(pinman_home)
+    ensure_shim(pinman_home)
     npm_global = _exe(tmp_path / "lib" / "node_modules" / "@anthropic-ai" / "claude-code" / "bin")
     npm_bin = tmp_path / "npm-bin"
     npm_bin.mkdir()
@@ -33,7 +33,7 @@ def test_shadowing_binaries_are_named_with_a_fix(pinman_home: Paths, tmp_path: P
     path = os.pathsep.join([str(npm_bin), str(pinman_home.bin), str(native.parent)])
     findings = check_path(pinman_home, {"PATH": path})
     assert findings[0].level == "error" and "comes before the pinman shim" in findings[0].message
-    assert activation.path_line(pinman_home) in findings[0].fix
+    assert path_line(pinman_home) in findings[0].fix
     fixes = " ".join(f.fix for f in findings)
     assert "npm uninstall -g @anthropic-ai/claude-code" in fixes
     assert f"rm {native}" in fixes
@@ -77,14 +77,14 @@ def test_clean_settings_are_ok(tmp_path: Path) -> None:
 def test_tools_and_shim_state(pinman_home: Paths) -> None:
     assert {f.message.split()[0] for f in check_tools()} == {"npm", "node"}
     assert check_shim(pinman_home)[0].level == "warn"
-    activation.ensure_shim(pinman_home)
+    ensure_shim(pinman_home)
     assert check_shim(pinman_home)[0].level == "ok"
 
 
 def test_pinman_home_bin_holds_the_shim(tmp_path: Path) -> None:
     paths = Paths.from_env({"PINMAN_HOME": str(tmp_path / "ci")})
     assert paths.shim == tmp_path / "ci" / "bin" / "claude"
-    assert activation.path_line(paths) == f'export PATH="{tmp_path / "ci" / "bin"}:$PATH"'
+    assert path_line(paths) == f'export PATH="{tmp_path / "ci" / "bin"}:$PATH"'
 
 
 def test_without_pinman_home_the_shim_stays_in_the_user_data_folder(monkeypatch) -> None:
@@ -95,11 +95,11 @@ def test_without_pinman_home_the_shim_stays_in_the_user_data_folder(monkeypatch)
 
 
 def test_a_shim_left_at_the_old_place_is_reported(pinman_home: Paths) -> None:
-    activation.ensure_shim(pinman_home)
+    ensure_shim(pinman_home)
     old = pinman_home.data / "bin" / "claude"
     old.parent.mkdir(parents=True)
-    old.write_text(activation.shim_text(pinman_home))
+    old.write_text(shim_text(pinman_home))
     findings = check_shim(pinman_home)
     assert findings[0].level == "ok"
     assert findings[1].level == "warn" and str(old) in findings[1].message and str(pinman_home.shim) in findings[1].message
-    assert activation.path_line(pinman_home) in findings[1].fix
+    assert path_line(pinman_home) in findings[1].fix

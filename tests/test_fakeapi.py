@@ -362,7 +362,7 @@ def test_every_mode_is_listed() -> None:
 @pytest.mark.parametrize("mode, rule", [("bedrock", "bedrock_extraneous_key"), ("vertex", "vertex_unknown_name")])
 def test_cloud_gateway_wordings_name_the_extra_key(api: FakeAPI, mode: str, rule: str) -> None:
     from pinman.health.classify import classify
-    from pinman.health.probe import result_from_http
+    from pinman.health.http_probe import result_from_http
 
     api.mode = mode
     r = post(api, body={**BODY, "thinking": {"type": "adaptive"}})

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from pinman.health.classify import Kind, classify
+from pinman.health.outcome import Kind
+from pinman.health.classify import classify
 from pinman.errors import HealthError
 from pinman.fingerprint.fakeapi import FakeAPI
-from pinman.health.probe import REDACTED, ProbeResult, probe_cli, probe_http, result_from_cli, scrub, secret_values
+from pinman.health.result import REDACTED, ProbeResult, scrub, secret_values
+from pinman.health.cli_probe import probe_cli, result_from_cli
+from pinman.health.http_probe import probe_http
 
 KEY = "sk-ant-api03-probe-test-KEY-0123456789abcdef"
 TOKEN = "gw-token-0123456789-abcdef"

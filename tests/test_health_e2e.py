@@ -9,9 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
-from pinman.health.classify import Kind, Outcome, classify
+from pinman.health.outcome import Kind, Outcome
+from pinman.health.classify import classify
 from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, FakeAPI
-from pinman.health.probe import ProbeResult, probe_cli
+from pinman.health.result import ProbeResult
+from pinman.health.cli_probe import probe_cli
 from pinman.install.store import Install
 
 pytestmark = pytest.mark.e2e

@@ -12,8 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT
 
-from pinman.health.classify import Kind, Outcome, classify
-from pinman.health.probe import ProbeResult, result_from_cli, result_from_http, result_from_sdk
+from pinman.health.outcome import Kind, Outcome
+from pinman.health.classify import classify
+from pinman.health.result import ProbeResult
+from pinman.health.cli_probe import result_from_cli
+from pinman.health.http_probe import result_from_http
+from pinman.health.sdk_probe import result_from_sdk
 
 _NEVER_SCHEMA = {401, 402, 403, 429, 529}  # no version change fixes these: never a rollback
 

@@ -17,8 +17,10 @@ from pathlib import Path
 import pytest
 from hostile_world import World, one_line_error, world
 
-from pinman.runtime import activation
-from pinman.runtime.activation import Pointer
+from pinman.runtime.choice import write_global
+from pinman.runtime.pointers import pointer_path, write_pointer
+from pinman.runtime.shim import ensure_shim
+from pinman.runtime.pointers import Pointer
 from pinman.paths import Paths
 
 
@@ -150,7 +152,7 @@ def test_env_values_reach_claude_verbatim_and_nothing_executes(using_a: World, t
     values = _hostile_values(canary)
     w.profile("hostile", "1.0.1", _toml_env(values))
     assert w.pinman("use", "hostile").code == 0
-    ptr = activation.pointer_path(w.paths, None, "hostile")
+    ptr = pointer_path(w.paths, None, "hostile")
     text = ptr.read_text()
     assert w.claude("--version").out.startswith("1.0.1")  # sources the pointer, runs its env function
     dump = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith('H_')}))"
@@ -178,9 +180,9 @@ def test_the_shim_applies_a_pointer_verbatim(pinman_home: Paths, tmp_path: Path)
     src.write_text("")
     os.utime(src, (1, 1))
     version = f"1.0.1'; touch {canary}; '$(touch {canary})"
-    activation.write_pointer(pinman_home, None, Pointer("p", version, binary, src, values))
-    activation.write_global(pinman_home, "p")
-    activation.ensure_shim(pinman_home)
+    write_pointer(pinman_home, None, Pointer("p", version, binary, src, values))
+    write_global(pinman_home, "p")
+    ensure_shim(pinman_home)
     env = {"PATH": os.environ["PATH"], "PINMAN_HOME": str(pinman_home.config.parent)}
     args = ["$(touch CANARY)", "a b", "'", ""]
     r = subprocess.run([str(pinman_home.shim), *args], cwd=tmp_path, env=env, capture_output=True, text=True)

@@ -22,7 +22,11 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT, assert_file_line, assert_one_line
 
-from pinman.runtime import activation
+from pinman.runtime.choice import read_global, write_global
+from pinman.runtime.pointers import Pointer, pointer_path, record_project_choice, write_pointer
+from pinman.runtime.shim import ensure_shim, shim_text
+from pinman.state.overrides import read_overrides
+from pinman.install.store import validate_version
 from pinman.profile import profiles, trust
 from pinman.errors import PinmanError, ProfileError
 from pinman.paths import Paths
@@ -107,7 +111,7 @@ def test_any_project_file_gives_a_choice_or_an_error_with_file_and_line(scratch:
 
 def _shim_reader(paths: Paths) -> str:
     """The real shim, stopped right after it has chosen from `.pinman.toml`: it prints the name."""
-    text = activation.shim_text(paths, python="/bin/false")
+    text = shim_text(paths, python="/bin/false")
     marker = 'if [ -z "$_pm_name" ] && [ -f '
     assert marker in text
     return text.replace(marker, "printf 'NAME=%s\\n' \"$_pm_name\"; exit 0\n" + marker, 1)
@@ -143,10 +147,10 @@ def test_the_shim_runs_only_what_pinman_chose_from_a_project_file(scratch: Path,
     assert not _runnable(_shim_choice(scratch, paths, root))  # nothing recorded yet: the slow path
     if isinstance(py, ProfileFileError):
         with pytest.raises(ProfileFileError):
-            activation.record_project_choice(paths, root)
+            record_project_choice(paths, root)
         assert not _runnable(_shim_choice(scratch, paths, root))
         return
-    assert activation.record_project_choice(paths, root) == py.profile
+    assert record_project_choice(paths, root) == py.profile
     assert _shim_choice(scratch, paths, root) == (py.profile or "")
 
 
@@ -159,7 +163,7 @@ def test_bom_and_crlf_project_files_take_the_fast_path(scratch: Path, text: str)
     root.mkdir(exist_ok=True)
     paths = Paths.from_env({"PINMAN_HOME": str(scratch / "home")})
     assert _read_project(root, _utf8(text)).profile == "stable"  # type: ignore[union-attr]
-    activation.record_project_choice(paths, root)
+    record_project_choice(paths, root)
     assert _shim_choice(scratch, paths, root) == "stable"
 
 
@@ -183,12 +187,12 @@ def test_any_env_value_reaches_claude_verbatim_through_the_pointer(scratch: Path
     version string is), the binary gets exactly that value and nothing in it runs."""
     paths = Paths.from_env({"PINMAN_HOME": str(scratch / "home-env")})
     if not paths.shim.exists():
-        activation.ensure_shim(paths)
-        activation.write_global(paths, "p")
+        ensure_shim(paths)
+        write_global(paths, "p")
     src = scratch / "env-src.toml"
     src.touch()
     printenv = Path(shutil.which("printenv") or "/usr/bin/printenv")
-    activation.write_pointer(paths, None, activation.Pointer("p", version, printenv, src, {"H_VALUE": value}))
+    write_pointer(paths, None, Pointer("p", version, printenv, src, {"H_VALUE": value}))
     cwd = scratch / "env-cwd"  # no .pinman.toml here or above: the global choice `p` runs
     cwd.mkdir(exist_ok=True)
     out = subprocess.run([str(paths.shim), "H_VALUE"], cwd=cwd, capture_output=True,
@@ -362,7 +366,7 @@ def test_any_global_choice_file_gives_a_name_or_an_error(scratch: Path, data: by
     paths.global_choice.write_bytes(data)
 
     def read() -> None:
-        name = activation.read_global(paths)
+        name = read_global(paths)
         assert name is None or profiles.validate_name(name) == name
 
     _try(read, paths.global_choice)
@@ -376,7 +380,7 @@ def test_any_overrides_file_gives_overrides_or_an_error(scratch: Path, data: byt
     paths.overrides.write_bytes(data)
 
     def read() -> None:
-        for key, ov in activation.read_overrides(paths).items():
+        for key, ov in read_overrides(paths).items():
             assert isinstance(key, str) and isinstance(ov.version, str) and isinstance(ov.reason, str)
             assert ov.previous is None or isinstance(ov.previous, str)
             assert isinstance(ov.at, float)
@@ -431,8 +435,8 @@ def test_any_pointer_file_gives_current_or_an_error(scratch: Path, data: bytes) 
     from pinman.views.status import describe_current
 
     paths = _home(scratch, "pointer")
-    activation.write_global(paths, "p")
-    ptr = activation.pointer_path(paths, None, "p")
+    write_global(paths, "p")
+    ptr = pointer_path(paths, None, "p")
     ptr.parent.mkdir(parents=True, exist_ok=True)
     ptr.write_bytes(data)
     os.utime(ptr)  # fresher than the profile: pinman takes it at its word if it can read it

@@ -24,7 +24,10 @@ from pathlib import Path
 import pytest
 from hostile_world import World, one_line_error, world
 
-from pinman.runtime import activation
+from pinman.runtime.choice import read_global
+from pinman.runtime.pointers import pointer_path
+from pinman.state.overrides import read_overrides
+from pinman.install.store import validate_version
 from pinman.profile import trust
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.state.journal import Journal
@@ -77,7 +80,7 @@ def _replaced(link: Path) -> None:
 
 def test_symlink_at_a_pointer_is_replaced(using_a: World, victim: Path) -> None:
     w = using_a
-    ptr = activation.pointer_path(w.paths, None, "b")
+    ptr = pointer_path(w.paths, None, "b")
     _plant(ptr, victim)
     assert w.pinman("use", "b").code == 0
     _untouched(victim)
@@ -340,8 +343,8 @@ def _still_whole(w: World, runs: str = "1.0.1") -> None:
     assert w.runs() == runs
     found = list_profiles(w.cwd, w.paths)
     assert not found.broken, [b.error.message for b in found.broken]
-    activation.read_global(w.paths)
-    activation.read_overrides(w.paths)
+    read_global(w.paths)
+    read_overrides(w.paths)
     trust.list_trusted(w.paths)
     list(Journal(w.paths).entries())
     assert w.leftovers() == [] or all(n.startswith("build-") is False for n in w.leftovers())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pinman.runtime import activation
+from pinman.runtime.choice import write_global
 from pinman.state.bisect_state import State, save_state, state_path
 from pinman.views.inventory import profile_rows, protected
 from pinman.state.journal import Entry, Journal
@@ -12,7 +12,7 @@ from pinman.paths import Paths
 
 
 def test_prune_keeps_used_known_good_and_a_paused_bisects_installs(pinman_home: Paths, tmp_path: Path) -> None:
-    activation.write_global(pinman_home, "legacy")  # built-in legacy pins 1.0.100
+    write_global(pinman_home, "legacy")  # built-in legacy pins 1.0.100
     Journal(pinman_home).append(Entry("check", "stable", "2.1.300", endpoint="http://h:1", outcome="ok"))
     save_state(state_path(pinman_home, "stable", "http://h:1"),
                State("stable", "http://h:1", "2.1.300", "2.1.331", installed=["2.1.310", "2.1.320"]))

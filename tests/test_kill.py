@@ -23,17 +23,18 @@ from e2e_support import seed, serve_packuments, write_fake_npm
 from kill_support import Campaign, Run, Scenario, campaign, python_script
 from test_team import NPM_WRAPPER, PLATFORMS, claude_doc, native_doc, native_sri, sri
 
-from pinman.runtime import activation
+from pinman.runtime.choice import write_global
 from pinman.state import journal
 from pinman.team.edits import STARTER
 from pinman.profile import trust
-from pinman.runtime.activation import read_global, read_overrides
+from pinman.runtime.choice import read_global
+from pinman.state.overrides import read_overrides
 from pinman.paths import Paths
 from pinman.profile.profiles import find_profile, load_profile
 from pinman.profile.project import read_project_file
 from pinman.runtime.resolution import activate
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store, native_platform_keys
+from pinman.install.store import Install, Store, native_platform_keys, validate_version
 
 pytestmark = pytest.mark.e2e
 
@@ -159,7 +160,7 @@ def test_kill_use(real: dict[str, str], real_store: Store, real_env: dict[str, s
         for name, v in versions.items():
             user_profile(paths, name, v, real[v])
         point_at(run, "old", None)
-        activation.write_global(paths, "old")
+        write_global(paths, "old")
 
     def verify(run: Run) -> list[str]:
         chosen = read_global(run.paths)
@@ -183,7 +184,7 @@ def test_kill_use_local(real: dict[str, str], real_store: Store, real_env: dict[
         (run.repo / ".pinman.toml").write_text('# this project\nprofile = "old"\n')
         point_at(run, "old", run.repo)
         point_at(run, "old", None)
-        activation.write_global(paths, "old")
+        write_global(paths, "old")
 
     def verify(run: Run) -> list[str]:
         chosen = read_project_file(run.repo).profile
@@ -214,7 +215,7 @@ def test_kill_rollback(real: dict[str, str], real_store: Store, real_env: dict[s
         (run.repo / ".pinman.toml").write_text('profile = "team"\n')
         point_at(run, "team", None)
         point_at(run, "team", run.repo)
-        activation.write_global(paths, "team")
+        write_global(paths, "team")
         j = journal.Journal(paths)
         j.append(journal.Entry("check", "team", V2, endpoint=endpoint, outcome="ok", ts=time.time() - 60))
         j.append(journal.Entry("check", "team", V1, endpoint=endpoint, outcome="schema"))
@@ -245,7 +246,7 @@ def test_kill_install(fake_store: Store, fake_env: dict[str, str], tmp_path: Pat
         paths = world(run, fake_store, ("2.1.300",))
         user_profile(paths, "cur", "2.1.300", sri("2.1.300"))
         point_at(run, "cur", None)
-        activation.write_global(paths, "cur")
+        write_global(paths, "cur")
 
     def verify(run: Run) -> list[str]:
         got = run.claude_version(run.work)
@@ -285,7 +286,7 @@ def test_kill_use_that_installs(fake_store: Store, fake_env: dict[str, str], tmp
         for name, v in versions.items():
             user_profile(paths, name, v, sri(v))
         point_at(run, "cur", None)
-        activation.write_global(paths, "cur")
+        write_global(paths, "cur")
 
     def verify(run: Run) -> list[str]:
         chosen = read_global(run.paths)

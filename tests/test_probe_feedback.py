@@ -15,12 +15,14 @@ from cli_support import PINMAN, pinman, user_env
 
 from pinman.cli import checks
 from pinman.runtime import resolution
-from pinman.health.classify import Kind, classify
+from pinman.health.outcome import Kind
+from pinman.health.classify import classify
 from pinman.fingerprint.fakeapi import FakeAPI
-from pinman.health.probe import Waiting, probe_cli
+from pinman.health.result import Waiting
+from pinman.health.cli_probe import probe_cli
 from pinman.paths import Paths
 from pinman.profile.profiles import find_profile
-from pinman.health.rollback import make_prober
+from pinman.health.prober import make_prober
 
 OK_JSON = '{"type":"result","subtype":"success","is_error":false,"result":"OK"}'
 

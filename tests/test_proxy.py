@@ -348,7 +348,7 @@ def test_real_client_through_the_proxy_sees_what_it_sees_directly(
     real_install: RealInstall, version: str
 ) -> None:
     from pinman.health.classify import classify
-    from pinman.health.probe import probe_cli
+    from pinman.health.cli_probe import probe_cli
 
     binary = real_install(version).binary
     base = {"PATH": os.environ["PATH"], "ANTHROPIC_API_KEY": KEY}

@@ -17,7 +17,7 @@ import pytest
 from cli_support import claude, pinman
 from e2e_support import dead_registry, serve_packuments
 
-from pinman.runtime import activation
+from pinman.runtime.shim import ensure_shim
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 
@@ -128,7 +128,7 @@ def shim_home(pinman_home: Paths, seeded_home: Callable[..., object]) -> Paths:
     """1.0.100 installed, a profile following `latest`, the shim in place, no pointer yet."""
     seeded_home(V1)
     _profile(pinman_home, "edge", "latest")
-    activation.ensure_shim(pinman_home)
+    ensure_shim(pinman_home)
     return pinman_home
 
 

@@ -13,14 +13,17 @@ from typing import Any
 
 import pytest
 
-from pinman.runtime import activation, resolution
+from pinman.runtime import resolution
+from pinman.state.overrides import get_override
+from pinman.install.store import validate_version
 from pinman.errors import ExitCode, ProfileError
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 from pinman.views.inventory import status_rows
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
 from pinman.profile.profiles import find_profile, load_profile
-from pinman.health.rollback import check, manual_rollback
+from pinman.health.rollback import check
+from pinman.health.manual import manual_rollback
 
 EP = "http://127.0.0.1:4000"
 SCHEMA_BODY = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'
@@ -76,7 +79,7 @@ def rolled_back(paths: Paths, tmp_path: Path) -> Any:
 
 def test_an_override_records_the_pin_it_replaced(pinman_home: Paths, profile_file: Path, tmp_path: Path) -> None:
     rolled_back(pinman_home, tmp_path)
-    ov = activation.get_override(pinman_home, "team", None)
+    ov = get_override(pinman_home, "team", None)
     assert ov is not None and (ov.version, ov.pin_spec, ov.pin_version) == ("1.0.100", "2.1.331", "2.1.331")
     doc = json.loads(pinman_home.overrides.read_text())
     assert doc["overrides"]["team"]["pin_spec"] == "2.1.331"
@@ -92,7 +95,7 @@ def test_the_check_returns_to_the_pin_once_the_endpoint_accepts_it(pinman_home: 
     assert r.recovered is not None and (r.recovered["from"], r.recovered["to"]) == ("1.0.100", "2.1.331")
     assert r.detail == "team is back on 2.1.331: the endpoint accepts it again"
     assert r.to_json()["recovered"]["to"] == "2.1.331"
-    assert activation.get_override(pinman_home, "team", None) is None
+    assert get_override(pinman_home, "team", None) is None
     assert resolution.target(pinman_home, team).version == "2.1.331"
     last = Journal(pinman_home).history("team")[0]
     assert (last.event, last.version, last.previous, last.endpoint) == ("recovered", "2.1.331", "1.0.100", EP)
@@ -141,7 +144,7 @@ def test_a_rollback_by_hand_is_not_undone_by_a_check(pinman_home: Paths, profile
     r = check(pinman_home, team, prober=probe)
     assert probe.calls == ["1.0.100"] and r.action == "ok"  # the user's decision stands
     assert resolution.target(pinman_home, team).version == "1.0.100"
-    ov = activation.get_override(pinman_home, "team", None)
+    ov = get_override(pinman_home, "team", None)
     assert ov is not None and ov.pin_spec == "2.1.331"  # it still belongs to the pin it replaced
 
 
@@ -162,7 +165,7 @@ def test_a_second_rollback_still_replaces_the_first_pin(pinman_home: Paths, prof
     r = check(pinman_home, team, prober=probe)
     assert probe.calls == ["1.0.100", "2.1.331", "1.0.90"]  # the pin is tried before going further back
     assert r.rollback == {"from": "1.0.100", "to": "1.0.90"}
-    ov = activation.get_override(pinman_home, "team", None)
+    ov = get_override(pinman_home, "team", None)
     assert ov is not None and (ov.version, ov.previous, ov.pin_spec) == ("1.0.90", "1.0.100", "2.1.331")
 
 
@@ -186,7 +189,7 @@ def test_a_new_pin_outdates_the_override(pinman_home: Paths, profile_file: Path,
     probe = Script({"2.1.45": ok})
     r = check(pinman_home, team, prober=probe)
     assert probe.calls == ["2.1.45"] and r.action == "ok" and r.override_dropped == note
-    assert activation.get_override(pinman_home, "team", None) is None  # gone from the file
+    assert get_override(pinman_home, "team", None) is None  # gone from the file
     dropped = next(e for e in Journal(pinman_home).history("team") if e.event == "dropped")
     assert (dropped.version, dropped.previous, dropped.message) == ("1.0.100", "2.1.331", note)
     row = next(r for r in status_rows(pinman_home, tmp_path) if r["name"] == "team")

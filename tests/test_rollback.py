@@ -8,13 +8,17 @@ from typing import Any
 
 import pytest
 
-from pinman.runtime import activation, resolution
+from pinman.runtime import resolution
+from pinman.runtime.pointers import Pointer, pointer_path, pointers, write_pointer
+from pinman.state.overrides import get_override
+from pinman.install.store import validate_version
 from pinman.errors import ExitCode, PinmanError
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
 from pinman.profile.profiles import find_profile
-from pinman.health.rollback import check, manual_rollback, reset
+from pinman.health.rollback import check
+from pinman.health.manual import manual_rollback, reset
 
 EP = "http://127.0.0.1:4000"
 SCHEMA_BODY = ('API Error: 400 {"type":"error","error":{"type":"invalid_request_error",'
@@ -80,7 +84,7 @@ def test_schema_rolls_back_to_last_known_good_after_reprobing_it(pinman_home: Pa
     assert r.action == "rolled-back" and r.exit_code == ExitCode.ROLLED_BACK
     assert r.rollback == {"from": "2.1.331", "to": "1.0.100"}
     assert r.outcome.rejected == "thinking"
-    ov = activation.get_override(pinman_home, "team", None)
+    ov = get_override(pinman_home, "team", None)
     assert ov is not None and ov.version == "1.0.100" and ov.previous == "2.1.331"
     assert "thinking" in ov.reason
     assert resolution.target(pinman_home, team).version == "1.0.100"
@@ -94,7 +98,7 @@ def test_known_good_failing_too_means_the_endpoint_changed(pinman_home: Paths, t
     r = check(pinman_home, team, prober=Script({"2.1.331": schema, "1.0.100": schema}))
     assert r.action == "endpoint-changed" and r.exit_code == ExitCode.BROKEN
     assert "endpoint changed" in r.detail
-    assert activation.get_override(pinman_home, "team", None) is None
+    assert get_override(pinman_home, "team", None) is None
 
 
 def test_no_known_good_points_at_manual_options(pinman_home: Paths, team: Any) -> None:
@@ -116,13 +120,13 @@ def test_non_schema_failures_never_roll_back(pinman_home: Paths, team: Any, resu
     r = check(pinman_home, team, prober=probe)
     assert probe.calls == ["2.1.331"]
     assert r.outcome.kind.value == kind and r.action == "not-client" and r.exit_code == ExitCode.NOT_CLIENT
-    assert activation.get_override(pinman_home, "team", None) is None
+    assert get_override(pinman_home, "team", None) is None
 
 
 def test_auto_rollback_off_only_reports(pinman_home: Paths, team: Any) -> None:
     _good(pinman_home, "1.0.100")
     r = check(pinman_home, team, prober=Script({"2.1.331": schema}), auto_rollback=False)
-    assert r.action == "reported" and activation.get_override(pinman_home, "team", None) is None
+    assert r.action == "reported" and get_override(pinman_home, "team", None) is None
 
 
 def test_manual_rollback_and_reset(pinman_home: Paths, team: Any) -> None:
@@ -160,7 +164,7 @@ def test_rollback_restores_the_sdk_that_was_known_good_with_the_cli(
     assert calls == [("2.1.331", None), ("1.0.100", "0.40.0")]  # the known-good *pair* is re-probed
     assert installed == ["0.40.0"]
     assert r.rollback == {"from": "2.1.331", "to": "1.0.100", "sdk_from": "1.13.0", "sdk_to": "0.40.0"}
-    ov = activation.get_override(pinman_home, "team", None)
+    ov = get_override(pinman_home, "team", None)
     assert ov is not None and (ov.version, ov.sdk_version) == ("1.0.100", "0.40.0")
     assert sdk.override_version(pinman_home, team) == "0.40.0"
     latest = Journal(pinman_home).history("team")
@@ -178,19 +182,19 @@ def test_repoint_turns_a_refused_pointer_write_into_a_fresh_resolve(pinman_home:
 
     src = tmp_path / "legacy.toml"
     src.write_text('[claude-code]\nversion = "1.0.100"\n')
-    ptr = activation.write_pointer(pinman_home, tmp_path, activation.Pointer("legacy", "1.0.100", tmp_path, src, {}))
-    assert activation.pointers(pinman_home, "legacy") == [(ptr, tmp_path)]
+    ptr = write_pointer(pinman_home, tmp_path, Pointer("legacy", "1.0.100", tmp_path, src, {}))
+    assert pointers(pinman_home, "legacy") == [(ptr, tmp_path)]
 
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise IsADirectoryError(errno.EISDIR, "Is a directory", str(ptr))
 
-    monkeypatch.setattr(activation, "write_pointer", refuse)
+    monkeypatch.setattr(resolution, "write_pointer", refuse)
     monkeypatch.setattr(resolution, "installed", lambda paths, version: object())  # as if 1.0.100 were here
     monkeypatch.setattr(resolution, "pointer_for", lambda *a, **k: None)
     assert resolution.repoint(pinman_home, "legacy") == 1
     assert not ptr.exists()
 
-    ptr = activation.pointer_path(pinman_home, tmp_path, "legacy")
+    ptr = pointer_path(pinman_home, tmp_path, "legacy")
     ptr.write_text("_pm_ver='1.0.100'\n_pm_bin='/x'\n")
     monkeypatch.setattr(Path, "unlink", refuse)
     with pytest.raises(SystemProblem) as e:

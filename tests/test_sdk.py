@@ -16,7 +16,7 @@ import pytest
 
 from pinman.install import sdk
 from pinman.errors import HealthError, InstallError
-from pinman.health.probe import result_from_sdk
+from pinman.health.sdk_probe import result_from_sdk
 from pinman.paths import Paths
 from pinman.profile.profiles import SdkPin, find_profile
 from pinman.names import CLAUDE_CODE
@@ -399,7 +399,7 @@ def test_sdk_probe_without_anthropic_cannot_run() -> None:
 
 
 def test_sdk_probe_needs_a_pypi_sdk(pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.health.rollback import make_prober
+    from pinman.health.prober import make_prober
 
     user_profile(pinman_home, "nosdk", '[health]\nprobe = "sdk"\n')
     probe = make_prober(pinman_home, find_profile("nosdk", tmp_path, pinman_home), {})

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pinman.runtime import activation
-from pinman.runtime.activation import Pointer
+from pinman.runtime.choice import write_global
+from pinman.runtime.pointers import pointer_path, pointers, read_pointer, record_project_choice, state_stamp, write_pointer
+from pinman.runtime.shim import shim_text
+from pinman.runtime.pointers import Pointer
 from pinman.errors import ProfileError
 from pinman.paths import Paths
 
@@ -36,7 +38,7 @@ def shim(pinman_home: Paths, tmp_path: Path) -> Path:
     fake_python.write_text('#!/bin/sh\necho "SLOW $*"\n')
     fake_python.chmod(0o755)
     pinman_home.shim.parent.mkdir(parents=True)
-    pinman_home.shim.write_text(activation.shim_text(pinman_home, python=str(fake_python)))
+    pinman_home.shim.write_text(shim_text(pinman_home, python=str(fake_python)))
     pinman_home.shim.chmod(0o755)
     return pinman_home.shim
 
@@ -49,7 +51,7 @@ def _profile_file(tmp_path: Path, name: str) -> Path:
 
 
 def _point(paths: Paths, root: Path | None, name: str, binary: Path, src: Path, env: dict[str, str] | None = None) -> None:
-    activation.write_pointer(paths, root, Pointer(name, "1.0.0", binary, src, {"DISABLE_AUTOUPDATER": "1", **(env or {})}))
+    write_pointer(paths, root, Pointer(name, "1.0.0", binary, src, {"DISABLE_AUTOUPDATER": "1", **(env or {})}))
 
 
 def run(shim: Path, cwd: Path, *args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -61,7 +63,7 @@ def run(shim: Path, cwd: Path, *args: str, env: dict[str, str] | None = None, st
 def test_global_choice(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
     a = _fake_binary(tmp_path / "bin", "A")
     _point(pinman_home, None, "stable", a, _profile_file(tmp_path, "stable"))
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     work = tmp_path / "work"
     work.mkdir()
     r = run(shim, work, "--version", "two words")
@@ -71,7 +73,7 @@ def test_global_choice(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
 def test_project_file_wins_over_global_and_env_wins_over_both(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
     a, b, c = (_fake_binary(tmp_path / "bin", x) for x in "ABC")
     src = _profile_file(tmp_path, "p")
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     _point(pinman_home, None, "stable", a, src)
     repo = tmp_path / "repo"
     (repo / "deep" / "er").mkdir(parents=True)
@@ -79,7 +81,7 @@ def test_project_file_wins_over_global_and_env_wins_over_both(shim: Path, pinman
     _point(pinman_home, repo, "legacy", b, src)
     _point(pinman_home, repo, "latest", c, src)
     assert run(shim, repo / "deep" / "er").stdout.startswith("SLOW")  # the file is new: parsed by pinman
-    assert activation.record_project_choice(pinman_home, repo) == "legacy"  # what the slow path does
+    assert record_project_choice(pinman_home, repo) == "legacy"  # what the slow path does
     assert run(shim, repo / "deep" / "er").stdout.startswith("B ")
     assert run(shim, repo, env={"PINMAN_PROFILE": "latest"}).stdout.startswith("C ")
     assert run(shim, tmp_path).stdout.startswith("A ")
@@ -94,7 +96,7 @@ def test_project_file_spellings(shim: Path, pinman_home: Paths, tmp_path: Path, 
     repo.mkdir()
     (repo / ".pinman.toml").write_text(line + "\n")
     _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
-    activation.record_project_choice(pinman_home, repo)
+    record_project_choice(pinman_home, repo)
     assert run(shim, repo).stdout.startswith("B ")
 
 
@@ -106,13 +108,13 @@ def test_bad_project_files_take_the_slow_path(shim: Path, pinman_home: Paths, tm
     """pinman refuses these files, so nothing is recorded and each run goes to the slow path, which
     says why; the old shim read the first line of `profile = "legacy"` twice and ran legacy."""
     b = _fake_binary(tmp_path / "bin", "B")
-    activation.write_global(pinman_home, "legacy")
+    write_global(pinman_home, "legacy")
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / ".pinman.toml").write_text(line + "\n")
     _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
     with pytest.raises(ProfileError):
-        activation.record_project_choice(pinman_home, repo)
+        record_project_choice(pinman_home, repo)
     r = run(shim, repo, "--version")
     assert r.stdout.startswith("SLOW -m pinman _shim --version"), r.stdout
 
@@ -126,7 +128,7 @@ def test_the_shim_does_not_read_a_long_project_file(shim: Path, pinman_home: Pat
     (repo / ".pinman.toml").write_text("# filler\n" * 100_000 + 'profile = "legacy"\n')
     _point(pinman_home, repo, "legacy", b, _profile_file(tmp_path, "p"))
     assert run(shim, repo).stdout.startswith("SLOW")
-    assert activation.record_project_choice(pinman_home, repo) == "legacy"
+    assert record_project_choice(pinman_home, repo) == "legacy"
     assert run(shim, repo).stdout.startswith("B ")
 
 
@@ -141,12 +143,12 @@ def test_a_changed_or_replaced_project_file_takes_the_slow_path(shim: Path, pinm
     src = _profile_file(tmp_path, "p")
     _point(pinman_home, repo, "a", a, src)
     _point(pinman_home, repo, "b", b, src)
-    activation.record_project_choice(pinman_home, repo)
+    record_project_choice(pinman_home, repo)
     assert run(shim, repo).stdout.startswith("A ")
     time.sleep(0.01)
     project.write_text('profile = "b"\n')
     assert run(shim, repo).stdout.startswith("SLOW")
-    activation.record_project_choice(pinman_home, repo)
+    record_project_choice(pinman_home, repo)
     assert run(shim, repo).stdout.startswith("B ")
     older = tmp_path / "elsewhere.toml"
     older.write_text('profile = "a"\n')
@@ -154,7 +156,7 @@ def test_a_changed_or_replaced_project_file_takes_the_slow_path(shim: Path, pinm
     os.utime(older, ns=(st.st_atime_ns, st.st_mtime_ns - 10**9))
     older.replace(project)
     assert run(shim, repo).stdout.startswith("SLOW")
-    activation.record_project_choice(pinman_home, repo)
+    record_project_choice(pinman_home, repo)
     assert run(shim, repo).stdout.startswith("A ")
 
 
@@ -163,9 +165,9 @@ def test_a_project_file_choosing_nothing_leaves_the_global_choice(shim: Path, pi
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / ".pinman.toml").write_text("# marks the project root\n")
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     _point(pinman_home, repo, "stable", b, _profile_file(tmp_path, "p"))
-    assert activation.record_project_choice(pinman_home, repo) is None
+    assert record_project_choice(pinman_home, repo) is None
     assert run(shim, repo).stdout.startswith("B ")  # the global choice, in this project's context
 
 
@@ -184,15 +186,15 @@ def test_no_project_layout_turns_a_pointer_into_a_folder(shim: Path, pinman_home
             _point(pinman_home, root, "stable", binary, src)
         for root, binary in order:
             (root / ".pinman.toml").write_text("# root\n")
-            assert activation.pointer_path(pinman_home, root, "stable").is_file()
+            assert pointer_path(pinman_home, root, "stable").is_file()
             out = run(shim, root, env={"PINMAN_PROFILE": "stable"}).stdout
             assert out.startswith(f"{binary.name[-1]} "), (root, out)
-    assert sorted(r for _, r in activation.pointers(pinman_home, "stable")) == sorted([repo, inner])
+    assert sorted(r for _, r in pointers(pinman_home, "stable")) == sorted([repo, inner])
 
 
 def test_missing_or_stale_pointer_takes_the_slow_path(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
     a = _fake_binary(tmp_path / "bin", "A")
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     assert run(shim, tmp_path).stdout.startswith("SLOW")
     src = _profile_file(tmp_path, "stable")
     _point(pinman_home, None, "stable", a, src)
@@ -209,7 +211,7 @@ def test_pointer_older_than_an_override_or_trust_change_is_stale(shim: Path, pin
     applied to the pointers) must not leave the shim running what the pointer says."""
     a = _fake_binary(tmp_path / "bin", "A")
     src = _profile_file(tmp_path, "stable")
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     _point(pinman_home, None, "stable", a, src)
     assert run(shim, tmp_path).stdout.startswith("A ")
     time.sleep(0.01)
@@ -218,8 +220,8 @@ def test_pointer_older_than_an_override_or_trust_change_is_stale(shim: Path, pin
     changed.write_text("{}\n")
     assert run(shim, tmp_path).stdout.startswith("SLOW")
     # A pointer made from the state as it is now is fresh again, even though its profile is older.
-    basis = activation.state_stamp(pinman_home)
-    activation.write_pointer(pinman_home, None, Pointer("stable", "1.0.0", a, src, {}, basis))
+    basis = state_stamp(pinman_home)
+    write_pointer(pinman_home, None, Pointer("stable", "1.0.0", a, src, {}, basis))
     assert run(shim, tmp_path).stdout.startswith("A ")
 
 
@@ -228,7 +230,7 @@ def test_env_values_are_quoted_so_nothing_executes(shim: Path, pinman_home: Path
     canary = tmp_path / "pwned"
     nasty = f"$(touch {canary}) `touch {canary}` ' \" ; touch {canary} \\ \n line2"
     _point(pinman_home, None, "stable", a, _profile_file(tmp_path, "stable"), env={"X": nasty})
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     r = run(shim, tmp_path)
     assert not canary.exists()
     assert f"X={nasty}" in r.stdout
@@ -237,7 +239,7 @@ def test_env_values_are_quoted_so_nothing_executes(shim: Path, pinman_home: Path
 def test_stdin_stdout_and_exit_code_pass_through(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:
     a = _fake_binary(tmp_path / "bin", "A")
     _point(pinman_home, None, "stable", a, _profile_file(tmp_path, "stable"))
-    activation.write_global(pinman_home, "stable")
+    write_global(pinman_home, "stable")
     assert "hello from stdin" in run(shim, tmp_path, "--stdin", stdin="hello from stdin").stdout
     assert run(shim, tmp_path, "--exit", "7").returncode == 7
 
@@ -247,9 +249,9 @@ def test_pointer_switch_is_one_rename(pinman_home: Paths, tmp_path: Path) -> Non
     a, b = (_fake_binary(tmp_path / "bin", x) for x in "AB")
     src = _profile_file(tmp_path, "stable")
     _point(pinman_home, None, "stable", a, src)
-    target = activation.pointer_path(pinman_home, None, "stable")
+    target = pointer_path(pinman_home, None, "stable")
     inode = target.stat().st_ino
     _point(pinman_home, None, "stable", b, src)
     assert target.stat().st_ino != inode  # replaced, not rewritten in place
-    assert activation.read_pointer(target)["bin"] == str(b)
+    assert read_pointer(target)["bin"] == str(b)
     assert not [p for p in target.parent.iterdir() if p.name.startswith(".")]  # no temp left

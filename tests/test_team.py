@@ -15,12 +15,12 @@ import pytest
 from e2e_support import fake_integrity, serve_packuments
 
 from pinman.runtime import resolution
-from pinman.health import rollback
+from pinman.health import prober, rollback
 from pinman.team.sync import sync as team_sync
 from pinman.team.upgrade import upgrade as team_upgrade
 from pinman.cli.main import main
 from pinman.errors import ExitCode, IntegrityError
-from pinman.health.probe import ProbeResult
+from pinman.health.result import ProbeResult
 from pinman.state.journal import Journal
 from pinman.paths import Paths
 from pinman.profile.profiles import find_profile, load_profile
@@ -579,7 +579,8 @@ def probes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             return ANSWER[0]()
         return probe
 
-    monkeypatch.setattr(rollback, "make_prober", make)
+    monkeypatch.setattr(rollback, "make_prober", make)  # checks
+    monkeypatch.setattr(prober, "make_prober", make)  # guarded upgrades
     return calls
 
 
@@ -630,7 +631,7 @@ def test_upgrade_schema_keeps_the_pin_and_records_bad(repo: Path, registry: Fake
     assert "rejected field: thinking" in out and "the pin stays at 2.1.300" in out and "--record" in out
     assert path.read_text() == COMMENTED
     key = find_profile("stable", repo, pinman_home)
-    from pinman.runtime.activation import profile_key
+    from pinman.state.overrides import profile_key
 
     bad = Journal(pinman_home).known_bad(profile_key("stable", key.project_root), EP)
     assert list(bad) == ["2.1.331"] and bad["2.1.331"].event == "bad"
@@ -681,7 +682,7 @@ def test_upgrade_probes_with_the_cli_even_when_health_says_http(repo: Path, regi
         seen.append(profile.health.probe)
         return lambda version: ok()
 
-    monkeypatch.setattr(rollback, "make_prober", make)
+    monkeypatch.setattr(prober, "make_prober", make)
     write_profile(repo, "stable", COMMENTED + 'probe = "http"\n')
     r = team_upgrade(Paths.from_env(), repo, "stable")
     assert r.action == "moved" and seen == ["cli"]

@@ -119,8 +119,9 @@ def client_version(payload: Mapping[str, Any], environ: Mapping[str, str]) -> st
 
 def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
     """('schema' | another outcome kind, the Outcome) of the failure text."""
-    from pinman.health.classify import Kind, classify
-    from pinman.health.probe import ProbeResult
+    from pinman.health.outcome import Kind
+    from pinman.health.classify import classify
+    from pinman.health.result import ProbeResult
 
     text = str(payload.get("last_assistant_message") or payload.get("error") or "")
     outcome = classify(ProbeResult("cli", 1, None, None, text, 0.0, is_error=True))
@@ -131,22 +132,23 @@ def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
 
 def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     """Decide and act; returns a short word for the log."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Entry, Journal, endpoint_of
     from pinman.profile.profiles import find_profile
     from pinman.runtime.resolution import target
-    from pinman.health.rollback import run_env
+    from pinman.health.prober import run_env
 
     files = HookFiles(paths)
     env = probe_env(environ)
     cwd = Path(str(payload.get("cwd") or "/"))
     try:
-        profile = find_profile(activation.choose(cwd, paths, env).name, cwd, paths)
+        profile = find_profile(choose(cwd, paths, env).name, cwd, paths)
         runs = target(paths, profile).version
     except PinmanError as e:
         log(files, f"no pinman profile for {cwd}: {e.message}", env)
         return "no-profile"
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     endpoint = endpoint_of(run_env(paths, profile, env).get("ANTHROPIC_BASE_URL"))
     kind, outcome = failure_kind(payload)
     failed = client_version(payload, environ)

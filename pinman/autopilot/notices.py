@@ -18,7 +18,7 @@ from pinman.state.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from pinman.profile.profiles import Profile
-    from pinman.health.rollback import CheckReport
+    from pinman.health.report import CheckReport
 
 _MAX_LINES = 5
 
@@ -69,14 +69,14 @@ def describe(report: CheckReport, trigger: str) -> str | None:
 
 def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | None = None) -> None:
     """After checks: the next time any of these profiles is due ([health] interval), for the sh hook."""
-    from pinman.runtime import activation
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal
 
     journal = Journal(files.paths)
     now = time.time() if now is None else now
     due = []
     for p in profiles:
-        last = journal.last_check(activation.profile_key(p.name, p.project_root))
+        last = journal.last_check(profile_key(p.name, p.project_root))
         due.append((last.ts if last else now) + p.health.interval)
     if due:
         atomic_write(files.next_due, f"{int(min(due))}\n", mode=0o600)

@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 
-from pinman.runtime.activation import sh_quote
+from pinman.runtime.sh import sh_quote
 from pinman.autopilot.files import HookFiles
 from pinman.state.fsutil import atomic_write
 

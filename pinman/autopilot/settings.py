@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pinman.runtime.activation import sh_quote
+from pinman.runtime.sh import sh_quote
 from pinman.autopilot.files import MARKER, HookFiles
 from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write

@@ -24,7 +24,7 @@ from pinman.names import clean_version
 
 if TYPE_CHECKING:
     from pinman.fingerprint.fingerprints import Fingerprint
-    from pinman.health.probe import ProbeResult
+    from pinman.health.result import ProbeResult
     from pinman.state.journal import Journal
     from pinman.profile.profiles import Profile
 
@@ -66,9 +66,9 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
     `prober`, `fingerprinter`, `installer` and `published` replace the real probe, the offline
     fingerprint, the install from the registry and the registry's version list (tests).
     """
-    from pinman.runtime import activation
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
-    from pinman.health.rollback import make_prober, run_env
+    from pinman.health.prober import make_prober, run_env
 
     start = time.monotonic()
     emit = on_event or (lambda _e: None)
@@ -80,7 +80,7 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
                  "would get the same answer; set probe = \"cli\" for the bisect")
     env = run_env(paths, profile, environ)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     journal = Journal(paths)
     path = state_path(paths, key, endpoint)
     with _exclusive(paths, path, profile.name, endpoint):

@@ -82,7 +82,7 @@ def progress(label: str) -> Any:
 
 
 def warn_path(paths: Paths) -> None:
-    from pinman.runtime.activation import path_line, shim_on_path
+    from pinman.runtime.shim import path_line, shim_on_path
 
     if not shim_on_path(paths):
         err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")

@@ -41,7 +41,7 @@ def fingerprint(
         else:
             _render_fingerprint(fp)
         return
-    from pinman.health.rollback import run_env
+    from pinman.health.prober import run_env
 
     env = run_env(paths, get_profile(profile), None) if profile else dict(os.environ)
     inst = fp_mod.install_version(paths, version, progress(version))

@@ -25,7 +25,7 @@ def check(
     as_json: bool = JSON,
 ) -> None:
     """Run the real pinned client against your endpoint; roll back on schema errors."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.profile.profiles import list_profiles
 
     paths = get_paths()
@@ -37,7 +37,7 @@ def check(
     elif all_profiles:
         chosen = [p for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     else:
-        chosen = [get_profile(name or activation.choose(cwd, paths).name)]
+        chosen = [get_profile(name or choose(cwd, paths).name)]
     considered = list(chosen)
     if if_due:
         from pinman.runtime.resolution import runs_offline
@@ -85,13 +85,13 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
             limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many entries."),
             as_json: bool = JSON) -> None:
     """The journal, newest first."""
-    from pinman.runtime import activation
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal
 
     key = None
     if name:
         p = get_profile(name)
-        key = activation.profile_key(p.name, p.project_root)
+        key = profile_key(p.name, p.project_root)
     entries = Journal(get_paths()).history(key, limit)
     if as_json:
         emit([e.to_json() for e in entries])
@@ -116,7 +116,7 @@ def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
              to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
              as_json: bool = JSON) -> None:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""
-    from pinman.health.rollback import manual_rollback
+    from pinman.health.manual import manual_rollback
 
     before, after = manual_rollback(get_paths(), get_profile(name), to, progress=progress(name))
     if as_json:

@@ -30,7 +30,8 @@ def use(
     as_json: bool = JSON,
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
-    from pinman.runtime import activation
+    from pinman.runtime.pointers import record_project_choice
+    from pinman.runtime.choice import write_global
     from pinman.profile import profiles
     from pinman.runtime.resolution import activate, fresh_registry
 
@@ -40,7 +41,7 @@ def use(
     profile = _profile_or_version(profiles.validate_name(name), cwd, paths, as_json)
     dropped = None
     if reset:
-        from pinman.health.rollback import reset as drop_override
+        from pinman.health.manual import reset as drop_override
 
         dropped = drop_override(paths, profile)
         if not as_json:
@@ -55,12 +56,12 @@ def use(
     point("use.activated", name)
     if local:
         written = profiles.write_project_file(cwd, name)
-        activation.record_project_choice(paths, cwd)  # the next `claude` here needs no Python
+        record_project_choice(paths, cwd)  # the next `claude` here needs no Python
         where = f"for {cwd} ({written.name})"
     elif profile.source == "project":
         where = f"for this project (chosen by {chosen_here})"
     else:
-        activation.write_global(paths, name)
+        write_global(paths, name)
         # Also refresh the pointer outside projects, which is what the global choice serves.
         if _context_root(cwd, False) is not None:
             activate(paths, profiles.find_profile(name, Path(os.sep), paths), None, registry=registry)
@@ -104,7 +105,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
 
 def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
     """Why `claude` here still runs another profile than the global choice just made, if it does."""
-    from pinman.runtime.activation import choose
+    from pinman.runtime.choice import choose
 
     choice = choose(cwd, paths)
     if choice.name == name:
@@ -145,19 +146,19 @@ def which(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
 
 def _refresh_active() -> None:
     """Ask the registry for the active profile's tag or range, so the cache answers what follows."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.runtime.resolution import fresh_registry, target
 
     paths = get_paths()
-    target(paths, get_profile(activation.choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
+    target(paths, get_profile(choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
 
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.runtime.resolution import profile_env
 
     paths = get_paths()
-    chosen = name or activation.choose(Path.cwd(), paths).name
+    chosen = name or choose(Path.cwd(), paths).name
     profile = get_profile(chosen)
     notices(paths, profile)
     from pinman.install.sdk import PATH_PREPEND
@@ -181,7 +182,8 @@ def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: t
 
     For a shell profile (~/.bashrc) use `pinman activate`: it keeps the per-folder choice.
     """
-    from pinman.runtime.activation import ensure_shim, sh_quote
+    from pinman.runtime.shim import ensure_shim
+    from pinman.runtime.sh import sh_quote
 
     _, env = _env_for(name)
     ensure_shim(get_paths())
@@ -198,7 +200,8 @@ def activate(as_json: bool = JSON) -> None:
     Only puts pinman's `claude` first on PATH (once, however often it runs); which profile runs is
     still decided in each folder when `claude` starts (.pinman.toml, `pinman use`).
     """
-    from pinman.runtime.activation import ensure_shim, sh_quote
+    from pinman.runtime.shim import ensure_shim
+    from pinman.runtime.sh import sh_quote
 
     paths = get_paths()
     ensure_shim(paths)
@@ -214,7 +217,7 @@ def exec_cmd(
     profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one)."),
 ) -> None:
     """Run a command with the profile's `claude` first on PATH and its env: pinman exec -- CMD."""
-    from pinman.runtime.activation import ensure_shim
+    from pinman.runtime.shim import ensure_shim
 
     command = list(ctx.args)
     if not command:

@@ -33,11 +33,11 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
             return
         out(f"{version}: installed at {inst.prefix}")
         return
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
 
     from pinman.install import sdk
 
-    name = target or activation.choose(Path.cwd(), paths).name
+    name = target or choose(Path.cwd(), paths).name
     profile = get_profile(name)
     tgt = resolve_target(paths, profile, registry=fresh_registry(paths))
     if force:
@@ -144,7 +144,7 @@ def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: th
            every: bool = typer.Option(False, "--all", help="Every install in the store."),
            as_json: bool = JSON) -> None:
     """Compare installs with the files recorded at install time (sha256 of each); exit 5 if one changed."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.errors import ExitCode
     from pinman.runtime import verify as checks
 
@@ -154,7 +154,7 @@ def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: th
     if every:
         results = checks.for_store(paths, cwd)
     else:
-        results = checks.for_profiles(paths, cwd, [name or activation.choose(cwd, paths).name])
+        results = checks.for_profiles(paths, cwd, [name or choose(cwd, paths).name])
     code = int(ExitCode.INSTALL) if any(r.tampered for r in results) else 0
     if as_json:
         emit({"installs": [r.to_json() for r in results], "exit_code": code})

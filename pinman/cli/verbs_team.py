@@ -31,7 +31,7 @@ def _skipped(items: list[Any]) -> None:
 def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.toml and profiles/stable.toml."),
          as_json: bool = JSON) -> None:
     """Set up this folder for a team: .pinman.toml and a commented profiles/stable.toml."""
-    from pinman.runtime.activation import path_line
+    from pinman.runtime.shim import path_line
     from pinman.team.edits import init as run_init
 
     paths = get_paths()
@@ -133,7 +133,7 @@ def sync(
     as_json: bool = JSON,
 ) -> None:
     """Install every version this project's profiles name, checking each against its hashes."""
-    from pinman.runtime.activation import ensure_shim
+    from pinman.runtime.shim import ensure_shim
     from pinman.team.sync import sync as run_sync
 
     paths = get_paths()

@@ -24,7 +24,7 @@ from pinman.fingerprint.proxy import Recorded
 from pinman.names import CLAUDE_CODE, Progress
 
 if TYPE_CHECKING:
-    from pinman.health.classify import Outcome
+    from pinman.health.outcome import Outcome
     from pinman.install.store import Install
 
 SCHEMA = 1
@@ -102,7 +102,7 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
                isolated_home: bool = True) -> tuple[list[Recorded], Outcome]:
     """Run `binary -p PROMPT` once through a fresh proxy; what it sent, and how it went."""
     from pinman.health.classify import classify
-    from pinman.health.probe import probe_cli
+    from pinman.health.cli_probe import probe_cli
     from pinman.fingerprint.proxy import RecordingProxy, probe_env
     from pinman.redact import secret_values
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from pinman.runtime import activation
+from pinman.runtime.shim import path_line, shim_text
 from pinman.paths import Paths
 
 FALSY = {"0", "false", "no", "off", ""}
@@ -57,7 +57,7 @@ def check_path(paths: Paths, environ: Mapping[str, str]) -> list[Finding]:
             msg = f"the pinman shim ({shim}) is not on PATH"
         else:
             msg = f"{found[0]} comes before the pinman shim on PATH and runs instead of the pin"
-        fix = f"put this last in your shell profile: {activation.path_line(paths)}"
+        fix = f"put this last in your shell profile: {path_line(paths)}"
         if shim in found:  # the binary in front is the problem: say how to remove it here, not twice
             fix += f"; or {_removal_hint(found[0])}"
         out = [Finding("error", msg, fix)]
@@ -136,7 +136,7 @@ def check_shim(paths: Paths) -> list[Finding]:
         current = paths.shim.read_text()
     except OSError:
         return [Finding("warn", "the shim is not written yet", "run `pinman use stable`"), *old]
-    if current != activation.shim_text(paths):
+    if current != shim_text(paths):
         return [Finding("warn", "the shim is out of date (pinman moved or was upgraded)",
                         "run `pinman use <profile>` to rewrite it"), *old]
     return [Finding("ok", "shim up to date"), *old]
@@ -154,7 +154,7 @@ def _old_shim(paths: Paths) -> list[Finding]:
     except OSError:
         return []
     return [Finding("warn", f"an old pinman shim is left at {old}; the shim is {paths.shim} now",
-                    f"rm {old}, and put this in your shell profile or CI job: {activation.path_line(paths)}")]
+                    f"rm {old}, and put this in your shell profile or CI job: {path_line(paths)}")]
 
 
 def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:

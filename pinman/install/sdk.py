@@ -575,7 +575,8 @@ def installed_for(paths: Paths, profile: Profile) -> SdkInstall | None:
 
 def override_version(paths: Paths, profile: Profile) -> str | None:
     """The SDK version a rollback override restored for this profile, if any."""
-    from pinman.runtime.activation import get_override
+    from pinman.install.store import validate_version
+    from pinman.state.overrides import get_override
 
     ov = get_override(paths, profile.name, profile.project_root)
     return ov.sdk_version if ov is not None else None

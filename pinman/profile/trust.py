@@ -217,7 +217,7 @@ def list_trusted(paths: Paths) -> list[Trusted]:
 
 def _invalidate(paths: Paths, root: Path) -> None:
     """Drop the shim's pointers under this project so its next run applies the new decision."""
-    from pinman.runtime.activation import pointer_path
+    from pinman.runtime.pointers import pointer_path
 
     folder = pointer_path(paths, root, "x").parent
     if folder.is_dir():

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pinman.runtime import activation
-from pinman.runtime.activation import Override, Pointer
+from pinman.runtime.choice import choose, read_global
+from pinman.runtime.pointers import Pointer, pointers, record_project_choice, state_stamp, write_pointer
+from pinman.runtime.shim import base_env, ensure_shim
+from pinman.install.store import validate_version
+from pinman.state.overrides import Override, get_override, profile_key
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE, Progress, clean_version
 
@@ -43,7 +46,7 @@ class Target:
 
 def override_for(paths: Paths, profile: Profile) -> Override | None:
     """The local override this profile runs on, if it still belongs to the profile's pin."""
-    ov = activation.get_override(paths, profile.name, profile.project_root)
+    ov = get_override(paths, profile.name, profile.project_root)
     return ov if ov is not None and stale_override(ov, profile.claude_code) is None else None
 
 
@@ -62,7 +65,7 @@ def stale_override(ov: Override, pin: ClaudeCodePin) -> str | None:
 
 def dropped_override(paths: Paths, profile: Profile) -> tuple[Override, str] | None:
     """The override recorded for this profile that its new pin made obsolete, and why."""
-    ov = activation.get_override(paths, profile.name, profile.project_root)
+    ov = get_override(paths, profile.name, profile.project_root)
     why = stale_override(ov, profile.claude_code) if ov is not None else None
     return (ov, why) if ov is not None and why else None
 
@@ -202,7 +205,7 @@ def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
 
     env = dict(profile.env) if is_trusted(paths, profile) else {}
     env.update(sdk.profile_sdk_env(paths, profile))
-    env.update(activation.base_env())
+    env.update(base_env())
     return env
 
 
@@ -227,7 +230,7 @@ def notices(paths: Paths, profile: Profile) -> list[str]:
 
 
 def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basis_ns: int = 0) -> Pointer:
-    """`basis_ns`: activation.state_stamp() from before `tgt` was resolved (see write_pointer)."""
+    """`basis_ns`: state_stamp() from before `tgt` was resolved (see write_pointer)."""
     return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile), basis_ns)
 
 
@@ -236,12 +239,12 @@ def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
     """Resolve, install if needed, and point this context's shim at it (one rename)."""
     from pinman.install import sdk
 
-    basis = activation.state_stamp(paths)  # before the override and trust are read
+    basis = state_stamp(paths)  # before the override and trust are read
     tgt = target(paths, profile, registry=registry)
     inst = ensure_installed(paths, tgt, progress)
     sdk.ensure_installed(paths, profile, refresh=True, progress=progress)  # before the pointer names it
-    activation.ensure_shim(paths)
-    activation.write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst, basis))
+    ensure_shim(paths)
+    write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst, basis))
     return tgt, inst
 
 
@@ -255,16 +258,16 @@ def repoint(paths: Paths, name: str) -> int:
     from pinman.profile.profiles import find_profile
 
     touched = 0
-    basis = activation.state_stamp(paths)  # before the override and trust are read
+    basis = state_stamp(paths)  # before the override and trust are read
     local = local_registry(paths)  # a rollback must not wait on the network
-    for ptr, root in activation.pointers(paths, name):
+    for ptr, root in pointers(paths, name):
         try:
             profile = find_profile(name, root, paths) if root else _global_profile(paths, name)
             tgt = target(paths, profile, registry=local)
             inst = installed(paths, tgt.version)
             if inst is None:
                 raise PinmanError("not installed")
-            activation.write_pointer(paths, root, pointer_for(paths, profile, tgt, inst, basis))
+            write_pointer(paths, root, pointer_for(paths, profile, tgt, inst, basis))
         except (PinmanError, OSError):
             try:
                 ptr.unlink(missing_ok=True)
@@ -291,12 +294,12 @@ def in_use(paths: Paths) -> list[Profile]:
 
     wanted: list[tuple[str, Path | None]] = []
     try:
-        chosen = activation.read_global(paths)
+        chosen = read_global(paths)
     except PinmanError:
         chosen = None
     if chosen:
         wanted.append((chosen, None))
-    wanted += [(ptr.name, root) for ptr, root in activation.pointers(paths)]
+    wanted += [(ptr.name, root) for ptr, root in pointers(paths)]
     out: dict[str, Profile] = {}
     for name, root in wanted:
         if root is not None and not (root / ".pinman.toml").is_file():
@@ -305,7 +308,7 @@ def in_use(paths: Paths) -> list[Profile]:
             profile = find_profile(name, root, paths) if root else _global_profile(paths, name)
         except PinmanError:
             continue
-        out.setdefault(activation.profile_key(profile.name, profile.project_root), profile)
+        out.setdefault(profile_key(profile.name, profile.project_root), profile)
     return list(out.values())
 
 
@@ -332,8 +335,8 @@ def shim_main(argv: list[str]) -> int:
     try:
         root = find_project_root(cwd)
         if root is not None and not os.environ.get("PINMAN_PROFILE"):
-            activation.record_project_choice(paths, root)  # what the shim reads instead of the file
-        choice = activation.choose(cwd, paths)
+            record_project_choice(paths, root)  # what the shim reads instead of the file
+        choice = choose(cwd, paths)
         profile = find_profile(choice.name, cwd, paths)
         tgt, inst = activate(paths, profile, choice.project_root,
                              progress=lambda msg: print(f"pinman: {choice.name} {msg}", file=sys.stderr))

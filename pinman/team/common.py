@@ -81,12 +81,12 @@ def bad_skips(profile: Profile) -> dict[str, str]:
 
 def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, str]:
     """Known-bad versions `pinman resolve` skips: the named profile's, else the active one's."""
-    from pinman.runtime import activation
+    from pinman.runtime.choice import choose
     from pinman.profile.profiles import find_profile
 
     if name is None:
         try:
-            name = activation.choose(cwd, paths).name
+            name = choose(cwd, paths).name
             return bad_skips(find_profile(name, cwd, paths))
         except PinmanError:
             return {}  # no profile here: answer exactly as npm would

@@ -18,10 +18,10 @@ from pinman.team.lock import LockData, lock_data, pin_changes
 from pinman.team.team import install_checked
 
 if TYPE_CHECKING:
-    from pinman.health.classify import Outcome
+    from pinman.health.outcome import Outcome
     from pinman.profile.profiles import Profile
     from pinman.npm.registry import Registry
-    from pinman.health.rollback import Prober
+    from pinman.health.prober import Prober
     from pinman.install.store import Store
 
 
@@ -62,10 +62,10 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
             registry: Registry | None = None, store: Store | None = None, prober: Prober | None = None,
             progress: Progress | None = None) -> UpgradeReport:
     """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok."""
-    from pinman.runtime import activation
+    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
     from pinman.profile.profiles import find_profile
-    from pinman.health.rollback import run_env
+    from pinman.health.prober import run_env
 
     profile = find_profile(name, cwd, paths)
     if not dry_run:
@@ -74,7 +74,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
     spec = to or (pin.version if not _is_exact(pin.version) else "latest")
     env = run_env(paths, profile, environ)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
-    key = activation.profile_key(profile.name, profile.project_root)
+    key = profile_key(profile.name, profile.project_root)
     reg = _registry(paths, registry)
     candidate, skipped = _candidate(profile, spec, Journal(paths).known_bad(key, endpoint), endpoint, reg)
     report = UpgradeReport(name, profile.path, spec, pin.exact, candidate, endpoint, "dry-run",
@@ -138,7 +138,7 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
     from pinman.health.classify import classify
     from pinman.state.journal import Entry, Journal
     from pinman.redact import secret_values
-    from pinman.health.rollback import make_prober
+    from pinman.health.prober import make_prober
 
     # Always the CLI probe: a direct HTTP request says nothing about what the candidate sends.
     as_cli = replace(profile, health=replace(profile.health, probe="cli"))

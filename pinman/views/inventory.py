@@ -11,7 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pinman.runtime import activation
+from pinman.runtime.choice import choose
+from pinman.runtime.pointers import pointers, read_pointer
+from pinman.state.overrides import profile_key
 from pinman.errors import PinmanError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
 
 def _active_name(paths: Paths, cwd: Path) -> str | None:
     try:
-        return activation.choose(cwd, paths).name
+        return choose(cwd, paths).name
     except PinmanError:
         return None
 
@@ -128,8 +130,8 @@ def used_versions(paths: Paths, cwd: Path, registry: Registry | None = None) -> 
         tgt, _ = _try_target(paths, profile, registry)
         if tgt:
             users.setdefault(tgt.version, []).append(profile.name)
-    for ptr, _ in activation.pointers(paths):
-        info = activation.read_pointer(ptr)
+    for ptr, _ in pointers(paths):
+        info = read_pointer(ptr)
         if info and "ver" in info:
             label = f"{ptr.name} (shim)"
             if label not in users.setdefault(info["ver"], []) and ptr.name not in users[info["ver"]]:
@@ -201,7 +203,7 @@ def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> li
             continue
         tgt, _ = _try_target(paths, profile, registry)
         row["why"] = why(tgt) if tgt else row["problem"]
-        key = activation.profile_key(profile.name, profile.project_root)
+        key = profile_key(profile.name, profile.project_root)
         last = journal.last_check(key)
         row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,
                               "endpoint": last.endpoint, "message": last.message} if last else None)

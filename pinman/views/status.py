@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pinman.runtime import activation
-from pinman.names import clean_version
+from pinman.runtime.choice import choose
+from pinman.runtime.pointers import pointer_path, read_pointer
 from pinman.paths import Paths
 from pinman.runtime.resolution import dropped_note, dropped_override, override_for, why_override
+from pinman.names import clean_version
 
 if TYPE_CHECKING:
     from pinman.profile.profiles import ClaudeCodePin
@@ -25,7 +26,7 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
     """
     from pinman.profile.profiles import find_profile
 
-    choice = activation.choose(cwd, paths)
+    choice = choose(cwd, paths)
     profile = find_profile(choice.name, cwd, paths)
     info: dict[str, Any] = {
         "profile": choice.name,
@@ -35,8 +36,8 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
         "profile_source": profile.source,
         "shadows": str(profile.shadows) if profile.shadows else None,  # the user's own, hidden here
     }
-    ptr_file = activation.pointer_path(paths, choice.project_root, choice.name)
-    ptr = activation.read_pointer(ptr_file)
+    ptr_file = pointer_path(paths, choice.project_root, choice.name)
+    ptr = read_pointer(ptr_file)
     resolved_at: float | None = None
     if ptr and _fresh(ptr_file, profile.path) and Path(ptr["bin"]).exists():
         version, binary = ptr["ver"], ptr["bin"]

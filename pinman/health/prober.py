@@ -1,0 +1,132 @@
+"""How a version gets probed the way a profile's `[health]` says, and how each verdict is journaled.
+
+The env is the user's (their key, their base URL) with the profile's over it; an untrusted
+project's prompt, model and `[sdk]` never reach a probe. A version that is not in the store is
+installed only when the caller allows it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Callable, Mapping
+
+from pinman.errors import InstallError, PinmanError
+from pinman.health.result import ProbeResult, Waiting
+from pinman.paths import Paths
+from pinman.state.journal import Entry, Journal, endpoint_of
+
+if TYPE_CHECKING:
+    from pinman.health.outcome import Outcome
+    from pinman.npm.registry import Registry
+    from pinman.profile.profiles import Profile
+    from pinman.runtime.resolution import Target
+
+
+# version -> what probing that version against the endpoint saw
+Prober = Callable[..., "ProbeResult"]  # (version, *, sdk_version=None) -> what probing that pair saw
+
+
+def run_env(paths: Paths, profile: Profile, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
+    from pinman.runtime.resolution import profile_env
+
+    from pinman.install.sdk import merge_env
+
+    return merge_env(os.environ if environ is None else environ, profile_env(paths, profile))
+
+
+def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isolated_home: bool = False,
+                waiting: Callable[[Waiting], None] | None = None) -> Prober:
+    """Probe any installed version of Claude Code the way `[health]` says.
+
+    `waiting` hears about a CLI probe while it waits for the client (about once a second) and once
+    more when it is over, so a terminal can show that something is happening."""
+    def probe(version: str, sdk_version: str | None = None) -> ProbeResult:
+        if waiting is None or profile.health.probe != "cli":
+            return _probe(paths, profile, env, version, sdk_version, isolated_home, None)
+        endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
+        limit = profile.health.timeout
+
+        def tick(elapsed: float) -> None:
+            waiting(Waiting(version, endpoint, elapsed, limit))
+
+        try:
+            return _probe(paths, profile, env, version, sdk_version, isolated_home, tick)
+        finally:
+            waiting(Waiting(version, endpoint, 0.0, limit, done=True))
+
+    return probe
+
+
+def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str, sdk_version: str | None,
+           isolated_home: bool, tick: Callable[[float], None] | None) -> ProbeResult:
+    from pinman.health import cli_probe, http_probe, sdk_probe
+    from pinman.runtime.resolution import installed
+    from pinman.profile.trust import applied_health
+
+    cfg = applied_health(paths, profile)  # an untrusted project's prompt and model are not used
+    if cfg.probe == "http":
+        return http_probe.probe_http(env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com", env,
+                                 timeout=cfg.timeout)
+    if cfg.probe == "sdk":
+        from pinman.install import sdk
+        from pinman.errors import HealthError
+
+        if sdk.untrusted_project(paths, profile):
+            raise HealthError(f'{profile.name}: probe = "sdk" runs this project\'s [sdk], which is not trusted',
+                              hint=f"review {profile.path}, then run `pinman trust` in {profile.project_root}")
+        pinned = sdk.ensure_installed(paths, profile)
+        if pinned is not None and sdk_version and sdk_version != pinned.version:
+            # re-probing a known-good pair: its own SDK, not the one pinned now
+            pinned = sdk.SdkStore(paths).install(pinned.ecosystem, pinned.name, sdk_version)
+        if pinned is None or pinned.ecosystem != "pypi":
+            raise HealthError(f'{profile.name}: probe = "sdk" needs a PyPI [sdk] with the anthropic package',
+                              hint='e.g. [sdk] package = "anthropic", version = "0.40.0"')
+        return sdk_probe.probe_sdk(pinned.python, env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com",
+                                env, timeout=cfg.timeout, model=cfg.model, prompt=cfg.prompt)
+    inst = installed(paths, version)
+    if inst is None:
+        raise InstallError(f"{version} is not installed", hint=f"run `pinman install {version}`")
+    return cli_probe.probe_cli(inst.binary, env, prompt=cfg.prompt, timeout=cfg.timeout,
+                            isolated_home=isolated_home, on_wait=tick)
+
+
+def offline_registry(paths: Paths) -> Registry:
+    from pinman.npm.registry import Registry
+
+    return Registry(paths, offline=True)
+
+
+def have(paths: Paths, tgt: Target, progress: Callable[[str], None] | None, may_install: bool) -> None:
+    """The target's install, downloaded only when allowed."""
+    from pinman.runtime.resolution import ensure_installed, installed
+
+    if may_install:
+        ensure_installed(paths, tgt, progress)
+    elif installed(paths, tgt.version) is None:
+        raise PinmanError(f"{tgt.profile.name}: {tgt.version} is not installed (not downloaded by a periodic check)",
+                          hint=f"run `pinman install {tgt.profile.name}`")
+
+
+def sdk_version(paths: Paths, profile: Profile) -> str | None:
+    """The SDK version the profile runs with now (recorded beside the CLI version in checks)."""
+    if profile.sdk is None:
+        return None
+    from pinman.install.sdk import installed_for
+
+    inst = installed_for(paths, profile)
+    return inst.version if inst is not None else None
+
+
+def probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
+                      env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False) -> Outcome:
+    """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict."""
+    from pinman.health.classify import classify
+    from pinman.redact import secret_values
+
+    result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
+    outcome = classify(result, secret_values(env))
+    journal.append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
+                         status=outcome.status, message=outcome.message[:300], rejected=outcome.rejected,
+                         duration=round(result.duration, 3), sdk_version=sdk), env)
+    return outcome
