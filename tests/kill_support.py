@@ -30,7 +30,8 @@ from cli_support import PINMAN
 from pinman.runtime.activation import read_global, read_overrides
 from pinman.paths import Paths
 from pinman.errors import ProfileError
-from pinman.profile.profiles import list_profiles, load_profile
+from pinman.profile.discovery import list_profiles
+from pinman.profile.validate import load_profile
 from pinman.profile.project import read_project_file
 from pinman.names import CLAUDE_CODE
 from pinman.install.store import Store

@@ -29,7 +29,7 @@ from pinman.profile import trust
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import list_profiles
+from pinman.profile.discovery import list_profiles
 
 VICTIM = "the victim's own content\n"
 

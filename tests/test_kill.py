@@ -29,7 +29,8 @@ from pinman.team import team
 from pinman.profile import trust
 from pinman.runtime.activation import read_global, read_overrides
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile, load_profile
+from pinman.profile.discovery import find_profile
+from pinman.profile.validate import load_profile
 from pinman.profile.project import read_project_file
 from pinman.runtime.resolution import activate
 from pinman.names import CLAUDE_CODE

@@ -19,7 +19,7 @@ from pinman.health.classify import Kind, classify
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.health.probe import Waiting, probe_cli
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile
+from pinman.profile.discovery import find_profile
 from pinman.health.rollback import make_prober
 
 OK_JSON = '{"type":"result","subtype":"success","is_error":false,"result":"OK"}'

@@ -19,7 +19,8 @@ from pinman.health.probe import ProbeResult
 from pinman.views.inventory import status_rows
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile, load_profile
+from pinman.profile.discovery import find_profile
+from pinman.profile.validate import load_profile
 from pinman.health.rollback import check, manual_rollback
 
 EP = "http://127.0.0.1:4000"

@@ -13,7 +13,7 @@ from pinman.errors import ExitCode, PinmanError
 from pinman.health.probe import ProbeResult
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile
+from pinman.profile.discovery import find_profile
 from pinman.health.rollback import check, manual_rollback, reset
 
 EP = "http://127.0.0.1:4000"

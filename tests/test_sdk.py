@@ -18,7 +18,8 @@ from pinman.install import sdk
 from pinman.errors import HealthError, InstallError
 from pinman.health.probe import result_from_sdk
 from pinman.paths import Paths
-from pinman.profile.profiles import SdkPin, find_profile
+from pinman.profile.model import SdkPin
+from pinman.profile.discovery import find_profile
 from pinman.names import CLAUDE_CODE
 from pinman.install.store import MARKER, Store
 

@@ -22,7 +22,8 @@ from pinman.errors import ExitCode, IntegrityError
 from pinman.health.probe import ProbeResult
 from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile, load_profile
+from pinman.profile.discovery import find_profile
+from pinman.profile.validate import load_profile
 from pinman.names import CLAUDE_CODE
 from pinman.install.store import MARKER, Store, native_platform_keys
 

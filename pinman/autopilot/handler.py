@@ -133,7 +133,7 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str])
     """Decide and act; returns a short word for the log."""
     from pinman.runtime import activation
     from pinman.state.journal import Entry, Journal, endpoint_of
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.runtime.resolution import target
     from pinman.health.rollback import run_env
 

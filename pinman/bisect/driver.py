@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from pinman.fingerprint.fingerprints import Diff, Fingerprint
     from pinman.health.probe import ProbeResult
     from pinman.state.journal import Journal
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
 
 OK, SCHEMA = "ok", "schema"
 SCHEMA_VERSION = 1

@@ -86,7 +86,7 @@ def _notices(paths: Paths, profile: Any) -> None:
 
 
 def _profile(name: str) -> Any:
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     return find_profile(name, Path.cwd(), _paths())
 
@@ -105,13 +105,15 @@ def use(
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
     from pinman.runtime import activation
-    from pinman.profile import profiles
+    from pinman.profile.discovery import find_profile
+    from pinman.profile.project import write_project_file
+    from pinman.profile.validate import validate_name
     from pinman.runtime.resolution import activate, fresh_registry
 
     paths = _paths()
     registry = fresh_registry(paths)  # switching installs: ask the registry, once for both contexts
     cwd = Path.cwd()
-    profile = _profile_or_version(profiles.validate_name(name), cwd, paths, as_json)
+    profile = _profile_or_version(validate_name(name), cwd, paths, as_json)
     dropped = None
     if reset:
         from pinman.health.rollback import reset as drop_override
@@ -128,7 +130,7 @@ def use(
 
     point("use.activated", name)
     if local:
-        written = profiles.write_project_file(cwd, name)
+        written = write_project_file(cwd, name)
         activation.record_project_choice(paths, cwd)  # the next `claude` here needs no Python
         where = f"for {cwd} ({written.name})"
     elif profile.source == "project":
@@ -137,7 +139,7 @@ def use(
         activation.write_global(paths, name)
         # Also refresh the pointer outside projects, which is what the global choice serves.
         if _context_root(cwd, False) is not None:
-            activate(paths, profiles.find_profile(name, Path(os.sep), paths), None, registry=registry)
+            activate(paths, find_profile(name, Path(os.sep), paths), None, registry=registry)
         where = "globally"
     overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
     if as_json:
@@ -157,7 +159,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
     """The profile `name`; an exact version that names no profile becomes a user profile pinned to
     it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
     from pinman.errors import ProfileError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.npm.versions import is_exact
 
     try:
@@ -345,7 +347,7 @@ def check(
 ) -> None:
     """Run the real pinned client against your endpoint; roll back on schema errors."""
     from pinman.runtime import activation
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     paths = _paths()
     cwd = Path.cwd()

@@ -84,7 +84,7 @@ def lock(
 ) -> None:
     """Record the exact version and hashes each profile runs (a tag or range gets `locked`)."""
     from pinman.errors import ExitCode, PinmanError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.team.team import lock_profile, project_profiles
 
     paths, cwd = _paths(), Path.cwd()
@@ -174,7 +174,7 @@ def upgrade(
     as_json: bool = JSON,
 ) -> None:
     """Try a newer version against your endpoint; move the pin only if it checks ok."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.team.team import upgrade as run_upgrade
 
     paths = _paths()

@@ -164,7 +164,7 @@ def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:
     (an Agent SDK for Python that is not installed yet) is skipped.
     """
     from pinman.errors import PinmanError
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
     from pinman.npm.registry import Registry
     from pinman.runtime.resolution import target
     from pinman.install.sdk import coupling

@@ -26,7 +26,7 @@ from pinman.paths import Paths
 if TYPE_CHECKING:
     from pinman.health.classify import Outcome
     from pinman.health.probe import ProbeResult, Waiting
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
     from pinman.runtime.resolution import Target
 

@@ -41,7 +41,7 @@ from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import Profile, SdkPin
+    from pinman.profile.model import Profile, SdkPin
     from pinman.npm.registry import Registry
     from pinman.install.store import Store
 

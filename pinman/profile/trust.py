@@ -26,7 +26,7 @@ from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import HealthConfig, Profile
+    from pinman.profile.model import HealthConfig, Profile
 
 
 def _db_path(paths: Paths) -> Path:
@@ -52,7 +52,7 @@ def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
 def guarded_parts(profile: Profile) -> list[str]:
     """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`,
     `[health] prompt`/`model` (when they differ from the defaults)."""
-    from pinman.profile.profiles import HealthConfig
+    from pinman.profile.model import HealthConfig
 
     parts = sorted(profile.env)
     if profile.sdk is not None:
@@ -97,7 +97,7 @@ def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
     the defaults (they are what the real agent is asked, with the user's key and permissions)."""
     import dataclasses
 
-    from pinman.profile.profiles import HealthConfig
+    from pinman.profile.model import HealthConfig
 
     if is_trusted(paths, profile):
         return profile.health
@@ -115,7 +115,7 @@ class Trusted:
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
     """The project's profiles that carry env, [sdk] or a [health] prompt/model (what trust is about)."""
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     found = list_profiles(root, paths)
     if found.broken:

@@ -20,7 +20,7 @@ from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE, Progress
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import ClaudeCodePin, Profile
+    from pinman.profile.model import ClaudeCodePin, Profile
     from pinman.npm.registry import Registry
     from pinman.install.store import Install
 
@@ -251,7 +251,7 @@ def repoint(paths: Paths, name: str) -> int:
     dropped, so that context's shim resolves again on its next run. Returns pointers touched.
     """
     from pinman.errors import PinmanError, SystemProblem, from_os_error
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     touched = 0
     basis = activation.state_stamp(paths)  # before the override and trust are read
@@ -276,7 +276,7 @@ def repoint(paths: Paths, name: str) -> int:
 
 def _global_profile(paths: Paths, name: str) -> Profile:
     """A profile as seen outside any project: user folder, then built-ins."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     return find_profile(name, Path(os.sep), paths)
 
@@ -286,7 +286,7 @@ def in_use(paths: Paths) -> list[Profile]:
     the shim keeps a pointer for (a project where it ran, a name run with PINMAN_PROFILE). Pointers
     of projects that are gone and names that no longer load are skipped."""
     from pinman.errors import PinmanError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     wanted: list[tuple[str, Path | None]] = []
     try:
@@ -323,7 +323,7 @@ def runs_offline(paths: Paths, profile: Profile) -> bool:
 def shim_main(argv: list[str]) -> int:
     """The shim's slow path: resolve here, install if needed, write the pointer, exec claude."""
     from pinman.errors import PinmanError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.profile.project import find_project_root
 
     paths = Paths.from_env()

@@ -52,7 +52,7 @@ def claude_code_repair(version: str) -> str:
 def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: bool = False) -> list[Verified]:
     """The Claude Code and SDK installs of each named profile (each install once).
     `skip_broken`: leave out a profile that does not load or resolve offline, instead of failing."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     found: dict[str, Verified] = {}
     for name in names:
@@ -71,7 +71,7 @@ def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: 
 
 def for_visible(paths: Paths, cwd: Path) -> list[Verified]:
     """Every profile visible here whose installs are in the store (doctor's view)."""
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     names = [p.name for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     return [v for v in for_profiles(paths, cwd, names, skip_broken=True) if v.check is not None]

@@ -31,7 +31,8 @@ from pinman.names import Progress
 
 if TYPE_CHECKING:
     from pinman.health.classify import Outcome
-    from pinman.profile.profiles import BrokenProfile, Profile
+    from pinman.profile.discovery import BrokenProfile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
     from pinman.health.rollback import Prober
     from pinman.install.store import Install, Store
@@ -74,7 +75,7 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
 
 def reload(profile: Profile) -> Profile:
     """The profile as the file says now (after taking its lock)."""
-    from pinman.profile.profiles import load_profile
+    from pinman.profile.validate import load_profile
 
     return load_profile(profile.path, name=profile.name, source=profile.source,
                         project_root=profile.project_root)
@@ -101,7 +102,7 @@ def bad_skips(profile: Profile) -> dict[str, str]:
 def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, str]:
     """Known-bad versions `pinman resolve` skips: the named profile's, else the active one's."""
     from pinman.runtime import activation
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     if name is None:
         try:
@@ -279,7 +280,7 @@ def init(paths: Paths, cwd: Path, *, force: bool = False) -> InitResult:
     from pinman.state.fsutil import atomic_write
     from pinman.paths import builtin_profiles_dir
     from pinman.profile.project import PROJECT_FILE, write_project_file
-    from pinman.profile.profiles import load_profile, parse_profile
+    from pinman.profile.validate import load_profile, parse_profile
 
     result = InitResult(cwd)
     builtin = load_profile(builtin_profiles_dir() / "stable.toml", source="builtin")
@@ -335,7 +336,7 @@ class PinResult:
 def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable[str] = (),
         registry: Registry | None = None) -> PinResult:
     """Pin `name` to an exact version with its integrity (a tag or range is resolved first)."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.npm.versions import parse_spec
 
     try:
@@ -371,7 +372,7 @@ def _not_bad(profile: Profile, exact: str, skips: Mapping[str, str]) -> str:
 
 
 def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
-    from pinman.profile.profiles import update_profile
+    from pinman.profile.edit import update_profile
 
     from pinman.faults import point
     from pinman.profile.trust import carry_over, expect_edit
@@ -392,7 +393,7 @@ def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
 def project_profiles(paths: Paths, cwd: Path) -> tuple[Path, list[Profile], list[BrokenProfile]]:
     """The project's own profiles (profiles/ beside .pinman.toml) plus the one .pinman.toml
     chooses if it lives elsewhere. Outside a project: ProfileError."""
-    from pinman.profile.profiles import find_profile, list_profiles
+    from pinman.profile.discovery import find_profile, list_profiles
     from pinman.profile.project import find_project_root, read_project_file
 
     root = find_project_root(cwd)
@@ -446,7 +447,7 @@ class MarkResult:
 
 def mark_bad(paths: Paths, cwd: Path, name: str, version: str, reason: str) -> MarkResult:
     """Append `{ version, reason }` to the profile's `bad` array (comments kept)."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     exact = _clean(version)
     profile = find_profile(name, cwd, paths)
@@ -753,7 +754,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
     """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok."""
     from pinman.runtime import activation
     from pinman.state.journal import Journal, endpoint_of
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.health.rollback import run_env
 
     profile = find_profile(name, cwd, paths)
