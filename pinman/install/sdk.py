@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from pinman.errors import InstallError, PinmanError
 from pinman.state.fsutil import atomic_write
+from pinman.names import Progress
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
@@ -292,7 +293,6 @@ def _python_only_bin(venv: Path) -> None:
 
 _INSPECT = r"""
 import importlib.metadata as m, json, pathlib, platform, re, sys, sysconfig
-from pinman.names import Progress
 name = sys.argv[1]
 out = {"version": m.version(name), "python": platform.python_version(), "cli_version": None,
        "distributions": sorted(f"{d.metadata['Name']}=={d.version}" for d in m.distributions())}
