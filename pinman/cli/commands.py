@@ -532,6 +532,17 @@ def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
     out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
 
 
+def _drop_pointers(paths: Paths, root: Path) -> None:
+    """Drop the shim's pointers under this project so its next run applies the new trust decision."""
+    from pinman.runtime.activation import pointer_path
+
+    folder = pointer_path(paths, root, "x").parent
+    if folder.is_dir():
+        for ptr in folder.iterdir():
+            if ptr.is_file():
+                ptr.unlink(missing_ok=True)
+
+
 @app.command()
 def trust(
     list_all: bool = typer.Option(False, "--list", help="Show every trusted file and whether it changed since."),
@@ -557,13 +568,13 @@ def trust(
         raise UsageError("not inside a project (no .pinman.toml here or above)",
                           hint="run it in the project folder; user and built-in profiles need no trust")
     if revoke:
-        gone = trust_mod.revoke_project(paths, root)
+        gone = trust_mod.revoke_project(paths, root, lambda r: _drop_pointers(paths, r))
         if as_json:
             _emit({"revoked": [str(g) for g in gone], "project": str(root)})
             return
         out(f"revoked trust for {len(gone)} file(s) in {root}")
         return
-    done = trust_mod.trust_project(paths, root)
+    done = trust_mod.trust_project(paths, root, lambda r: _drop_pointers(paths, r))
     if as_json:
         _emit({"trusted": [{"path": str(t.path), "keys": list(t.keys)} for t in done], "project": str(root)})
         return

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,8 +125,11 @@ def project_candidates(root: Path, paths: Paths) -> list[Profile]:
     return [p for p, _ in found if needs_trust(p)]
 
 
-def trust_project(paths: Paths, root: Path) -> list[Trusted]:
-    """Record the current content of every env-carrying profile in the project as trusted."""
+def trust_project(paths: Paths, root: Path, on_change: Callable[[Path], None] | None = None) -> list[Trusted]:
+    """Record the current content of every env-carrying profile in the project as trusted.
+
+    `on_change(root)` runs after the decision is saved: the caller drops what it derived from the
+    old one (the shim's pointers under `root`), which this layer knows nothing about."""
     files = _load(paths)
     done = []
     now = time.time()
@@ -135,17 +139,19 @@ def trust_project(paths: Paths, root: Path) -> list[Trusted]:
         files[str(profile.path)] = {"hash": digest, "keys": list(keys), "at": now, "project": str(root)}
         done.append(Trusted(profile.path, keys, digest, now, True))
     _save(paths, files)
-    _invalidate(paths, root)
+    if on_change is not None:
+        on_change(root)
     return done
 
 
-def revoke_project(paths: Paths, root: Path) -> list[Path]:
+def revoke_project(paths: Paths, root: Path, on_change: Callable[[Path], None] | None = None) -> list[Path]:
     files = _load(paths)
     gone = [Path(k) for k, v in files.items() if v.get("project") == str(root)]
     for k in gone:
         files.pop(str(k), None)
     _save(paths, files)
-    _invalidate(paths, root)
+    if on_change is not None:
+        on_change(root)
     return gone
 
 
@@ -213,14 +219,3 @@ def list_trusted(paths: Paths) -> list[Trusted]:
             current = False
         out.append(Trusted(p, strings(v, "keys"), str(v.get("hash")), number(v, "at"), current))
     return out
-
-
-def _invalidate(paths: Paths, root: Path) -> None:
-    """Drop the shim's pointers under this project so its next run applies the new decision."""
-    from pinman.runtime.activation import pointer_path
-
-    folder = pointer_path(paths, root, "x").parent
-    if folder.is_dir():
-        for ptr in folder.iterdir():
-            if ptr.is_file():
-                ptr.unlink(missing_ok=True)
