@@ -27,7 +27,8 @@ from pinman.health.probe import probe_cli
 from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store
+from pinman.install.layout import Install
+from pinman.install.store import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -27,7 +27,8 @@ from pinman.runtime.activation import pointer_path, read_global, read_overrides,
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
-from pinman.install.store import Install, Store
+from pinman.install.layout import Install
+from pinman.install.store import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ import pytest
 from pinman.health.classify import Kind, Outcome, classify
 from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, FakeAPI
 from pinman.health.probe import ProbeResult, probe_cli
-from pinman.install.store import Install
+from pinman.install.layout import Install
 
 pytestmark = pytest.mark.e2e
 

@@ -24,7 +24,7 @@ from hostile_support import PROPERTY, TEXT, assert_one_line
 from pinman.errors import PinmanError, RegistryError
 from pinman.paths import Paths
 from pinman.npm.registry import Packument, Registry
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
 
 NAME = "@anthropic-ai/claude-code"
 

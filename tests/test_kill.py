@@ -34,7 +34,9 @@ from pinman.profile.validate import load_profile
 from pinman.profile.project import read_project_file
 from pinman.runtime.resolution import activate
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store, native_platform_keys
+from pinman.install.layout import Install
+from pinman.install.store import Store
+from pinman.install.native import native_platform_keys
 
 pytestmark = pytest.mark.e2e
 

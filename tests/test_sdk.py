@@ -21,7 +21,8 @@ from pinman.paths import Paths
 from pinman.profile.model import SdkPin
 from pinman.profile.discovery import find_profile
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER, Store
+from pinman.install.layout import MARKER
+from pinman.install.store import Store
 
 # What pip 23 prints for a version the index does not have (trimmed from a real run).
 PIP_NO_SUCH_VERSION = """\

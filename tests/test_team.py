@@ -17,7 +17,7 @@ from e2e_support import fake_integrity, serve_packuments
 from pinman.runtime import resolution
 from pinman.health import rollback
 from pinman.team import team
-from pinman.cli import main
+from pinman.cli.main import main
 from pinman.errors import ExitCode, IntegrityError
 from pinman.health.probe import ProbeResult
 from pinman.state.journal import Journal
@@ -25,7 +25,9 @@ from pinman.paths import Paths
 from pinman.profile.discovery import find_profile
 from pinman.profile.validate import load_profile
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER, Store, native_platform_keys
+from pinman.install.layout import MARKER
+from pinman.install.store import Store
+from pinman.install.native import native_platform_keys
 
 HERE_KEY = native_platform_keys()[0]
 PLATFORMS = sorted({HERE_KEY, "darwin-arm64", "linux-x64", "win32-x64"})
@@ -375,7 +377,7 @@ def test_mark_bad_creates_the_array(repo: Path, capsys: pytest.CaptureFixture[st
 def test_concurrent_mark_bad_loses_nothing(repo: Path, pinman_home: Paths) -> None:
     path = write_profile(repo, "stable", COMMENTED)
     versions = [f"2.1.{n}" for n in range(301, 307)]
-    script = ("import sys; from pathlib import Path; from pinman.paths import Paths; from pinman import team;"
+    script = ("import sys; from pathlib import Path; from pinman.paths import Paths; from pinman.team import team;"
               "team.mark_bad(Paths.from_env(), Path.cwd(), 'stable', sys.argv[1], 'r' + sys.argv[1])")
     procs = [subprocess.Popen([sys.executable, "-c", script, v], cwd=repo) for v in versions]
     assert all(p.wait(timeout=60) == 0 for p in procs)

@@ -186,9 +186,9 @@ class SdkStore:
     def verify(self, inst: SdkInstall) -> str | None:
         """Why `inst` is broken, or None."""
         if inst.ecosystem == "npm":
-            from pinman.install.store import _read_install
+            from pinman.install.layout import read_install
 
-            npm = _read_install(inst.prefix, inst.name, inst.version)
+            npm = read_install(inst.prefix, inst.name, inst.version)
             return "marker missing" if npm is None else self.npm_store.verify(npm, run=False)
         if _read_pypi(inst.prefix, inst.name, inst.version) is None:
             return f"{inst.prefix} has no complete install marker"
@@ -236,11 +236,11 @@ class SdkStore:
                f"{name}=={version}"]
         self._run(cmd, f"pip install {name}=={version}", name, version, only_binary=only_binary)
 
-    def _run(self, cmd: Sequence[str], what: str, name: str, version: str, *, only_binary: bool = False) -> str:
-        from pinman.install.store import _run
+    def run_captured(self, cmd: Sequence[str], what: str, name: str, version: str, *, only_binary: bool = False) -> str:
+        from pinman.install.npmrun import run_captured
 
         try:
-            code, output = _run(list(cmd), cwd=self.npm_store._tmp_root, env=_pip_env(self.env), timeout=self.timeout)
+            code, output = run_captured(list(cmd), cwd=self.npm_store._tmp_root, env=_pip_env(self.env), timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise InstallError(f"{what} did not finish in {self.timeout:.0f} s",
                                hint="check the network and the index/proxy settings in your pip config") from None
@@ -327,9 +327,10 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def _read_pypi(prefix: Path, name: str, version: str) -> SdkInstall | None:
-    from pinman.install.store import MARKER, _read_json
+    from pinman.install.layout import MARKER
+    from pinman.install.npmfiles import read_json
 
-    data = _read_json(prefix / MARKER)
+    data = read_json(prefix / MARKER)
     if (data is None or data.get("ecosystem") != "pypi" or not isinstance(data.get("schema"), int)
             or data.get("package") != name or data.get("version") != version):
         return None
@@ -341,9 +342,9 @@ def _read_pypi(prefix: Path, name: str, version: str) -> SdkInstall | None:
 
 
 def _npm_install(prefix: Path, name: str, version: str, installed_at: str) -> SdkInstall:
-    from pinman.install.store import _read_json
+    from pinman.install.npmfiles import read_json
 
-    manifest = _read_json(prefix / "node_modules" / name / "package.json") or {}
+    manifest = read_json(prefix / "node_modules" / name / "package.json") or {}
     cli = manifest.get("claudeCodeVersion")
     if not isinstance(cli, str):
         cli = ts_agent_cli(version) if name == AGENT_SDK_NPM else None
@@ -507,9 +508,9 @@ class _PypiCache:
         self.path = paths.cache / "pypi" / f"{name}.json"
 
     def _load(self) -> dict[str, Any]:
-        from pinman.install.store import _read_json
+        from pinman.install.npmfiles import read_json
 
-        doc = _read_json(self.path) or {}
+        doc = read_json(self.path) or {}
         specs = doc.get("specs") if doc.get("schema") == PYPI_CACHE_SCHEMA else None
         return specs if isinstance(specs, dict) else {}
 

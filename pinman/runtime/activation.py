@@ -132,7 +132,7 @@ def read_overrides(paths: Paths) -> dict[str, Override]:
 
 def _exact(version: str) -> bool:
     from pinman.errors import InstallError
-    from pinman.install.store import validate_version
+    from pinman.install.layout import validate_version
 
     try:
         validate_version(version)

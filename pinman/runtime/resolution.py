@@ -22,7 +22,7 @@ from pinman.names import CLAUDE_CODE, Progress
 if TYPE_CHECKING:
     from pinman.profile.model import ClaudeCodePin, Profile
     from pinman.npm.registry import Registry
-    from pinman.install.store import Install
+    from pinman.install.layout import Install
 
 
 
@@ -153,7 +153,7 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
     """
     from pinman.errors import PinmanError
     from pinman.install.store import Store
-    from pinman.team.team import install_checked
+    from pinman.install.integrity import install_checked
 
     store = Store(paths)
     integrity = tgt.integrity
