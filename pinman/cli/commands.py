@@ -607,7 +607,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
         return
     from pinman.runtime import activation
 
-    from pinman.install import sdk
+    from pinman.runtime import sdk_env
 
     name = target or activation.choose(Path.cwd(), paths).name
     profile = _profile(name)
@@ -616,7 +616,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
         _discard_installs(paths, profile, tgt.version)
     inst = ensure_installed(paths, tgt, progress=_progress(name))
     _notices(paths, profile)
-    pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=_progress(f"{name} sdk"))
+    pinned = sdk_env.ensure_installed(paths, profile, refresh=True, progress=_progress(f"{name} sdk"))
     if as_json:
         _emit({"profile": name, "version": tgt.version, "prefix": str(inst.prefix),
                "sdk": {"label": pinned.label, "prefix": str(pinned.prefix)} if pinned is not None else None})
@@ -629,11 +629,12 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
 def _discard_installs(paths: Paths, profile: Any, version: str) -> None:
     """`install --force PROFILE`: drop its Claude Code and SDK installs, so both are built afresh."""
     from pinman.install import sdk
+    from pinman.runtime import sdk_env
     from pinman.names import CLAUDE_CODE
     from pinman.install.store import Store
 
     Store(paths).remove(CLAUDE_CODE, version)
-    pinned = sdk.installed_for(paths, profile)
+    pinned = sdk_env.installed_for(paths, profile)
     if pinned is not None:
         sdk.SdkStore(paths).remove(pinned.ecosystem, pinned.name, pinned.version)
 

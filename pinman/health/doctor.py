@@ -167,7 +167,7 @@ def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:
     from pinman.profile.discovery import list_profiles
     from pinman.npm.registry import Registry
     from pinman.runtime.resolution import target
-    from pinman.install.sdk import coupling
+    from pinman.views.sdk_coupling import coupling
 
     out: list[Finding] = []
     for profile, shadowed in list_profiles(cwd, paths):

@@ -87,7 +87,7 @@ def run_env(paths: Paths, profile: Profile, environ: Mapping[str, str] | None = 
     """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
     from pinman.runtime.resolution import profile_env
 
-    from pinman.install.sdk import merge_env
+    from pinman.runtime.sdk_env import merge_env
 
     return merge_env(os.environ if environ is None else environ, profile_env(paths, profile))
 
@@ -129,12 +129,13 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str,
                                  timeout=cfg.timeout)
     if cfg.probe == "sdk":
         from pinman.install import sdk
+        from pinman.runtime import sdk_env
         from pinman.errors import HealthError
 
-        if sdk.untrusted_project(paths, profile):
+        if sdk_env.untrusted_project(paths, profile):
             raise HealthError(f'{profile.name}: probe = "sdk" runs this project\'s [sdk], which is not trusted',
                               hint=f"review {profile.path}, then run `pinman trust` in {profile.project_root}")
-        pinned = sdk.ensure_installed(paths, profile)
+        pinned = sdk_env.ensure_installed(paths, profile)
         if pinned is not None and sdk_version and sdk_version != pinned.version:
             # re-probing a known-good pair: its own SDK, not the one pinned now
             pinned = sdk.SdkStore(paths).install(pinned.ecosystem, pinned.name, sdk_version)
@@ -293,7 +294,7 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
     """The SDK version the profile runs with now (recorded beside the CLI version in checks)."""
     if profile.sdk is None:
         return None
-    from pinman.install.sdk import installed_for
+    from pinman.runtime.sdk_env import installed_for
 
     inst = installed_for(paths, profile)
     return inst.version if inst is not None else None
@@ -353,7 +354,7 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
 
 
 def sdk_withheld(paths: Paths, profile: Profile) -> bool:
-    from pinman.install.sdk import untrusted_project
+    from pinman.runtime.sdk_env import untrusted_project
 
     return profile.sdk is not None and untrusted_project(paths, profile)
 

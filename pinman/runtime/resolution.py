@@ -188,19 +188,37 @@ def install_exact(paths: Paths, version: str, progress: Progress | None = None, 
     return store.install(CLAUDE_CODE, version, integrity=doc.versions[version].integrity, progress=progress)
 
 
+def pinned_binary(paths: Paths, profile: Profile) -> Path | None:
+    """The profile's installed Claude Code binary, resolved offline; None if not known here."""
+    from pinman.errors import PinmanError
+    from pinman.npm.versions import is_exact
+
+    pin = profile.claude_code
+    registry = None
+    if not is_exact(pin.version) and pin.locked is None:  # only a floating spec reads the registry cache
+        from pinman.npm.registry import Registry
+
+        registry = Registry(paths, offline=True)
+    try:
+        inst = installed(paths, target(paths, profile, registry=registry).version)
+        return inst.binary if inst is not None else None
+    except PinmanError:
+        return None
+
+
 def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
     """The env a profile's `claude` runs with: its [env] (if trusted), then what pinman sets.
 
     pinman's part: the pinned binary as CLAUDE_CODE_EXECUTABLE and the [sdk] install (installed
     here if missing), so a script run under the profile gets exactly the pinned pair; then the
     pin-holding vars. A venv's bin comes as sdk.PATH_PREPEND, for the caller to put before PATH
-    (`sdk.merge_env`).
+    (`sdk_env.merge_env`).
     """
-    from pinman.install import sdk
     from pinman.profile.trust import is_trusted
+    from pinman.runtime.sdk_env import profile_sdk_env
 
     env = dict(profile.env) if is_trusted(paths, profile) else {}
-    env.update(sdk.profile_sdk_env(paths, profile))
+    env.update(profile_sdk_env(paths, profile, pinned_binary(paths, profile)))
     env.update(activation.base_env())
     return env
 
@@ -233,12 +251,12 @@ def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basi
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
              progress: Progress | None = None, registry: Registry | None = None) -> tuple[Target, Install]:
     """Resolve, install if needed, and point this context's shim at it (one rename)."""
-    from pinman.install import sdk
+    from pinman.runtime.sdk_env import ensure_installed as ensure_sdk
 
     basis = activation.state_stamp(paths)  # before the override and trust are read
     tgt = target(paths, profile, registry=registry)
     inst = ensure_installed(paths, tgt, progress)
-    sdk.ensure_installed(paths, profile, refresh=True, progress=progress)  # before the pointer names it
+    ensure_sdk(paths, profile, refresh=True, progress=progress)  # before the pointer names it
     activation.ensure_shim(paths)
     activation.write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst, basis))
     return tgt, inst
@@ -344,7 +362,7 @@ def shim_main(argv: list[str]) -> int:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"pinman: {e.message}{hint}", file=sys.stderr)
         return int(e.exit_code)
-    from pinman.install.sdk import merge_env
+    from pinman.runtime.sdk_env import merge_env
 
     env = merge_env(os.environ, profile_env(paths, profile))
     binary = str(inst.binary)

@@ -97,7 +97,7 @@ def for_store(paths: Paths, cwd: Path) -> list[Verified]:
 
 
 def _profile_installs(paths: Paths, profile: Any) -> list[Verified]:
-    from pinman.install import sdk
+    from pinman.runtime import sdk_env
     from pinman.npm.registry import Registry
     from pinman.runtime.resolution import installed, target
 
@@ -113,7 +113,7 @@ def _profile_installs(paths: Paths, profile: Any) -> list[Verified]:
     else:
         out.append(Verified(label, inst.prefix, check_files(inst.prefix), claude_code_repair(version),
                             (profile.name,)))
-    pinned = sdk.installed_for(paths, profile)
+    pinned = sdk_env.installed_for(paths, profile)
     if pinned is not None:
         out.append(Verified(pinned.label, pinned.prefix, check_files(pinned.prefix),
                             f"pinman install --force {profile.name}", (profile.name,)))

@@ -83,7 +83,7 @@ def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> l
 def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None = None) -> dict[str, Any]:
     from pinman.profile.discovery import find_profile
     from pinman.profile.validate import validate_name
-    from pinman.install.sdk import describe as sdk_describe
+    from pinman.views.sdk_coupling import describe as sdk_describe
 
     profile = find_profile(validate_name(name), cwd, paths)
     tgt, problem = _try_target(paths, profile, registry or local_registry(paths))
