@@ -13,6 +13,7 @@ from typing import Any
 
 from pinman.names import CLAUDE_CODE
 
+
 def read_json(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))

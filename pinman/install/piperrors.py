@@ -10,6 +10,7 @@ from typing import Any
 
 from pinman.errors import InstallError
 
+
 def pip_error(output: str, name: str, version: str, *, log: Path | None = None, only_binary: bool = False,
               what: str | None = None) -> InstallError:
     """One line for a failed pip run: nearest versions for an unknown one, else pip's last lines."""

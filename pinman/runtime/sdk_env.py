@@ -22,6 +22,7 @@ from pinman.paths import Paths
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
 
+
 def untrusted_project(paths: Paths, profile: Profile) -> bool:
     """A project's profile whose parsed content the user has not approved (`pinman trust`): its
     [sdk] is withheld."""
