@@ -29,7 +29,8 @@ from collections.abc import Callable  # noqa: E402
 from e2e_support import real_npm_env, seed, write_fake_npm  # noqa: E402
 
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store
+from pinman.install.layout import Install
+from pinman.install.store import Store
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,8 @@ from typing import Any
 
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store
+from pinman.install.layout import Install
+from pinman.install.store import Store
 
 CLAUDE_V1 = "1.0.100"  # the 1.x representative: a node script (cli.js)
 CLAUDE_V2 = "2.1.331"  # the 2.x representative: a native binary in bin/claude.exe
@@ -141,7 +142,7 @@ if native:
     placeholder.chmod(0o755)
     key = os.environ.get("FAKE_NPM_PLATFORM")
     if key is None:
-        from pinman.install.store import native_platform_keys
+        from pinman.install.native import native_platform_keys
         key = native_platform_keys()[0]
     if key:
         name = f"{package}-{key}"

@@ -31,10 +31,12 @@ from pinman.runtime.choice import read_global
 from pinman.state.overrides import read_overrides
 from pinman.paths import Paths
 from pinman.errors import ProfileError
-from pinman.profile.profiles import list_profiles, load_profile
+from pinman.profile.discovery import list_profiles
+from pinman.profile.validate import load_profile
 from pinman.profile.project import read_project_file
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Store, validate_version
+from pinman.install.store import Store
+from pinman.install.layout import validate_version
 
 WORKERS = 3  # 2 cores: one run waits on a kill or a subprocess while others compute
 POLL = 0.003

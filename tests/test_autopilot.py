@@ -226,7 +226,7 @@ def test_session_start_starts_a_check_only_when_due(pinman_home: Paths, tmp_path
 
 
 def test_check_writes_when_the_next_check_is_due(pinman_home: Paths) -> None:
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     files = HookFiles(pinman_home)
     p = find_profile("stable", Path("/"), pinman_home)

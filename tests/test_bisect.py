@@ -356,7 +356,7 @@ def fake_fingerprint(version: str) -> "bisect.Fingerprint":  # type: ignore[name
 
 def run(paths: Paths, gateway: FakeGateway, events: list[Event] | None = None,
         **kw: object) -> BisectReport:
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     profile = find_profile("gw", Path.cwd(), paths)
     store = Store(paths)
@@ -447,7 +447,7 @@ def test_defaults_and_explicit_ends(pinman_home: Paths, npm_on_path: Path) -> No
 
 
 def test_the_http_probe_cannot_bisect(pinman_home: Paths) -> None:
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     write_profile(pinman_home, probe="http")
     with pytest.raises(bisect.UsageError, match="CLI probe"):
@@ -526,7 +526,7 @@ def test_another_window_starts_afresh(pinman_home: Paths, npm_on_path: Path) -> 
 
 def test_fingerprint_failure_does_not_lose_the_answer(pinman_home: Paths, npm_on_path: Path) -> None:
     from pinman.errors import HealthError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     write_profile(pinman_home)
 

@@ -28,7 +28,8 @@ from pinman.health.cli_probe import probe_cli
 from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store
+from pinman.install.layout import Install
+from pinman.install.store import Store
 
 pytestmark = pytest.mark.e2e
 

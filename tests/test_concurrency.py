@@ -29,7 +29,10 @@ from pinman.state.overrides import read_overrides
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.state.journal import Journal, endpoint_of
 from pinman.paths import Paths
-from pinman.install.store import Install, Store, validate_version
+from pinman.install.layout import Install, validate_version
+from pinman.install.store import Store
+from pinman.install.layout import Install
+from pinman.install.store import Store
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,8 @@ from pinman.fingerprint.fingerprints import Diff, Fingerprint, diff, mentions, r
 from pinman.paths import Paths
 from pinman.fingerprint.proxy import Recorded
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store
+from pinman.install.layout import Install
+from pinman.install.store import Store
 
 
 def rec(keys: list[str], betas: list[str], *, path: str = "/v1/messages", headers: list[str] = (),

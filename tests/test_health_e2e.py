@@ -14,7 +14,10 @@ from pinman.health.classify import classify
 from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, FakeAPI
 from pinman.health.result import ProbeResult
 from pinman.health.cli_probe import probe_cli
-from pinman.install.store import Install
+from pinman.install.layout import Install
+from pinman.health.result import ProbeResult
+from pinman.health.cli_probe import probe_cli
+from pinman.install.layout import Install
 
 pytestmark = pytest.mark.e2e
 

@@ -22,16 +22,16 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT, assert_file_line, assert_one_line
 
-from pinman.runtime.choice import read_global, write_global
-from pinman.runtime.pointers import Pointer, pointer_path, record_project_choice, write_pointer
-from pinman.runtime.shim import ensure_shim, shim_text
-from pinman.state.overrides import read_overrides
-from pinman.install.store import validate_version
-from pinman.profile import profiles, trust
+from pinman.runtime.choice import read_global
+from pinman.profile import trust
+from pinman.profile.edit import update_profile
+from pinman.profile.project import ProjectFile
+from pinman.profile.validate import load_profile, validate_name
 from pinman.errors import PinmanError, ProfileError
 from pinman.paths import Paths
 from pinman.profile.project import PROJECT_FILE, read_project_file
-from pinman.profile.profiles import ProfileFileError, display_path
+from pinman.profile.tomlfile import ProfileFileError
+from pinman.profile.model import display_path
 
 # A folder shared by the examples of one property (hypothesis cannot use function-scoped tmp_path).
 
@@ -89,7 +89,7 @@ def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")  # a lone surrogate becomes bytes that are not UTF-8
 
 
-def _read_project(root: Path, data: bytes) -> profiles.ProjectFile | ProfileFileError:
+def _read_project(root: Path, data: bytes) -> ProjectFile | ProfileFileError:
     (root / PROJECT_FILE).write_bytes(data)
     try:
         project = read_project_file(root)
@@ -97,7 +97,7 @@ def _read_project(root: Path, data: bytes) -> profiles.ProjectFile | ProfileFile
         assert isinstance(e, ProfileFileError), repr(e)
         assert_file_line(e, display_path(root / PROJECT_FILE))
         return e
-    assert project.profile is None or profiles.validate_name(project.profile) == project.profile
+    assert project.profile is None or validate_name(project.profile) == project.profile
     return project
 
 
@@ -209,7 +209,7 @@ def test_any_env_value_reaches_claude_verbatim_through_the_pointer(scratch: Path
 @given(st.one_of(TEXT, _NAMES, st.text(alphabet="./-_aZ09\0\n ", max_size=12)))
 def test_a_profile_name_is_safe_as_a_file_name_and_in_sh_or_refused(name: str) -> None:
     try:
-        assert profiles.validate_name(name) == name
+        assert validate_name(name) == name
     except ProfileError as e:
         assert_one_line(e)
         assert "invalid profile name" in str(e)
@@ -280,14 +280,14 @@ def test_any_profile_edit_writes_a_valid_profile_or_nothing(scratch: Path, chang
     path.parent.mkdir(exist_ok=True)
     path.write_text(_BASE)
     try:
-        profiles.update_profile(path, changes)
+        update_profile(path, changes)
     except ProfileError as e:
         event("outcome: refused")
         assert_one_line(e)
         assert path.read_text() == _BASE  # refused: nothing written
         return
     event("outcome: written")
-    profile = profiles.load_profile(path)  # whatever was written parses and validates
+    profile = load_profile(path)  # whatever was written parses and validates
     text = path.read_text()
     assert text.startswith("# team profile\n")  # comments outside what changed stay
     if not {"claude-code", "claude-code.version"} & set(changes):
@@ -367,7 +367,7 @@ def test_any_global_choice_file_gives_a_name_or_an_error(scratch: Path, data: by
 
     def read() -> None:
         name = read_global(paths)
-        assert name is None or profiles.validate_name(name) == name
+        assert name is None or validate_name(name) == name
 
     _try(read, paths.global_choice)
 
@@ -384,7 +384,7 @@ def test_any_overrides_file_gives_overrides_or_an_error(scratch: Path, data: byt
             assert isinstance(key, str) and isinstance(ov.version, str) and isinstance(ov.reason, str)
             assert ov.previous is None or isinstance(ov.previous, str)
             assert isinstance(ov.at, float)
-        profile = profiles.load_profile(paths.user_profiles / "p.toml")
+        profile = load_profile(paths.user_profiles / "p.toml")
         from pinman.runtime.resolution import target, why_override
 
         tgt = target(paths, profile)  # an override's version reaches the store only if valid

@@ -27,12 +27,12 @@ from hostile_world import World, one_line_error, world
 from pinman.runtime.choice import read_global
 from pinman.runtime.pointers import pointer_path
 from pinman.state.overrides import read_overrides
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
 from pinman.profile import trust
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import list_profiles
+from pinman.profile.discovery import list_profiles
 
 VICTIM = "the victim's own content\n"
 

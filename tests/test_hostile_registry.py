@@ -25,7 +25,10 @@ from pinman.errors import PinmanError, RegistryError
 from pinman.paths import Paths
 from pinman.npm.packument import Packument
 from pinman.npm.registry import Registry
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
+from pinman.npm.packument import Packument
+from pinman.npm.registry import Registry
+from pinman.install.layout import validate_version
 
 NAME = "@anthropic-ai/claude-code"
 

@@ -30,11 +30,17 @@ from pinman.profile import trust
 from pinman.runtime.choice import read_global
 from pinman.state.overrides import read_overrides
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile, load_profile
+from pinman.profile.discovery import find_profile
+from pinman.profile.validate import load_profile
 from pinman.profile.project import read_project_file
 from pinman.runtime.resolution import activate
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import Install, Store, native_platform_keys, validate_version
+from pinman.install.layout import Install, validate_version
+from pinman.install.store import Store
+from pinman.install.native import native_platform_keys
+from pinman.install.layout import Install
+from pinman.install.store import Store
+from pinman.install.native import native_platform_keys
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from e2e_support import REAL_HOME
 
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER
+from pinman.install.layout import MARKER
 
 pytestmark = pytest.mark.e2e
 

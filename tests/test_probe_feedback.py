@@ -21,7 +21,9 @@ from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.health.result import Waiting
 from pinman.health.cli_probe import probe_cli
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile
+from pinman.profile.discovery import find_profile
+from pinman.health.prober import make_prober
+from pinman.profile.discovery import find_profile
 from pinman.health.prober import make_prober
 
 OK_JSON = '{"type":"result","subtype":"success","is_error":false,"result":"OK"}'

@@ -13,10 +13,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pinman.profile import profiles
+from pinman.profile import discovery, model
 from pinman.errors import ProfileError
 from pinman.paths import Paths, builtin_profiles_dir
-from pinman.profile.profiles import ClaudeCodePin, HealthConfig, Profile, ProfileFileError, SdkPin, find_profile, key_lines, list_profiles, load_profile, parse_profile, search_dirs, update_profile, validate_name
+from pinman.profile.model import ClaudeCodePin, HealthConfig, Profile, SdkPin
+from pinman.profile.tomlfile import ProfileFileError, key_lines
+from pinman.profile.discovery import find_profile, list_profiles, search_dirs
+from pinman.profile.validate import load_profile, parse_profile, validate_name
+from pinman.profile.edit import update_profile
 from pinman.profile.project import find_project_root, read_project_file, write_project_file
 
 SHA_2_1_331 = "sha512-E6IE7pon8YAtlzIBB0yhhQgopGvsYuSjnCaoP9ATw64T/f3I4ZfwVcj5jWV9yD7XkrSQZCwO7PgS+qMcP817gA=="
@@ -143,7 +147,7 @@ def test_builtin_pins() -> None:
 
 def test_documented_format_is_a_valid_profile() -> None:
     """The example in the module docstring (pasted into the README) must stay loadable."""
-    doc = profiles.__doc__ or ""
+    doc = model.__doc__ or ""
     example = re.search(r"```toml\n(.*?)```", doc, re.S)
     assert example
     text = example[1].replace('"sha512-..."', f'"{SHA_2_1_331}"')
@@ -154,7 +158,7 @@ def test_documented_format_is_a_valid_profile() -> None:
 def test_loading_does_not_import_tomlkit() -> None:
     """`pinman current` loads a profile on every run; tomlkit is for writing only."""
     code = (
-        "import sys; from pathlib import Path; from pinman.profile.profiles import load_profile; "
+        "import sys; from pathlib import Path; from pinman.profile.validate import load_profile; "
         f"load_profile(Path({str(builtin_profiles_dir() / 'stable.toml')!r})); "
         "print('tomlkit' in sys.modules)"
     )
@@ -392,7 +396,7 @@ def test_search_dirs_lists_a_folder_once(tmp_path: Path, pinman_home: Paths,
     # Working inside pinman's own checkout: the project's profiles/ are the built-ins.
     write(tmp_path / ".pinman.toml", "")
     (tmp_path / "profiles").mkdir()
-    monkeypatch.setattr(profiles, "builtin_profiles_dir", lambda: tmp_path / "profiles")
+    monkeypatch.setattr(discovery, "builtin_profiles_dir", lambda: tmp_path / "profiles")
     assert [s for s, _, _ in search_dirs(tmp_path, pinman_home)] == ["project", "user"]
 
 
@@ -799,7 +803,7 @@ def _outcome(data: str | bytes) -> None:
         return
     assert isinstance(p, Profile)
     assert isinstance(p.claude_code.version, str) and p.health.timeout > 0
-    assert all(profiles.ENV_KEY_RE.match(k) and isinstance(v, str) and "\0" not in v for k, v in p.env.items())
+    assert all(model.ENV_KEY_RE.match(k) and isinstance(v, str) and "\0" not in v for k, v in p.env.items())
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,13 +15,18 @@ import pytest
 
 from pinman.runtime import resolution
 from pinman.state.overrides import get_override
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
 from pinman.errors import ExitCode, ProfileError
 from pinman.health.result import ProbeResult
 from pinman.views.inventory import status_rows
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile, load_profile
+from pinman.profile.discovery import find_profile
+from pinman.profile.validate import load_profile
+from pinman.health.rollback import check
+from pinman.health.manual import manual_rollback
+from pinman.profile.discovery import find_profile
+from pinman.profile.validate import load_profile
 from pinman.health.rollback import check
 from pinman.health.manual import manual_rollback
 

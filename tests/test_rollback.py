@@ -11,12 +11,15 @@ import pytest
 from pinman.runtime import resolution
 from pinman.runtime.pointers import Pointer, pointer_path, pointers, write_pointer
 from pinman.state.overrides import get_override
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
 from pinman.errors import ExitCode, PinmanError
 from pinman.health.result import ProbeResult
 from pinman.state.journal import Entry, Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile
+from pinman.profile.discovery import find_profile
+from pinman.health.rollback import check
+from pinman.health.manual import manual_rollback, reset
+from pinman.profile.discovery import find_profile
 from pinman.health.rollback import check
 from pinman.health.manual import manual_rollback, reset
 
@@ -148,7 +151,7 @@ def test_manual_rollback_without_known_good_says_how(pinman_home: Paths, team: A
 def test_rollback_restores_the_sdk_that_was_known_good_with_the_cli(
         pinman_home: Paths, team: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from pinman.health import rollback
-    from pinman.install import sdk
+    from pinman.runtime import sdk_env
 
     monkeypatch.setattr(rollback, "sdk_version", lambda paths, profile: "1.13.0")
     installed: list[str] = []
@@ -166,7 +169,7 @@ def test_rollback_restores_the_sdk_that_was_known_good_with_the_cli(
     assert r.rollback == {"from": "2.1.331", "to": "1.0.100", "sdk_from": "1.13.0", "sdk_to": "0.40.0"}
     ov = get_override(pinman_home, "team", None)
     assert ov is not None and (ov.version, ov.sdk_version) == ("1.0.100", "0.40.0")
-    assert sdk.override_version(pinman_home, team) == "0.40.0"
+    assert sdk_env.override_version(pinman_home, team) == "0.40.0"
     latest = Journal(pinman_home).history("team")
     assert (latest[0].event, latest[0].sdk_version) == ("rollback", "0.40.0")
     assert (latest[2].version, latest[2].sdk_version) == ("2.1.331", "1.13.0")  # checks record both
@@ -207,6 +210,8 @@ def test_rollback_installs_and_restores_the_known_good_sdk_for_real(
     """No part of the policy patched: the store (fake npm), the SDK store, the journal and the
     override are the real ones; only the endpoint's answers are scripted (the prober argument)."""
     from pinman.install import sdk
+    from pinman.runtime import sdk_env
+    from pinman.runtime.resolution import profile_env
     from pinman.names import CLAUDE_CODE
     from pinman.install.store import Store
 
@@ -229,16 +234,16 @@ def test_rollback_installs_and_restores_the_known_good_sdk_for_real(
         calls.append((version, sdk_version))
         return schema() if version == "2.1.331" else ok()
 
-    assert sdk.profile_sdk_env(pinman_home, agent)["NODE_PATH"] == str(now.prefix / "node_modules")
+    assert profile_env(pinman_home, agent)["NODE_PATH"] == str(now.prefix / "node_modules")
     r = check(pinman_home, agent, prober=endpoint)
     assert r.action == "rolled-back" and r.exit_code == ExitCode.ROLLED_BACK
     assert calls == [("2.1.331", None), ("1.0.100", "0.1.30")]
     assert r.rollback == {"from": "2.1.331", "to": "1.0.100", "sdk_from": "0.2.31", "sdk_to": "0.1.30"}
     restored = sdks.get("npm", sdk.AGENT_SDK_NPM, "0.1.30")
     assert restored is not None  # installed by the rollback itself
-    assert sdk.installed_for(pinman_home, agent) == restored
-    env = sdk.profile_sdk_env(pinman_home, agent)  # what a script under the profile now gets
+    assert sdk_env.installed_for(pinman_home, agent) == restored
+    env = profile_env(pinman_home, agent)  # what a script under the profile now gets
     assert env["NODE_PATH"] == str(restored.prefix / "node_modules")
     assert env["CLAUDE_CODE_EXECUTABLE"].endswith("/1.0.100/node_modules/@anthropic-ai/claude-code/cli.js")
     assert reset(pinman_home, agent) == "1.0.100"
-    assert sdk.installed_for(pinman_home, agent) == now  # `use --reset` returns to the pinned pair
+    assert sdk_env.installed_for(pinman_home, agent) == now  # `use --reset` returns to the pinned pair

@@ -15,12 +15,18 @@ from pathlib import Path
 import pytest
 
 from pinman.install import sdk
+from pinman.install import piperrors
+from pinman.views import sdk_coupling
+from pinman.runtime import sdk_env
+from pinman.install import sdk_resolve
 from pinman.errors import HealthError, InstallError
 from pinman.health.sdk_probe import result_from_sdk
 from pinman.paths import Paths
-from pinman.profile.profiles import SdkPin, find_profile
+from pinman.profile.model import SdkPin
+from pinman.profile.discovery import find_profile
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER, Store
+from pinman.install.layout import MARKER
+from pinman.install.store import Store
 
 # What pip 23 prints for a version the index does not have (trimmed from a real run).
 PIP_NO_SUCH_VERSION = """\
@@ -116,13 +122,13 @@ def test_exact_pypi(spec: str, exact: str | None) -> None:
 
 
 def test_nearest_pypi_prefers_close_release_numbers() -> None:
-    assert sdk.nearest_pypi("0.41.0", ["0.39.0", "0.40.0", "0.42.1", "1.13.0", "2.13.0"]) == \
+    assert piperrors.nearest_pypi("0.41.0", ["0.39.0", "0.40.0", "0.42.1", "1.13.0", "2.13.0"]) == \
         ["0.42.1", "0.40.0", "0.39.0"]
-    assert sdk.nearest_pypi("9.9.9", ["0.1", "2.12.0", "2.13.0"], n=2) == ["2.13.0", "2.12.0"]
+    assert piperrors.nearest_pypi("9.9.9", ["0.1", "2.12.0", "2.13.0"], n=2) == ["2.13.0", "2.12.0"]
 
 
 def test_unknown_version_is_one_line_with_nearest() -> None:
-    e = sdk.pip_error(PIP_NO_SUCH_VERSION, "anthropic", "9.9.9", log=Path("/x/pip.log"))
+    e = piperrors.pip_error(PIP_NO_SUCH_VERSION, "anthropic", "9.9.9", log=Path("/x/pip.log"))
     assert "\n" not in e.message
     assert e.message == "anthropic 9.9.9 does not exist on the package index (nearest: 2.13.0, 2.12.0, 1.13.0)"
     assert "pip index versions anthropic" in (e.hint or "") and "/x/pip.log" in (e.hint or "")
@@ -131,14 +137,14 @@ def test_unknown_version_is_one_line_with_nearest() -> None:
 def test_wheels_only_is_named_when_nothing_matches() -> None:
     out = "ERROR: Could not find a version that satisfies the requirement x==1 (from versions: none)\n" \
           "ERROR: No matching distribution found for x==1\n"
-    e = sdk.pip_error(out, "x", "1", only_binary=True)
+    e = piperrors.pip_error(out, "x", "1", only_binary=True)
     assert "no matching distribution" in e.message and "only wheels" in (e.hint or "")
 
 
 def test_other_pip_failures_show_the_last_lines() -> None:
     out = "Collecting x\n  Downloading x.whl\nERROR: Could not install packages due to an OSError: [Errno 28]\n" \
           "ERROR: No space left on device\n\n[notice] A new release of pip is available\n"
-    e = sdk.pip_error(out, "x", "1", what="pip install x==1")
+    e = piperrors.pip_error(out, "x", "1", what="pip install x==1")
     assert e.message == ("pip install x==1 failed: ERROR: Could not install packages due to an OSError: "
                          "[Errno 28] | ERROR: No space left on device")
 
@@ -154,9 +160,9 @@ def test_ts_agent_sdk_numbering(sdk_version: str, cli: str | None) -> None:
 
 
 def test_merge_env_prepends_to_path_and_drops_the_marker_key() -> None:
-    merged = sdk.merge_env({"PATH": "/usr/bin", "A": "1"}, {sdk.PATH_PREPEND: "/venv/bin", "A": "2"})
+    merged = sdk_env.merge_env({"PATH": "/usr/bin", "A": "1"}, {sdk.PATH_PREPEND: "/venv/bin", "A": "2"})
     assert merged == {"PATH": "/venv/bin" + os.pathsep + "/usr/bin", "A": "2"}
-    assert sdk.merge_env({}, {sdk.PATH_PREPEND: "/v"})["PATH"] == "/v"
+    assert sdk_env.merge_env({}, {sdk.PATH_PREPEND: "/v"})["PATH"] == "/v"
 
 
 # --------------------------------------------------------------------------- building venvs
@@ -259,15 +265,15 @@ def test_range_resolves_like_pip_and_is_cached_for_offline(store: sdk.SdkStore, 
                                                            tmp_path: Path) -> None:
     user_profile(pinman_home, "toy", '[sdk]\npackage = "pinmantoy"\nversion = ">=1.0,<2"\n')
     profile = find_profile("toy", tmp_path, pinman_home)
-    inst = sdk.ensure_installed(pinman_home, profile, refresh=True, store=store)
+    inst = sdk_env.ensure_installed(pinman_home, profile, refresh=True, store=store)
     assert inst is not None and inst.version == "1.1.0"
-    assert sdk.resolve(pinman_home, SdkPin("pinmantoy", ">=1.0,<2", "pypi", "pinmantoy"), offline=True).version == "1.1.0"
-    assert sdk.installed_for(pinman_home, profile) == inst
+    assert sdk_resolve.resolve(pinman_home, SdkPin("pinmantoy", ">=1.0,<2", "pypi", "pinmantoy"), offline=True).version == "1.1.0"
+    assert sdk_env.installed_for(pinman_home, profile) == inst
 
 
 def test_offline_without_a_resolution_is_an_error(pinman_home: Paths) -> None:
     with pytest.raises(InstallError, match="offline"):
-        sdk.resolve(pinman_home, SdkPin("anthropic", ">=0.40", "pypi", "anthropic"), offline=True)
+        sdk_resolve.resolve(pinman_home, SdkPin("anthropic", ">=0.40", "pypi", "anthropic"), offline=True)
 
 
 def test_profile_env_points_at_the_pinned_pair(store: sdk.SdkStore, pinman_home: Paths, tmp_path: Path,
@@ -283,7 +289,7 @@ def test_profile_env_points_at_the_pinned_pair(store: sdk.SdkStore, pinman_home:
     assert env["CLAUDE_CODE_EXECUTABLE"] == str(pinman_home.shim)  # not installed: the shim resolves it
     claude = Store(pinman_home, npm=str(fake_npm)).install(CLAUDE_CODE, "2.1.331")
     assert profile_env(pinman_home, profile)["CLAUDE_CODE_EXECUTABLE"] == str(claude.binary)
-    run = sdk.merge_env(os.environ, env)
+    run = sdk_env.merge_env(os.environ, env)
     out = subprocess.run(["python", "-c", "import pinmantoy, sys; print(pinmantoy.__version__, sys.prefix)"],
                          env=run, capture_output=True, text=True)
     assert out.stdout.split() == ["1.0.0", str(inst.prefix)]
@@ -300,19 +306,19 @@ def test_untrusted_project_sdk_is_not_installed_run_or_on_path_until_trusted(
     (repo / "profiles" / "team.toml").write_text(
         '[claude-code]\nversion = "2.1.331"\n[sdk]\npackage = "pinmantoy"\nversion = "1.0.0"\n')
     profile = find_profile("team", repo, pinman_home)
-    assert sdk.untrusted_project(pinman_home, profile)
+    assert sdk_env.untrusted_project(pinman_home, profile)
     log = tmp_path / "python.log"
     store = sdk.SdkStore(pinman_home, python=counting_python(tmp_path / "py", log), env=local_env(wheelhouse))
-    assert sdk.ensure_installed(pinman_home, profile, refresh=True, store=store) is None
+    assert sdk_env.ensure_installed(pinman_home, profile, refresh=True, store=store) is None
     assert not log.exists()  # neither pip nor any venv's python ran
     assert store.get("pypi", "pinmantoy", "1.0.0") is None
     env = profile_env(pinman_home, profile)
     assert not {"VIRTUAL_ENV", "NODE_PATH", sdk.PATH_PREPEND} & set(env)
-    assert sdk.describe(pinman_home, profile, "2.1.331")["withheld"] is True
+    assert sdk_coupling.describe(pinman_home, profile, "2.1.331")["withheld"] is True
 
     trust.trust_project(pinman_home, repo)
     profile = find_profile("team", repo, pinman_home)
-    inst = sdk.ensure_installed(pinman_home, profile, store=store)
+    inst = sdk_env.ensure_installed(pinman_home, profile, store=store)
     assert inst is not None and not inst.only_binary  # as for the user's own profiles
     assert "--only-binary=:all:" not in pip_runs(log)[0]
     env = profile_env(pinman_home, profile)
@@ -336,10 +342,10 @@ def test_python_agent_sdk_coupling_reads_the_bundled_version(store: sdk.SdkStore
 
     user_profile(pinman_home, "agent", '[sdk]\npackage = "claude-agent-sdk"\nversion = "0.1.5"\n')
     profile = find_profile("agent", tmp_path, pinman_home)
-    assert sdk.coupling(pinman_home, profile, "2.1.331") is None  # not installed: unknown, not a guess
+    assert sdk_coupling.coupling(pinman_home, profile, "2.1.331") is None  # not installed: unknown, not a guess
     inst = store.install("pypi", "claude-agent-sdk", "0.1.5")
     assert inst.cli_version == "2.0.99"
-    fit = sdk.coupling(pinman_home, profile, "2.1.331")
+    fit = sdk_coupling.coupling(pinman_home, profile, "2.1.331")
     assert fit is not None and not fit.matches
     assert fit.message("agent") == "agent: claude-agent-sdk 0.1.5 is built for Claude Code 2.0.99, but agent runs 2.1.331"
     assert fit.fix == 'pin [claude-code] version = "2.0.99"'
@@ -350,20 +356,20 @@ def test_python_agent_sdk_coupling_reads_the_bundled_version(store: sdk.SdkStore
 def test_ts_agent_sdk_coupling_suggests_both_pairs(pinman_home: Paths, tmp_path: Path, fake_npm: Path) -> None:
     user_profile(pinman_home, "ts", '[sdk]\npackage = "npm:@anthropic-ai/claude-agent-sdk"\nversion = "0.1.77"\n')
     profile = find_profile("ts", tmp_path, pinman_home)
-    fit = sdk.coupling(pinman_home, profile, "2.1.331")  # known by the numbering, before any install
+    fit = sdk_coupling.coupling(pinman_home, profile, "2.1.331")  # known by the numbering, before any install
     assert fit is not None and (fit.expects, fit.runs) == ("2.0.77", "2.1.331")
     assert fit.fix == 'pin [claude-code] version = "2.0.77", or [sdk] version = "0.3.331" (built for 2.1.331)'
-    matching = sdk.coupling(pinman_home, profile, "2.0.77")
+    matching = sdk_coupling.coupling(pinman_home, profile, "2.0.77")
     assert matching is not None and matching.matches
     inst = sdk.SdkStore(pinman_home, npm=str(fake_npm)).install("npm", sdk.AGENT_SDK_NPM, "0.1.77")
     assert inst.cli_version == "2.0.77" and inst.env() == {"NODE_PATH": str(inst.prefix / "node_modules")}
-    detail = sdk.describe(pinman_home, profile, "2.1.331")
+    detail = sdk_coupling.describe(pinman_home, profile, "2.1.331")
     assert detail is not None and detail["installed"] == str(inst.prefix) and "built for Claude Code 2.0.77" in detail["warning"]
 
 
 def test_plain_api_sdks_have_no_coupling(pinman_home: Paths, tmp_path: Path) -> None:
     user_profile(pinman_home, "api", '[sdk]\npackage = "anthropic"\nversion = "0.40.0"\n')
-    assert sdk.coupling(pinman_home, find_profile("api", tmp_path, pinman_home), "2.1.331") is None
+    assert sdk_coupling.coupling(pinman_home, find_profile("api", tmp_path, pinman_home), "2.1.331") is None
 
 
 # --------------------------------------------------------------------------- the SDK probe

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from e2e_support import CLAUDE_V1, CLAUDE_V2, REAL_VERSIONS, fake_integrity, real_npm_env
 
-from pinman.install import store as store_mod
+from pinman.install import npmfiles, npmrun
 from pinman.errors import InstallError, IntegrityError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER, Install, Store, semver_key, slug
+from pinman.install.layout import MARKER
+from pinman.install.store import Store
+from pinman.install.layout import Install, semver_key, slug
 
 
 @pytest.fixture
@@ -245,7 +247,7 @@ npm error   code: 'ECONNREFUSED',
 npm error }
 npm error A complete log of this run can be found in: /root/.npm/_logs/x.log
 """
-    code, line = store_mod._npm_error(refused)
+    code, line = npmrun.npm_error(refused)
     assert code == "ECONNREFUSED"
     assert line and line.startswith("FetchError: request to http://127.0.0.1:9/x failed")
     not_found = """npm error code E404
@@ -253,15 +255,15 @@ npm error 404 Not Found - GET https://registry.npmjs.org/@anthropic-ai%2fnope
 npm error 404
 npm error 404  The requested resource '@anthropic-ai/nope@1.0.0' could not be found.
 """
-    assert store_mod._npm_error(not_found) == (
+    assert npmrun.npm_error(not_found) == (
         "E404",
         "404 Not Found - GET https://registry.npmjs.org/@anthropic-ai%2fnope",
     )
-    assert store_mod._npm_error("npm ERR! code E401\nnpm ERR! Unable to authenticate\n") == (
+    assert npmrun.npm_error("npm ERR! code E401\nnpm ERR! Unable to authenticate\n") == (
         "E401",
         "Unable to authenticate",
     )
-    assert store_mod._npm_error("something else\n") == (None, None)
+    assert npmrun.npm_error("something else\n") == (None, None)
 
 
 def test_interrupted_build_leaves_nothing(store: Store, pinman_home: Paths) -> None:
@@ -299,11 +301,11 @@ def test_matching_integrity_is_accepted(store: Store, monkeypatch: pytest.Monkey
 
 
 def test_integrity_matches() -> None:
-    assert store_mod.integrity_matches("sha512-a", "sha512-a")
-    assert store_mod.integrity_matches("sha512-a", "sha1-x sha512-a")
-    assert not store_mod.integrity_matches("sha512-a", "sha512-b")
-    assert not store_mod.integrity_matches("sha512-a", "sha1-a")
-    assert not store_mod.integrity_matches("sha512-a", None)
+    assert npmfiles.integrity_matches("sha512-a", "sha512-a")
+    assert npmfiles.integrity_matches("sha512-a", "sha1-x sha512-a")
+    assert not npmfiles.integrity_matches("sha512-a", "sha512-b")
+    assert not npmfiles.integrity_matches("sha512-a", "sha1-a")
+    assert not npmfiles.integrity_matches("sha512-a", None)
 
 
 # -- 5. marker last --------------------------------------------------------------------------

@@ -23,9 +23,12 @@ from pinman.errors import ExitCode, IntegrityError
 from pinman.health.result import ProbeResult
 from pinman.state.journal import Journal
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile, load_profile
+from pinman.profile.discovery import find_profile
+from pinman.profile.validate import load_profile
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER, Store, native_platform_keys
+from pinman.install.layout import MARKER
+from pinman.install.store import Store
+from pinman.install.native import native_platform_keys
 
 HERE_KEY = native_platform_keys()[0]
 PLATFORMS = sorted({HERE_KEY, "darwin-arm64", "linux-x64", "win32-x64"})

@@ -19,9 +19,12 @@ from e2e_support import REAL_HOME, seed
 
 from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_KEYS, FakeAPI
 from pinman.paths import Paths
-from pinman.profile.profiles import load_profile
+from pinman.profile.validate import load_profile
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER, Install, Store, native_platform_keys
+from pinman.install.layout import MARKER
+from pinman.install.store import Store
+from pinman.install.layout import Install
+from pinman.install.native import native_platform_keys
 
 pytestmark = pytest.mark.e2e
 

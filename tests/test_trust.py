@@ -11,7 +11,7 @@ from cli_support import claude, pinman
 from pinman.profile import trust
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.paths import Paths
-from pinman.profile.profiles import find_profile
+from pinman.profile.discovery import find_profile
 from pinman.runtime.resolution import profile_env, withheld
 
 V2 = "2.1.331"
@@ -104,7 +104,7 @@ def test_shim_sends_to_the_project_endpoint_only_after_trust(
 
 
 def test_pinmans_own_edits_keep_trust_but_env_edits_do_not(pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.profile.profiles import update_profile
+    from pinman.profile.edit import update_profile
 
     repo = _project(tmp_path, 'ANTHROPIC_BASE_URL = "https://gw.example"\n')
     path = repo / "profiles" / "team.toml"
@@ -123,7 +123,7 @@ def test_pinmans_own_edits_keep_trust_but_env_edits_do_not(pinman_home: Paths, t
 def test_pinmans_own_edit_keeps_trust_at_every_instant(pinman_home: Paths, tmp_path: Path) -> None:
     """Killed between the edit's rename and carry_over, the file must still be trusted: the new
     content is expected (trusted) before it replaces the old."""
-    from pinman.profile.profiles import update_profile
+    from pinman.profile.edit import update_profile
 
     repo = _project(tmp_path, 'ANTHROPIC_BASE_URL = "https://gw.example"\n')
     path = repo / "profiles" / "team.toml"
@@ -253,7 +253,7 @@ def test_sdk_and_health_prompt_are_withheld_and_named(pinman_home: Paths, tmp_pa
 
 
 def test_pinmans_own_edit_does_not_carry_trust_over_an_sdk_change(pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.profile.profiles import update_profile
+    from pinman.profile.edit import update_profile
 
     repo = _sdk_project(tmp_path, "somepkg")
     path = repo / "profiles" / "team.toml"

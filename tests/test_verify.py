@@ -20,7 +20,9 @@ from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.install.manifest import MANIFEST
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
-from pinman.install.store import MARKER, Install, Store, check_files
+from pinman.install.layout import MARKER
+from pinman.install.store import Store, check_files
+from pinman.install.layout import Install
 
 FAKE_VERSION_SCRIPT = "#!/bin/sh\n# not the installed binary\necho '{version} (Claude Code)'\n"
 
@@ -275,7 +277,7 @@ def test_verify_covers_the_sdk_and_install_force_rebuilds_both(pinman_home: Path
 
 
 def _stable_project(root: Path, inst: Install) -> None:
-    from pinman.team.team import installed_native
+    from pinman.install.integrity import installed_native
 
     native = installed_native(inst)
     block = f'\n[claude-code.native]\n{native.key} = "{native.integrity}"\n' if native else ""

@@ -135,7 +135,7 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str])
     from pinman.runtime.choice import choose
     from pinman.state.overrides import profile_key
     from pinman.state.journal import Entry, Journal, endpoint_of
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.runtime.resolution import target
     from pinman.health.prober import run_env
 

@@ -17,7 +17,9 @@ from pinman.autopilot.files import HookFiles
 from pinman.state.fsutil import atomic_write
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
+    from pinman.health.report import CheckReport
+    from pinman.profile.model import Profile
     from pinman.health.report import CheckReport
 
 _MAX_LINES = 5

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pinman.fingerprint.fingerprints import Fingerprint
     from pinman.health.result import ProbeResult
     from pinman.state.journal import Journal
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
 
 
 def candidates(published: Iterable[str], good: str, bad: str,

@@ -20,7 +20,7 @@ def get_paths() -> Paths:
 
 
 def get_profile(name: str) -> Any:
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     return find_profile(name, Path.cwd(), get_paths())
 

@@ -26,7 +26,7 @@ def check(
 ) -> None:
     """Run the real pinned client against your endpoint; roll back on schema errors."""
     from pinman.runtime.choice import choose
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     paths = get_paths()
     cwd = Path.cwd()

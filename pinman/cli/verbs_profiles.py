@@ -32,13 +32,15 @@ def use(
     """Install the profile's version if needed and make `claude` run it."""
     from pinman.runtime.pointers import record_project_choice
     from pinman.runtime.choice import write_global
-    from pinman.profile import profiles
+    from pinman.profile.discovery import find_profile
+    from pinman.profile.validate import validate_name
+    from pinman.profile.project import write_project_file
     from pinman.runtime.resolution import activate, fresh_registry
 
     paths = get_paths()
     registry = fresh_registry(paths)  # switching installs: ask the registry, once for both contexts
     cwd = Path.cwd()
-    profile = _profile_or_version(profiles.validate_name(name), cwd, paths, as_json)
+    profile = _profile_or_version(validate_name(name), cwd, paths, as_json)
     dropped = None
     if reset:
         from pinman.health.manual import reset as drop_override
@@ -55,7 +57,7 @@ def use(
 
     point("use.activated", name)
     if local:
-        written = profiles.write_project_file(cwd, name)
+        written = write_project_file(cwd, name)
         record_project_choice(paths, cwd)  # the next `claude` here needs no Python
         where = f"for {cwd} ({written.name})"
     elif profile.source == "project":
@@ -64,7 +66,7 @@ def use(
         write_global(paths, name)
         # Also refresh the pointer outside projects, which is what the global choice serves.
         if _context_root(cwd, False) is not None:
-            activate(paths, profiles.find_profile(name, Path(os.sep), paths), None, registry=registry)
+            activate(paths, find_profile(name, Path(os.sep), paths), None, registry=registry)
         where = "globally"
     overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
     if as_json:
@@ -84,7 +86,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
     """The profile `name`; an exact version that names no profile becomes a user profile pinned to
     it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
     from pinman.errors import ProfileError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.npm.spec import is_exact
 
     try:

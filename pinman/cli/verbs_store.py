@@ -22,6 +22,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
             as_json: bool = JSON) -> None:
     """Install a profile's (or an exact) Claude Code version into the store."""
     from pinman.runtime.resolution import ensure_installed, fresh_registry, install_exact, target as resolve_target
+    from pinman.runtime.sdk_env import ensure_installed as ensure_sdk
     from pinman.npm.spec import is_exact
 
     paths = get_paths()
@@ -35,7 +36,6 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
         return
     from pinman.runtime.choice import choose
 
-    from pinman.install import sdk
 
     name = target or choose(Path.cwd(), paths).name
     profile = get_profile(name)
@@ -44,7 +44,7 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
         _discard_installs(paths, profile, tgt.version)
     inst = ensure_installed(paths, tgt, progress=progress(name))
     notices(paths, profile)
-    pinned = sdk.ensure_installed(paths, profile, refresh=True, progress=progress(f"{name} sdk"))
+    pinned = ensure_sdk(paths, profile, refresh=True, progress=progress(f"{name} sdk"))
     if as_json:
         emit({"profile": name, "version": tgt.version, "prefix": str(inst.prefix),
               "sdk": {"label": pinned.label, "prefix": str(pinned.prefix)} if pinned is not None else None})
@@ -56,14 +56,15 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
 
 def _discard_installs(paths: Paths, profile: Any, version: str) -> None:
     """`install --force PROFILE`: drop its Claude Code and SDK installs, so both are built afresh."""
-    from pinman.install import sdk
+    from pinman.install.sdk import SdkStore
+    from pinman.runtime.sdk_env import installed_for
     from pinman.names import CLAUDE_CODE
     from pinman.install.store import Store
 
     Store(paths).remove(CLAUDE_CODE, version)
-    pinned = sdk.installed_for(paths, profile)
+    pinned = installed_for(paths, profile)
     if pinned is not None:
-        sdk.SdkStore(paths).remove(pinned.ecosystem, pinned.name, pinned.version)
+        SdkStore(paths).remove(pinned.ecosystem, pinned.name, pinned.version)
 
 
 def uninstall(version: str = typer.Argument(..., help="Exact version to remove."),
@@ -197,13 +198,13 @@ def trust(
         raise UsageError("not inside a project (no .pinman.toml here or above)",
                           hint="run it in the project folder; user and built-in profiles need no trust")
     if revoke:
-        gone = trust_mod.revoke_project(paths, root)
+        gone = trust_mod.revoke_project(paths, root, lambda r: _drop_pointers(paths, r))
         if as_json:
             emit({"revoked": [str(g) for g in gone], "project": str(root)})
             return
         out(f"revoked trust for {len(gone)} file(s) in {root}")
         return
-    done = trust_mod.trust_project(paths, root)
+    done = trust_mod.trust_project(paths, root, lambda r: _drop_pointers(paths, r))
     if as_json:
         emit({"trusted": [{"path": str(t.path), "keys": list(t.keys)} for t in done], "project": str(root)})
         return
@@ -211,3 +212,14 @@ def trust(
         out(f"nothing to trust: no profile in {root / 'profiles'} sets env, [sdk] or a [health] prompt/model")
     for t in done:
         out(f"trusted {t.path}: {', '.join(t.keys)}")
+
+
+def _drop_pointers(paths: Paths, root: Path) -> None:
+    """Drop the shim's pointers under this project so its next run applies the new trust decision."""
+    from pinman.runtime.pointers import pointer_path
+
+    folder = pointer_path(paths, root, "x").parent
+    if folder.is_dir():
+        for ptr in folder.iterdir():
+            if ptr.is_file():
+                ptr.unlink(missing_ok=True)

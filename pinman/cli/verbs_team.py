@@ -85,7 +85,10 @@ def lock(
 ) -> None:
     """Record the exact version and hashes each profile runs (a tag or range gets `locked`)."""
     from pinman.errors import ExitCode, PinmanError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
+    from pinman.team.lock import lock_profile
+    from pinman.team.common import project_profiles
+    from pinman.profile.discovery import find_profile
     from pinman.team.lock import lock_profile
     from pinman.team.common import project_profiles
 
@@ -174,7 +177,7 @@ def upgrade(
     as_json: bool = JSON,
 ) -> None:
     """Try a newer version against your endpoint; move the pin only if it checks ok."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.team.upgrade import upgrade as run_upgrade
 
     paths = get_paths()

@@ -25,7 +25,9 @@ from pinman.names import CLAUDE_CODE, Progress
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
-    from pinman.install.store import Install
+    from pinman.install.layout import Install
+    from pinman.health.outcome import Outcome
+    from pinman.install.layout import Install
 
 SCHEMA = 1
 # Bump when what a recording keeps changes (e.g. `proxy.FREE_FORM`): older cached fingerprints are
@@ -142,7 +144,7 @@ def take_live(version: str, binary: Path, env: Mapping[str, str], *,
 
 # -- cached per version --------------------------------------------------------------------------
 def cache_path(paths: Paths, version: str) -> Path:
-    from pinman.install.store import validate_version
+    from pinman.install.layout import validate_version
 
     validate_version(version)  # it becomes a file name
     return paths.fingerprints / f"claude-code-{version}.json"

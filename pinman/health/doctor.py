@@ -164,10 +164,10 @@ def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:
     (an Agent SDK for Python that is not installed yet) is skipped.
     """
     from pinman.errors import PinmanError
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
     from pinman.npm.registry import Registry
     from pinman.runtime.resolution import target
-    from pinman.install.sdk import coupling
+    from pinman.views.sdk_coupling import coupling
 
     out: list[Finding] = []
     for profile, shadowed in list_profiles(cwd, paths):

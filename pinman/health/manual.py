@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Callable, Mapping
 
 from pinman.errors import PinmanError, UsageError
 from pinman.health.prober import offline_registry, run_env
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
 from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.state.overrides import Override, get_override, profile_key, set_override
 from pinman.names import clean_version
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
 
 
 BY_HAND = "rolled back by hand"

@@ -18,7 +18,7 @@ from pinman.state.journal import Entry, Journal, endpoint_of
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
     from pinman.npm.registry import Registry
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
     from pinman.runtime.resolution import Target
 
 
@@ -30,7 +30,7 @@ def run_env(paths: Paths, profile: Profile, environ: Mapping[str, str] | None = 
     """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
     from pinman.runtime.resolution import profile_env
 
-    from pinman.install.sdk import merge_env
+    from pinman.runtime.sdk_env import merge_env
 
     return merge_env(os.environ if environ is None else environ, profile_env(paths, profile))
 
@@ -69,16 +69,17 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str,
         return http_probe.probe_http(env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com", env,
                                  timeout=cfg.timeout)
     if cfg.probe == "sdk":
-        from pinman.install import sdk
         from pinman.errors import HealthError
+        from pinman.install.sdk import SdkStore
+        from pinman.runtime.sdk_env import ensure_installed, untrusted_project
 
-        if sdk.untrusted_project(paths, profile):
+        if untrusted_project(paths, profile):
             raise HealthError(f'{profile.name}: probe = "sdk" runs this project\'s [sdk], which is not trusted',
                               hint=f"review {profile.path}, then run `pinman trust` in {profile.project_root}")
-        pinned = sdk.ensure_installed(paths, profile)
+        pinned = ensure_installed(paths, profile)
         if pinned is not None and sdk_version and sdk_version != pinned.version:
             # re-probing a known-good pair: its own SDK, not the one pinned now
-            pinned = sdk.SdkStore(paths).install(pinned.ecosystem, pinned.name, sdk_version)
+            pinned = SdkStore(paths).install(pinned.ecosystem, pinned.name, sdk_version)
         if pinned is None or pinned.ecosystem != "pypi":
             raise HealthError(f'{profile.name}: probe = "sdk" needs a PyPI [sdk] with the anthropic package',
                               hint='e.g. [sdk] package = "anthropic", version = "0.40.0"')
@@ -112,7 +113,7 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
     """The SDK version the profile runs with now (recorded beside the CLI version in checks)."""
     if profile.sdk is None:
         return None
-    from pinman.install.sdk import installed_for
+    from pinman.runtime.sdk_env import installed_for
 
     inst = installed_for(paths, profile)
     return inst.version if inst is not None else None

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Mapping
 from pinman.errors import PinmanError
 from pinman.health.manual import BY_HAND
 from pinman.health.prober import Prober, have, offline_registry, probe_and_record, sdk_version
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
 from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal
 from pinman.state.overrides import Override, profile_key, set_override
 
 if TYPE_CHECKING:
     from pinman.health.report import CheckReport
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
 
 
 def recoverable(profile: Profile, ov: Override) -> bool:

@@ -28,7 +28,7 @@ from pinman.state.journal import Journal, endpoint_of
 from pinman.state.overrides import profile_key
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
 
 
 def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None = None,
@@ -115,7 +115,7 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
 
 
 def sdk_withheld(paths: Paths, profile: Profile) -> bool:
-    from pinman.install.sdk import untrusted_project
+    from pinman.runtime.sdk_env import untrusted_project
 
     return profile.sdk is not None and untrusted_project(paths, profile)
 

@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import re
 import shutil
-import signal
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,58 +32,14 @@ from pinman.faults import point
 from pinman.state.fsutil import atomic_write, make_dirs
 from pinman.install.manifest import FileCheck, check as check_manifest, record as record_manifest
 from pinman.paths import Paths
-from pinman.names import CLAUDE_CODE, Progress, is_exact_version, is_package_name
+from pinman.names import CLAUDE_CODE, Progress
+from pinman.install.layout import MARKER, SCHEMA, Install, read_install, read_marker, semver_key, slug, validate_version
+from pinman.install.native import is_native_layout, place_native_binary
+from pinman.install.npmfiles import bin_entry, integrity_matches, locked_integrity, read_json
+from pinman.install.npmrun import NPM_HINTS, npm_error, run_captured, tool_version, version_check
 
-MARKER = ".pinman-install.json"
-SCHEMA = 1
 STALE_AFTER = 3600.0  # seconds; a build dir older than this belongs to a process that died
-VERSION_CHECK_TIMEOUT = 60.0  # first run of a 380 MB binary from a cold page cache can be slow
 NPM_HINT = "install Node.js (it includes npm) from https://nodejs.org or your package manager"
-
-
-@dataclass(frozen=True)
-class Install:
-    package: str
-    version: str
-    prefix: Path
-    integrity: str | None  # sha512 SRI that npm recorded in its lock for the package
-    installed_at: str  # ISO 8601, UTC
-    bin: str | None = None  # executable, relative to package_dir (from the package's `bin`)
-
-    @property
-    def package_dir(self) -> Path:
-        return self.prefix / "node_modules" / self.package
-
-    @property
-    def binary(self) -> Path:
-        """The real executable: 2.x `bin/claude.exe` (native), 1.x `cli.js` (node script)."""
-        if self.bin is None:
-            raise InstallError(f"{self.package}@{self.version} has no executable")
-        return self.package_dir / self.bin
-
-
-def validate_package(package: str) -> None:
-    if not is_package_name(package):
-        raise InstallError(f"not an npm package name: {package!r}")
-
-
-def validate_version(version: str) -> None:
-    """Exact semver only: it becomes a folder name and an npm argument."""
-    if not is_exact_version(version):
-        raise InstallError(
-            f"not an exact version: {version!r}", hint="use a version like 2.1.331"
-        )
-
-
-def slug(package: str) -> str:
-    """Folder name for a package. Injective: `+` cannot occur in an npm name, `__` can."""
-    validate_package(package)
-    if package == CLAUDE_CODE:
-        return "claude-code"
-    if package.startswith("@"):
-        scope, name = package[1:].split("/", 1)
-        return f"{scope}+{name}"
-    return "+claude-code" if package == "claude-code" else package
 
 
 class Store:
@@ -126,7 +77,7 @@ class Store:
         return self.paths.store / slug(package) / version
 
     def get(self, package: str, version: str) -> Install | None:
-        return _read_install(self.path_for(package, version), package, version)
+        return read_install(self.path_for(package, version), package, version)
 
     def list(self, package: str | None = None) -> list[Install]:
         root = self.paths.store
@@ -141,7 +92,7 @@ class Store:
             if not slug_dir.is_dir():
                 continue
             for version_dir in slug_dir.iterdir():
-                install = _read_install(version_dir)
+                install = read_install(version_dir)
                 if install is not None and (package is None or install.package == package):
                     found.append(install)
         return sorted(found, key=lambda i: (i.package, semver_key(i.version)))
@@ -176,13 +127,13 @@ class Store:
         prefix = install.prefix
         if not prefix.is_dir():
             return f"{prefix} is missing"
-        if _read_install(prefix, install.package, install.version) is None:
+        if read_install(prefix, install.package, install.version) is None:
             return f"{prefix / MARKER} is missing or does not match"
-        manifest = _read_json(install.package_dir / "package.json")
+        manifest = read_json(install.package_dir / "package.json")
         if manifest is None or manifest.get("version") != install.version:
             where = install.package_dir / "package.json"
             return f"{where} is missing or not version {install.version}"
-        locked = _locked_integrity(prefix, install.package)
+        locked = locked_integrity(prefix, install.package)
         if install.integrity and locked != install.integrity:
             return f"package-lock integrity {locked} differs from the recorded {install.integrity}"
         if install.bin is None:
@@ -190,7 +141,7 @@ class Store:
         if not os.access(install.binary, os.X_OK):
             return f"{install.binary} is missing or not executable"
         if run and install.package == CLAUDE_CODE:
-            return _version_check(install.binary, install.version)
+            return version_check(install.binary, install.version)
         return None
 
     # -- building ------------------------------------------------------------------------------
@@ -221,16 +172,16 @@ class Store:
             self._npm_install(tmp, package, version)
             point("store.after_npm", version)
             native = None
-            if package == CLAUDE_CODE and _is_native_layout(tmp):
+            if package == CLAUDE_CODE and is_native_layout(tmp):
                 report("placing native binary")
-                native = _place_native_binary(tmp, version)
+                native = place_native_binary(tmp, version)
                 point("store.after_native", version)
             report("verifying")
             marker = self._check_built(tmp, package, version, integrity)
             marker["native"] = native
             publish(tmp, final, marker, version)
         report("done")
-        install = _read_install(final, package, version)
+        install = read_install(final, package, version)
         assert install is not None
         return install
 
@@ -250,7 +201,7 @@ class Store:
         ]
         env = {**os.environ, **self.npm_env}
         try:
-            code, output = _run(cmd, cwd=prefix, env=env, timeout=self.timeout)
+            code, output = run_captured(cmd, cwd=prefix, env=env, timeout=self.timeout)
         except subprocess.TimeoutExpired:
             raise InstallError(
                 f"npm install {spec} did not finish in {self.timeout:.0f} s",
@@ -263,9 +214,9 @@ class Store:
                 saved = f"full npm output: {log}"
             except OSError as e:  # e.g. the disk that made npm fail is full: say why npm failed
                 saved = f"npm's output could not be saved ({e.strerror or e})"
-            err_code, line = _npm_error(output)
+            err_code, line = npm_error(output)
             line = line or f"npm exited with status {code}"
-            hint = _NPM_HINTS.get(err_code or "", "")
+            hint = NPM_HINTS.get(err_code or "", "")
             if err_code in ("ETARGET", "E404"):
                 hint = f"check the name and version: npm view {package} versions"
             raise InstallError(f"npm install {spec} failed: {line}", hint=f"{hint}; {saved}" if hint else saved)
@@ -279,14 +230,14 @@ class Store:
     def _check_built(
         self, prefix: Path, package: str, version: str, integrity: str | None
     ) -> dict[str, Any]:
-        manifest = _read_json(prefix / "node_modules" / package / "package.json")
+        manifest = read_json(prefix / "node_modules" / package / "package.json")
         got = manifest.get("version") if manifest else None
         if manifest is None:
             raise InstallError(f"npm installed {package}@{version} without a readable package.json",
                                hint="the package or the registry is damaged; not installed")
         if got != version:
             raise InstallError(f"npm installed {package}@{got} instead of {version}")
-        actual = _locked_integrity(prefix, package)
+        actual = locked_integrity(prefix, package)
         if integrity is not None and not integrity_matches(integrity, actual):
             raise IntegrityError(
                 f"{package}@{version}: integrity mismatch: expected {integrity}, "
@@ -294,11 +245,11 @@ class Store:
                 hint="the registry served another tarball than the pinned one; not installed",
             )
         assert manifest is not None
-        bin_path = _bin_entry(package, manifest)
+        bin_path = bin_entry(package, manifest)
         if package == CLAUDE_CODE:
             if bin_path is None:
                 raise InstallError(f"{package}@{version} declares no `claude` executable")
-            reason = _version_check(prefix / "node_modules" / package / bin_path, version)
+            reason = version_check(prefix / "node_modules" / package / bin_path, version)
             if reason:
                 raise InstallError(f"{package}@{version} does not run: {reason}")
         return {
@@ -308,8 +259,8 @@ class Store:
             "integrity": actual,
             "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "bin": bin_path,
-            "node": _tool_version(["node", "--version"]),
-            "npm": _tool_version([self._npm_path(), "--version"]),
+            "node": tool_version(["node", "--version"]),
+            "npm": tool_version([self._npm_path(), "--version"]),
         }
 
     # -- locking and cleaning ------------------------------------------------------------------
@@ -379,259 +330,6 @@ class Store:
         return False
 
 
-_NPM_HINTS = {
-    "ECONNREFUSED": "check the network and the registry/proxy settings in ~/.npmrc",
-    "ENOTFOUND": "check the network and the registry/proxy settings in ~/.npmrc",
-    "EAI_AGAIN": "check the network and the registry/proxy settings in ~/.npmrc",
-    "ETIMEDOUT": "check the network and the registry/proxy settings in ~/.npmrc",
-    "ECONNRESET": "check the network and the registry/proxy settings in ~/.npmrc",
-    "E401": "check the registry credentials in ~/.npmrc",
-    "E403": "check the registry credentials in ~/.npmrc",
-    "ENOSPC": "free some disk space",
-}
-_NPM_NOISE = re.compile(
-    r"(code|errno|syscall|path|dest|notarget In most cases|A complete log"
-    r"|Log files were not written|You can rerun|\d{3}\s*$|\s|[{}]|$)"
-)
-
-
-def _npm_error(output: str) -> tuple[str | None, str | None]:
-    """npm's error code and most informative line (`npm error` from npm 10, `npm ERR!` before)."""
-    code = line = None
-    for raw in output.splitlines():
-        m = re.match(r"npm (?:error|ERR!) ?(.*)", raw)
-        if m is None:
-            continue
-        text = m.group(1)
-        if code is None and text.startswith("code "):
-            code = text[5:].strip()
-        if line is None and not _NPM_NOISE.match(text):
-            line = re.sub(r"^notarget ", "", text).strip()
-    return code, line
-
-
-def _run(cmd: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
-    """Run with output captured; on timeout or Ctrl-C kill npm and everything it started."""
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        errors="replace",
-        start_new_session=True,  # own process group, so one killpg reaches npm's children
-    )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except BaseException:
-        _kill_group(proc)
-        raise
-    return proc.returncode, out
-
-
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (OSError, AttributeError):
-        proc.kill()
-    proc.communicate()
-
-
-def _tool_version(cmd: list[str]) -> str | None:
-    try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.strip().lstrip("v") or None
-
-
-def _version_check(binary: Path, version: str) -> str | None:
-    """Run `binary --version`; None when it prints `version`, else why not."""
-    # Even `--version` writes .claude.json and statsig files (1.x): keep the user's own untouched.
-    with tempfile.TemporaryDirectory(prefix="pinman-check-") as scratch:
-        env = {**os.environ, "DISABLE_AUTOUPDATER": "1", "CLAUDE_CONFIG_DIR": scratch}
-        try:
-            done = subprocess.run(
-                [str(binary), "--version"],
-                capture_output=True,
-                text=True,
-                errors="replace",
-                timeout=VERSION_CHECK_TIMEOUT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-            )
-        except subprocess.TimeoutExpired:
-            return f"`{binary.name} --version` did not finish in {VERSION_CHECK_TIMEOUT:.0f} s"
-        except OSError as e:
-            return f"{binary} cannot be run: {e.strerror}"
-    lines = done.stdout.splitlines()
-    if done.returncode == 0 and any(line.split()[:1] == [version] for line in lines):
-        return None
-    said = next((ln.strip() for ln in (done.stdout + done.stderr).splitlines() if ln.strip()), "")
-    return f"`{binary.name} --version` exited {done.returncode} and printed {said!r}, not {version}"
-
-
-# -- the 2.x native binary -------------------------------------------------------------------------
-
-
-def _is_native_layout(prefix: Path) -> bool:
-    manifest = _read_json(prefix / "node_modules" / CLAUDE_CODE / "package.json") or {}
-    bins = manifest.get("bin")
-    return isinstance(bins, dict) and str(bins.get("claude", "")).endswith("claude.exe")
-
-
-def native_platform_keys() -> list[str]:
-    """Platform package suffixes for this machine, best first (as install.cjs picks them)."""
-    machine = platform.machine().lower()
-    cpu = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64"}.get(machine, machine)
-    if sys.platform.startswith("linux"):
-        return [f"linux-{cpu}-musl" if _is_musl() else f"linux-{cpu}"]
-    if sys.platform == "darwin":
-        # An x64 Python under Rosetta: the arm64 binary is the one that runs well.
-        return ["darwin-arm64", "darwin-x64"] if cpu == "x64" and _rosetta() else [f"darwin-{cpu}"]
-    if sys.platform == "win32":
-        return [f"win32-{cpu}"]
-    return []
-
-
-def _is_musl() -> bool:
-    if platform.libc_ver()[0] == "glibc":
-        return False
-    try:
-        return not os.confstr("CS_GNU_LIBC_VERSION")
-    except (ValueError, OSError):
-        return True
-
-
-def _rosetta() -> bool:
-    try:
-        done = subprocess.run(
-            ["sysctl", "-n", "sysctl.proc_translated"], capture_output=True, text=True
-        )
-    except OSError:
-        return False
-    return done.stdout.strip() == "1"
-
-
-def _place_native_binary(prefix: Path, version: str) -> dict[str, Any]:
-    """Put the platform package's binary at `bin/claude.exe`: hard link, else copy; one rename."""
-    wrapper = prefix / "node_modules" / CLAUDE_CODE
-    for key in native_platform_keys():
-        name = f"{CLAUDE_CODE}-{key}"
-        manifest = _read_json(prefix / "node_modules" / name / "package.json")
-        if manifest is not None and manifest.get("version") == version:
-            break
-    else:
-        raise InstallError(
-            f"{CLAUDE_CODE}@{version} has no native binary for "
-            f"{'/'.join(native_platform_keys()) or sys.platform}",
-            hint="npm did not install the platform package: the platform is not supported, "
-            "or npm config omits optional dependencies",
-        )
-    src = prefix / "node_modules" / name / ("claude.exe" if sys.platform == "win32" else "claude")
-    dest = wrapper / "bin" / "claude.exe"
-    if not (dest.exists() and os.path.samefile(src, dest)):  # already placed if a postinstall ran
-        tmp = dest.with_name(f".claude.exe.{os.getpid()}.tmp")
-        try:
-            os.link(src, tmp)  # no second copy of ~380 MB
-        except OSError:
-            shutil.copy2(src, tmp)
-        os.chmod(tmp, 0o755)
-        point("store.native_before_replace", version)
-        os.replace(tmp, dest)
-    return {"package": name, "integrity": _locked_integrity(prefix, name)}
-
-
-# -- reading installs ------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # a package's own JSON is its author's: any shape
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _read_install(
-    prefix: Path, package: str | None = None, version: str | None = None
-) -> Install | None:
-    """The install at `prefix` if its marker is complete and names this very folder."""
-    data = _read_json(prefix / MARKER)
-    if data is None or not isinstance(data.get("schema"), int) or data["schema"] < 1:
-        return None
-    pkg, ver = data.get("package"), data.get("version")
-    if not isinstance(pkg, str) or not isinstance(ver, str):
-        return None
-    if (package is not None and pkg != package) or (version is not None and ver != version):
-        return None
-    try:
-        if prefix.parent.name != slug(pkg) or prefix.name != ver:
-            return None
-        validate_version(ver)
-    except InstallError:
-        return None
-    integrity, bin_path = data.get("integrity"), data.get("bin")
-    return Install(
-        package=pkg,
-        version=ver,
-        prefix=prefix,
-        integrity=integrity if isinstance(integrity, str) else None,
-        installed_at=str(data.get("installed_at", "")),
-        bin=bin_path if isinstance(bin_path, str) else None,
-    )
-
-
-def _locked_integrity(prefix: Path, package: str) -> str | None:
-    # package-lock.json unless the user's npm config disables it; the hidden lock is always written.
-    for lock in (prefix / "package-lock.json", prefix / "node_modules" / ".package-lock.json"):
-        entry = ((_read_json(lock) or {}).get("packages") or {}).get(f"node_modules/{package}")
-        if isinstance(entry, dict) and isinstance(entry.get("integrity"), str):
-            return str(entry["integrity"])
-    return None
-
-
-def _bin_entry(package: str, manifest: dict[str, Any]) -> str | None:
-    """The package's executable, relative to its folder, if it stays inside it."""
-    bins = manifest.get("bin")
-    name = package.rsplit("/", 1)[-1]
-    rel: Any = None
-    if isinstance(bins, str):
-        rel = bins
-    elif isinstance(bins, dict) and bins:
-        key = "claude" if package == CLAUDE_CODE else name
-        rel = bins.get(key) or (next(iter(bins.values())) if len(bins) == 1 else None)
-    if not isinstance(rel, str):
-        return None
-    parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
-    return "/".join(parts) if parts and ".." not in parts else None
-
-
-def integrity_matches(expected: str, actual: str | None) -> bool:
-    """SRI strings match when they share a hash of the strongest algorithm `expected` names."""
-    if not actual:
-        return False
-
-    def hashes(sri: str) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for token in sri.split():
-            alg, _, digest = token.split("?", 1)[0].partition("-")
-            out.setdefault(alg, set()).add(digest)
-        return out
-
-    want, have = hashes(expected), hashes(actual)
-    for alg in ("sha512", "sha384", "sha256", "sha1"):
-        if alg in want:
-            return bool(want[alg] & have.get(alg, set()))
-    return False
-
-
 def _check_cached_integrity(install: Install, expected: str | None) -> None:
     if expected is not None and not integrity_matches(expected, install.integrity):
         raise IntegrityError(
@@ -639,16 +337,6 @@ def _check_cached_integrity(install: Install, expected: str | None) -> None:
             f"installed {install.integrity}",
             hint=f"remove it and install again if the pin is right: {install.prefix}",
         )
-
-
-def semver_key(version: str) -> tuple[Any, ...]:
-    """Sort key in semver order: a release sorts after its prereleases."""
-    core, _, pre = version.partition("-")
-    nums = tuple(int(p) if p.isdigit() else 0 for p in core.split("."))
-    if not pre:
-        return (nums, 1, ())
-    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
-    return (nums, 0, ids)
 
 
 @contextmanager
@@ -697,10 +385,11 @@ def no_write_for_others(tree: Path) -> None:
             mode = os.lstat(path).st_mode
             if mode & 0o022 and not stat.S_ISLNK(mode):
                 os.chmod(path, stat.S_IMODE(mode) & ~0o022)
+
+
 def check_files(prefix: Path) -> FileCheck:
     """Compare an install's files (Claude Code, npm SDK or SDK venv) with its manifest."""
-    data = _read_json(prefix / MARKER) or {}
-    return check_manifest(prefix, data.get("files"), exclude=(MARKER,))
+    return check_manifest(prefix, read_marker(prefix).get("files"), exclude=(MARKER,))
 
 
 def _rmtree(path: Path) -> None:

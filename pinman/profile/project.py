@@ -15,6 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from pinman.errors import ProfileError
+from pinman.profile.edit import edit_toml
+from pinman.profile.tomlfile import ProfileFileError, read_toml
+from pinman.profile.validate import check_schema, check_str, check_table, validate_name
+
 PROJECT_FILE = ".pinman.toml"
 
 _NEW_FILE = """\
@@ -50,8 +55,6 @@ def find_project_root(start: Path) -> Path | None:
 
 def read_project_file(root: Path) -> ProjectFile:
     """Read `root/.pinman.toml`; a missing file reads as one that chooses no profile."""
-    from pinman.profile.profiles import ProfileFileError
-
     path = root / PROJECT_FILE
     try:
         data = path.read_bytes()
@@ -63,9 +66,6 @@ def read_project_file(root: Path) -> ProjectFile:
 
 
 def _parse(data: bytes | str, root: Path, path: Path) -> ProjectFile:
-    from pinman.errors import ProfileError
-    from pinman.profile.profiles import check_schema, check_str, check_table, read_toml, validate_name
-
     f = read_toml(data, path)
     doc = check_table(f, f.data, (), ("schema", "profile"))
     check_schema(f, doc)
@@ -83,7 +83,6 @@ def write_project_file(root: Path, profile: str) -> Path:
     """Create `root/.pinman.toml` choosing `profile`, or change the choice in an existing one
     keeping its comments. Atomic."""
     from pinman.state.fsutil import atomic_write
-    from pinman.profile.profiles import edit_toml, validate_name
 
     validate_name(profile)
     path = root / PROJECT_FILE

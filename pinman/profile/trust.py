@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,7 @@ from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import HealthConfig, Profile
+    from pinman.profile.model import HealthConfig, Profile
 
 
 def _db_path(paths: Paths) -> Path:
@@ -52,7 +53,7 @@ def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
 def guarded_parts(profile: Profile) -> list[str]:
     """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`,
     `[health] prompt`/`model` (when they differ from the defaults)."""
-    from pinman.profile.profiles import HealthConfig
+    from pinman.profile.model import HealthConfig
 
     parts = sorted(profile.env)
     if profile.sdk is not None:
@@ -97,7 +98,7 @@ def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
     the defaults (they are what the real agent is asked, with the user's key and permissions)."""
     import dataclasses
 
-    from pinman.profile.profiles import HealthConfig
+    from pinman.profile.model import HealthConfig
 
     if is_trusted(paths, profile):
         return profile.health
@@ -115,7 +116,7 @@ class Trusted:
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
     """The project's profiles that carry env, [sdk] or a [health] prompt/model (what trust is about)."""
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     found = list_profiles(root, paths)
     if found.broken:
@@ -124,8 +125,11 @@ def project_candidates(root: Path, paths: Paths) -> list[Profile]:
     return [p for p, _ in found if needs_trust(p)]
 
 
-def trust_project(paths: Paths, root: Path) -> list[Trusted]:
-    """Record the current content of every env-carrying profile in the project as trusted."""
+def trust_project(paths: Paths, root: Path, on_change: Callable[[Path], None] | None = None) -> list[Trusted]:
+    """Record the current content of every env-carrying profile in the project as trusted.
+
+    `on_change(root)` runs after the decision is saved: the caller drops what it derived from the
+    old one (the shim's pointers under `root`), which this layer knows nothing about."""
     files = _load(paths)
     done = []
     now = time.time()
@@ -135,17 +139,19 @@ def trust_project(paths: Paths, root: Path) -> list[Trusted]:
         files[str(profile.path)] = {"hash": digest, "keys": list(keys), "at": now, "project": str(root)}
         done.append(Trusted(profile.path, keys, digest, now, True))
     _save(paths, files)
-    _invalidate(paths, root)
+    if on_change is not None:
+        on_change(root)
     return done
 
 
-def revoke_project(paths: Paths, root: Path) -> list[Path]:
+def revoke_project(paths: Paths, root: Path, on_change: Callable[[Path], None] | None = None) -> list[Path]:
     files = _load(paths)
     gone = [Path(k) for k, v in files.items() if v.get("project") == str(root)]
     for k in gone:
         files.pop(str(k), None)
     _save(paths, files)
-    _invalidate(paths, root)
+    if on_change is not None:
+        on_change(root)
     return gone
 
 
@@ -213,14 +219,3 @@ def list_trusted(paths: Paths) -> list[Trusted]:
             current = False
         out.append(Trusted(p, strings(v, "keys"), str(v.get("hash")), number(v, "at"), current))
     return out
-
-
-def _invalidate(paths: Paths, root: Path) -> None:
-    """Drop the shim's pointers under this project so its next run applies the new decision."""
-    from pinman.runtime.pointers import pointer_path
-
-    folder = pointer_path(paths, root, "x").parent
-    if folder.is_dir():
-        for ptr in folder.iterdir():
-            if ptr.is_file():
-                ptr.unlink(missing_ok=True)

@@ -32,14 +32,15 @@ class Choice:
 
 def choose(cwd: Path, paths: Paths, environ: Mapping[str, str] | None = None) -> Choice:
     """Precedence: PINMAN_PROFILE > nearest .pinman.toml > the global choice of `pinman use`."""
-    from pinman.profile import profiles
+    from pinman.profile.project import find_project_root, read_project_file
+    from pinman.profile.validate import validate_name
 
     env = os.environ if environ is None else environ
-    root = profiles.find_project_root(cwd)
+    root = find_project_root(cwd)
     if env.get("PINMAN_PROFILE"):
-        return Choice(profiles.validate_name(env["PINMAN_PROFILE"]), "env", "PINMAN_PROFILE", root)
+        return Choice(validate_name(env["PINMAN_PROFILE"]), "env", "PINMAN_PROFILE", root)
     if root is not None:
-        project = profiles.read_project_file(root)
+        project = read_project_file(root)
         if project.profile:
             return Choice(project.profile, "project", str(project.path), root)
     name = read_global(paths)
@@ -52,7 +53,8 @@ def choose(cwd: Path, paths: Paths, environ: Mapping[str, str] | None = None) ->
 
 
 def read_global(paths: Paths) -> str | None:
-    from pinman.profile.profiles import NAME_RE, show
+    from pinman.profile.model import NAME_RE
+    from pinman.profile.model import show
 
     path = paths.global_choice
     hint = "choose again with `pinman use NAME`"

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Callable
 from pinman.runtime.choice import choose, read_global
 from pinman.runtime.pointers import Pointer, pointers, record_project_choice, state_stamp, write_pointer
 from pinman.runtime.shim import base_env, ensure_shim
-from pinman.install.store import validate_version
+from pinman.install.layout import validate_version
 from pinman.state.overrides import Override, get_override, profile_key
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE, Progress, clean_version
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import ClaudeCodePin, Profile
+    from pinman.profile.model import ClaudeCodePin, Profile
     from pinman.npm.registry import Registry
-    from pinman.install.store import Install
+    from pinman.install.layout import Install
 
 
 
@@ -156,7 +156,7 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
     """
     from pinman.errors import PinmanError
     from pinman.install.store import Store
-    from pinman.team.team import install_checked
+    from pinman.install.integrity import install_checked
 
     store = Store(paths)
     integrity = tgt.integrity
@@ -192,19 +192,37 @@ def install_exact(paths: Paths, version: str, progress: Progress | None = None, 
     return store.install(CLAUDE_CODE, version, integrity=doc.versions[version].integrity, progress=progress)
 
 
+def pinned_binary(paths: Paths, profile: Profile) -> Path | None:
+    """The profile's installed Claude Code binary, resolved offline; None if not known here."""
+    from pinman.errors import PinmanError
+    from pinman.npm.spec import is_exact
+
+    pin = profile.claude_code
+    registry = None
+    if not is_exact(pin.version) and pin.locked is None:  # only a floating spec reads the registry cache
+        from pinman.npm.registry import Registry
+
+        registry = Registry(paths, offline=True)
+    try:
+        inst = installed(paths, target(paths, profile, registry=registry).version)
+        return inst.binary if inst is not None else None
+    except PinmanError:
+        return None
+
+
 def profile_env(paths: Paths, profile: Profile) -> dict[str, str]:
     """The env a profile's `claude` runs with: its [env] (if trusted), then what pinman sets.
 
     pinman's part: the pinned binary as CLAUDE_CODE_EXECUTABLE and the [sdk] install (installed
     here if missing), so a script run under the profile gets exactly the pinned pair; then the
     pin-holding vars. A venv's bin comes as sdk.PATH_PREPEND, for the caller to put before PATH
-    (`sdk.merge_env`).
+    (`sdk_env.merge_env`).
     """
-    from pinman.install import sdk
     from pinman.profile.trust import is_trusted
+    from pinman.runtime.sdk_env import profile_sdk_env
 
     env = dict(profile.env) if is_trusted(paths, profile) else {}
-    env.update(sdk.profile_sdk_env(paths, profile))
+    env.update(profile_sdk_env(paths, profile, pinned_binary(paths, profile)))
     env.update(base_env())
     return env
 
@@ -237,12 +255,12 @@ def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basi
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
              progress: Progress | None = None, registry: Registry | None = None) -> tuple[Target, Install]:
     """Resolve, install if needed, and point this context's shim at it (one rename)."""
-    from pinman.install import sdk
+    from pinman.runtime.sdk_env import ensure_installed as ensure_sdk
 
     basis = state_stamp(paths)  # before the override and trust are read
     tgt = target(paths, profile, registry=registry)
     inst = ensure_installed(paths, tgt, progress)
-    sdk.ensure_installed(paths, profile, refresh=True, progress=progress)  # before the pointer names it
+    ensure_sdk(paths, profile, refresh=True, progress=progress)  # before the pointer names it
     ensure_shim(paths)
     write_pointer(paths, context_root, pointer_for(paths, profile, tgt, inst, basis))
     return tgt, inst
@@ -255,7 +273,7 @@ def repoint(paths: Paths, name: str) -> int:
     dropped, so that context's shim resolves again on its next run. Returns pointers touched.
     """
     from pinman.errors import PinmanError, SystemProblem, from_os_error
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     touched = 0
     basis = state_stamp(paths)  # before the override and trust are read
@@ -280,7 +298,7 @@ def repoint(paths: Paths, name: str) -> int:
 
 def _global_profile(paths: Paths, name: str) -> Profile:
     """A profile as seen outside any project: user folder, then built-ins."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     return find_profile(name, Path(os.sep), paths)
 
@@ -290,7 +308,7 @@ def in_use(paths: Paths) -> list[Profile]:
     the shim keeps a pointer for (a project where it ran, a name run with PINMAN_PROFILE). Pointers
     of projects that are gone and names that no longer load are skipped."""
     from pinman.errors import PinmanError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     wanted: list[tuple[str, Path | None]] = []
     try:
@@ -327,7 +345,7 @@ def runs_offline(paths: Paths, profile: Profile) -> bool:
 def shim_main(argv: list[str]) -> int:
     """The shim's slow path: resolve here, install if needed, write the pointer, exec claude."""
     from pinman.errors import PinmanError
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.profile.project import find_project_root
 
     paths = Paths.from_env()
@@ -348,7 +366,7 @@ def shim_main(argv: list[str]) -> int:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"pinman: {e.message}{hint}", file=sys.stderr)
         return int(e.exit_code)
-    from pinman.install.sdk import merge_env
+    from pinman.runtime.sdk_env import merge_env
 
     env = merge_env(os.environ, profile_env(paths, profile))
     binary = str(inst.binary)

@@ -52,7 +52,7 @@ def claude_code_repair(version: str) -> str:
 def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: bool = False) -> list[Verified]:
     """The Claude Code and SDK installs of each named profile (each install once).
     `skip_broken`: leave out a profile that does not load or resolve offline, instead of failing."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     found: dict[str, Verified] = {}
     for name in names:
@@ -71,7 +71,7 @@ def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: 
 
 def for_visible(paths: Paths, cwd: Path) -> list[Verified]:
     """Every profile visible here whose installs are in the store (doctor's view)."""
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     names = [p.name for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     return [v for v in for_profiles(paths, cwd, names, skip_broken=True) if v.check is not None]
@@ -97,7 +97,7 @@ def for_store(paths: Paths, cwd: Path) -> list[Verified]:
 
 
 def _profile_installs(paths: Paths, profile: Any) -> list[Verified]:
-    from pinman.install import sdk
+    from pinman.runtime import sdk_env
     from pinman.npm.registry import Registry
     from pinman.runtime.resolution import installed, target
 
@@ -113,7 +113,7 @@ def _profile_installs(paths: Paths, profile: Any) -> list[Verified]:
     else:
         out.append(Verified(label, inst.prefix, check_files(inst.prefix), claude_code_repair(version),
                             (profile.name,)))
-    pinned = sdk.installed_for(paths, profile)
+    pinned = sdk_env.installed_for(paths, profile)
     if pinned is not None:
         out.append(Verified(pinned.label, pinned.prefix, check_files(pinned.prefix),
                             f"pinman install --force {profile.name}", (profile.name,)))

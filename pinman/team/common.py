@@ -15,7 +15,8 @@ from pinman.errors import PinmanError, ProfileError, UsageError
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import BrokenProfile, Profile
+    from pinman.profile.discovery import BrokenProfile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
     from pinman.install.store import Store
 
@@ -55,7 +56,7 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
 
 def reload(profile: Profile) -> Profile:
     """The profile as the file says now (after taking its lock)."""
-    from pinman.profile.profiles import load_profile
+    from pinman.profile.validate import load_profile
 
     return load_profile(profile.path, name=profile.name, source=profile.source,
                         project_root=profile.project_root)
@@ -82,7 +83,7 @@ def bad_skips(profile: Profile) -> dict[str, str]:
 def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, str]:
     """Known-bad versions `pinman resolve` skips: the named profile's, else the active one's."""
     from pinman.runtime.choice import choose
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     if name is None:
         try:
@@ -117,7 +118,7 @@ def _not_bad(profile: Profile, exact: str, skips: Mapping[str, str]) -> str:
 
 
 def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
-    from pinman.profile.profiles import update_profile
+    from pinman.profile.edit import update_profile
 
     from pinman.faults import point
     from pinman.profile.trust import carry_over, expect_edit
@@ -138,7 +139,7 @@ def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
 def project_profiles(paths: Paths, cwd: Path) -> tuple[Path, list[Profile], list[BrokenProfile]]:
     """The project's own profiles (profiles/ beside .pinman.toml) plus the one .pinman.toml
     chooses if it lives elsewhere. Outside a project: ProfileError."""
-    from pinman.profile.profiles import find_profile, list_profiles
+    from pinman.profile.discovery import find_profile, list_profiles
     from pinman.profile.project import find_project_root, read_project_file
 
     root = find_project_root(cwd)

@@ -67,7 +67,7 @@ def init(paths: Paths, cwd: Path, *, force: bool = False) -> InitResult:
     from pinman.state.fsutil import atomic_write
     from pinman.paths import builtin_profiles_dir
     from pinman.profile.project import PROJECT_FILE, write_project_file
-    from pinman.profile.profiles import load_profile, parse_profile
+    from pinman.profile.validate import load_profile, parse_profile
 
     result = InitResult(cwd)
     builtin = load_profile(builtin_profiles_dir() / "stable.toml", source="builtin")
@@ -101,7 +101,7 @@ def _exists(path: Path) -> bool:
 def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable[str] = (),
         registry: Registry | None = None) -> PinResult:
     """Pin `name` to an exact version with its integrity (a tag or range is resolved first)."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.npm.spec import parse_spec
 
     try:
@@ -143,7 +143,7 @@ class MarkResult:
 
 def mark_bad(paths: Paths, cwd: Path, name: str, version: str, reason: str) -> MarkResult:
     """Append `{ version, reason }` to the profile's `bad` array (comments kept)."""
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     exact = _clean(version)
     profile = find_profile(name, cwd, paths)

@@ -13,10 +13,11 @@ from pinman.errors import IntegrityError, RegistryError, UsageError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.team.common import Skip, _clean, _is_exact, _registry, _write, bad_skips, editable, profile_lock, reload
-from pinman.team.team import NATIVE_PREFIX, _native_integrity, native_keys, this_platform
+from pinman.install.native import NATIVE_PREFIX, native_keys, this_platform
+from pinman.install.integrity import native_integrity
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
 
 
@@ -56,7 +57,7 @@ def lock_data(registry: Registry, version: str, declared: Iterable[str] = (),
     here = this_platform(available)
     wanted = list(dict.fromkeys([*declared, *([here] if here else []), *add]))
     keys = [k for k in wanted if k in available]
-    native = {k: _native_integrity(registry, k, version) for k in keys}
+    native = {k: native_integrity(registry, k, version) for k in keys}
     return LockData(version, info.integrity, native, tuple(k for k in wanted if k not in available))
 
 
@@ -84,7 +85,7 @@ def _check_same_version(profile: Profile, data: LockData) -> None:
 
     A difference means a tampered file or registry; silently overwriting it would defeat the lock.
     """
-    from pinman.install.store import integrity_matches
+    from pinman.install.npmfiles import integrity_matches
 
     pin = profile.claude_code
     if pin.exact != data.version:

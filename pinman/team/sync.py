@@ -13,12 +13,15 @@ from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.names import Progress
 from pinman.team.common import _is_exact, _registry, _store, bad_skips, project_profiles
-from pinman.team.team import install_checked, installed_native, native_keys, this_platform
+from pinman.install.integrity import install_checked, installed_native
+from pinman.install.native import native_keys, this_platform
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import BrokenProfile, Profile
+    from pinman.profile.discovery import BrokenProfile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
-    from pinman.install.store import Install, Store
+    from pinman.install.layout import Install
+    from pinman.install.store import Store
 
 
 # --------------------------------------------------------------------------- sync
@@ -135,7 +138,7 @@ def _precheck(profile: Profile, version: str, expected: str, registry: Registry)
     Saves a download that would be refused anyway; the check of what npm actually installed
     still follows (a registry that publishes one hash and serves other bits is caught there).
     """
-    from pinman.install.store import integrity_matches
+    from pinman.install.npmfiles import integrity_matches
 
     try:
         info = registry.packument(CLAUDE_CODE).versions.get(version)

@@ -15,11 +15,11 @@ from pinman.names import CLAUDE_CODE
 from pinman.names import Progress
 from pinman.team.common import Skip, _append_bad, _clean, _is_exact, _not_bad, _registry, _store, _write, bad_skips, editable, profile_lock, reload
 from pinman.team.lock import LockData, lock_data, pin_changes
-from pinman.team.team import install_checked
+from pinman.install.integrity import install_checked
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
     from pinman.health.prober import Prober
     from pinman.install.store import Store
@@ -64,7 +64,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
     """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok."""
     from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
     from pinman.health.prober import run_env
 
     profile = find_profile(name, cwd, paths)

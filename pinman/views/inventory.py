@@ -20,7 +20,7 @@ from pinman.names import CLAUDE_CODE
 from pinman.runtime.resolution import Target, installed, local_registry, target
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
 
 
@@ -52,7 +52,7 @@ def why(tgt: Target) -> str:
 
 
 def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     registry = registry or local_registry(paths)
     active = _active_name(paths, cwd)
@@ -83,8 +83,9 @@ def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> l
 
 
 def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None = None) -> dict[str, Any]:
-    from pinman.profile.profiles import find_profile, validate_name
-    from pinman.install.sdk import describe as sdk_describe
+    from pinman.profile.discovery import find_profile
+    from pinman.profile.validate import validate_name
+    from pinman.views.sdk_coupling import describe as sdk_describe
 
     profile = find_profile(validate_name(name), cwd, paths)
     tgt, problem = _try_target(paths, profile, registry or local_registry(paths))
@@ -120,7 +121,7 @@ def _withheld_parts(paths: Paths, profile: Profile) -> list[str]:
 
 def used_versions(paths: Paths, cwd: Path, registry: Registry | None = None) -> dict[str, list[str]]:
     """version -> the profiles (or shim contexts) that run it, seen from `cwd` and every pointer."""
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     registry = registry or local_registry(paths)
     users: dict[str, list[str]] = {}
@@ -190,7 +191,7 @@ def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any
 def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """`profile_rows` plus why each runs what it runs and its last health check."""
     from pinman.state.journal import Journal
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
 
     registry = registry or local_registry(paths)  # one object: one answer per package
     journal = Journal(paths)

@@ -14,13 +14,13 @@ from pinman.errors import PinmanError
 from pinman.paths import Paths
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import Profile
+    from pinman.profile.model import Profile
     from pinman.npm.registry import Registry
 
 
 def outdated_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """One row per visible profile: spec, runs, newest, outdated (bool), why, problem."""
-    from pinman.profile.profiles import list_profiles
+    from pinman.profile.discovery import list_profiles
     from pinman.npm.registry import Registry
 
     reg = registry or Registry(paths)

@@ -13,7 +13,7 @@ from pinman.runtime.resolution import dropped_note, dropped_override, override_f
 from pinman.names import clean_version
 
 if TYPE_CHECKING:
-    from pinman.profile.profiles import ClaudeCodePin
+    from pinman.profile.model import ClaudeCodePin
     from pinman.npm.registry import Registry
 
 
@@ -24,7 +24,7 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
     the profile: an exact pin or an override from the profile, a tag or range from `registry`
     (default: the registry cache on this machine, whatever its age).
     """
-    from pinman.profile.profiles import find_profile
+    from pinman.profile.discovery import find_profile
 
     choice = choose(cwd, paths)
     profile = find_profile(choice.name, cwd, paths)

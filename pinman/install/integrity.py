@@ -1,50 +1,34 @@
-"""What a team's lock says about an install: the platform packages a Claude Code version ships,
-their hashes from the registry, and the check that refuses an install whose package or platform
-package hashes differently from the lock (a fresh install that fails it is removed again).
+"""Integrity of a Claude Code install against a profile's lock: the package's hash and, for 2.x,
+the hash of the platform package this machine runs.
 
-The lock itself lives in the profile file (see `pinman.team.lock`); nothing here prints.
+A mismatch is refused before anything runs; a fresh install that fails is removed again, one that
+was already in the store (other profiles may use it) is kept but still refused.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pinman.errors import IntegrityError, RegistryError
-from pinman.names import CLAUDE_CODE
-from pinman.names import Progress
+from pinman.install.layout import Install, read_marker
+from pinman.install.native import NATIVE_PREFIX
+from pinman.install.npmfiles import integrity_matches, locked_integrity
+from pinman.names import CLAUDE_CODE, Progress
 
 if TYPE_CHECKING:
+    from pinman.install.store import Store
     from pinman.npm.registry import Registry
-    from pinman.install.store import Install, Store
-
-NATIVE_PREFIX = CLAUDE_CODE + "-"  # @anthropic-ai/claude-code-linux-x64
 
 
-def native_keys(optional_dependencies: Mapping[str, str]) -> list[str]:
-    """Platform keys a Claude Code version ships native packages for (none for 1.x)."""
-    return [name[len(NATIVE_PREFIX):] for name in optional_dependencies if name.startswith(NATIVE_PREFIX)]
-
-
-def this_platform(available: Iterable[str]) -> str | None:
-    from pinman.install.store import native_platform_keys
-
-    have = set(available)
-    return next((k for k in native_platform_keys() if k in have), None)
-
-
-def _native_integrity(registry: Registry, key: str, version: str) -> str:
+def native_integrity(registry: Registry, key: str, version: str) -> str:
+    """The registry's sha512 integrity of the platform package `key` at `version` (what a lock records)."""
     name = NATIVE_PREFIX + key
     info = registry.packument(name).versions.get(version)
     if info is None or not info.integrity or not info.integrity.startswith("sha512-"):
         raise RegistryError(f"the registry has no sha512 integrity for {name}@{version}")
     return info.integrity
-
-
-# --------------------------------------------------------------------------- installs and their check
 
 
 @dataclass(frozen=True)
@@ -55,29 +39,12 @@ class NativeInfo:
 
 def installed_native(inst: Install) -> NativeInfo | None:
     """The platform package an install runs, with the integrity npm recorded for it."""
-    from pinman.install.store import MARKER
-
-    try:
-        marker = json.loads((inst.prefix / MARKER).read_text())
-    except (OSError, ValueError):
-        marker = {}
-    native = marker.get("native") if isinstance(marker, dict) else None
+    native = read_marker(inst.prefix).get("native")
     if isinstance(native, dict) and isinstance(native.get("package"), str):
         package = native["package"]
         integrity = native.get("integrity") if isinstance(native.get("integrity"), str) else None
         if package.startswith(NATIVE_PREFIX):
-            return NativeInfo(package[len(NATIVE_PREFIX):], integrity or _lock_integrity(inst.prefix, package))
-    return None
-
-
-def _lock_integrity(prefix: Path, package: str) -> str | None:
-    for lock in (prefix / "package-lock.json", prefix / "node_modules" / ".package-lock.json"):
-        try:
-            entry = json.loads(lock.read_text()).get("packages", {}).get(f"node_modules/{package}")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(entry, dict) and isinstance(entry.get("integrity"), str):
-            return str(entry["integrity"])
+            return NativeInfo(package[len(NATIVE_PREFIX):], integrity or locked_integrity(inst.prefix, package))
     return None
 
 
@@ -86,8 +53,6 @@ def check_native(profile_name: str, inst: Install, expected: Mapping[str, str]) 
 
     Returns what was checked (None when the lock names no hash for the platform installed).
     """
-    from pinman.install.store import integrity_matches
-
     info = installed_native(inst)
     if info is None or info.key not in expected:
         return None
