@@ -83,6 +83,7 @@ def main() -> None:
 
     d, s = interleaved([direct, "--version"], [shim, "--version"], env, args.runs)
     row("shim vs direct `claude --version` (2.x)", f"{s * 1e3:.2f} / {d * 1e3:.2f} ms = x{s / d:.3f}", "<= 1.15", s / d <= 1.15)
+    bench_shim_with_hooks(home, env, direct, shim, args.runs)
 
     p, c = interleaved([sys.executable, "-c", "pass"], [PINMAN, "current"], env, args.runs // 2)
     row("`pinman current` vs `python -c pass`", f"{c * 1e3:.1f} / {p * 1e3:.1f} ms = x{c / p:.2f}", "<= 4", c / p <= 4)
@@ -92,6 +93,18 @@ def main() -> None:
     bench_bisect(home)
     bench_session_hook(home, env)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_shim_with_hooks(home: Path, env: dict[str, str], direct: str, shim: str, runs: int) -> None:
+    """With pinman's hooks installed the shim adds `--settings FILE` for a version that knows them."""
+    conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
+    r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
+    assert r.returncode == 0, r.stderr
+    d, s = interleaved([direct, "--version"], [shim, "--version"], env, runs)
+    row("same, pinman's hooks installed (--settings)", f"{s * 1e3:.2f} / {d * 1e3:.2f} ms = x{s / d:.3f}",
+        "<= 1.15", s / d <= 1.15)
+    assert pinman(home, "hooks", "uninstall", CLAUDE_CONFIG_DIR=str(conf)).returncode == 0
+    shutil.rmtree(conf, ignore_errors=True)
 
 
 def bench_reinstall(home: Path, env: dict[str, str]) -> None:
@@ -171,7 +184,7 @@ def bench_session_hook(home: Path, env: dict[str, str]) -> None:
     conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
     r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
     assert r.returncode == 0, r.stderr
-    doc = json.loads((conf / "settings.json").read_text())
+    doc = json.loads((home / "data" / "claude-hooks" / "settings.json").read_text())  # what the shim passes
     (command,) = [h["command"] for g in doc["hooks"]["SessionStart"] for h in g["hooks"]]
     state = home / "state" / "autopilot"
     (state / "next-due").write_text(f"{int(time.time()) + 86400}\n")
