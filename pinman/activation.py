@@ -310,6 +310,10 @@ HOOKS_SESSION = "settings-session-start.json"  # SessionStart only
 # The same three ranges as sh patterns, for the shim (hook_settings() is the Python side).
 _SH_NO_HOOKS = "0.*|1.0.[0-9]|1.0.[1-5][0-9]|1.0.6[01]"
 _SH_SESSION_ONLY = "1.*|2.0.*|2.1.[0-9]|2.1.[1-6][0-9]|2.1.7[0-7]"
+# The client's own fast path (a lone `--version`, maybe with `--verbose`) starts no session and
+# runs no hook; any other argument before it makes the client start up in full (measured: x12).
+VERSION_ARGS = ("--version", "-v", "-V")
+_SH_FAST_PATH = "1:-[vV]:|1:--version:|2:-[vV]:--verbose|2:--version:--verbose"
 
 
 def hook_settings(paths: Paths, version: str) -> Path | None:
@@ -325,9 +329,11 @@ def hook_settings(paths: Paths, version: str) -> Path | None:
     return paths.claude_hooks / (HOOKS_SESSION if v < STOP_FAILURE_FROM else HOOKS_ALL)
 
 
-def hook_args(paths: Paths, version: str) -> list[str]:
-    """What the shim puts before the user's arguments: `--settings FILE` when pinman's hooks are
-    installed (the file exists) and `version` knows them, else nothing."""
+def hook_args(paths: Paths, version: str, argv: list[str]) -> list[str]:
+    """What the shim puts before the user's arguments `argv`: `--settings FILE` when pinman's hooks
+    are installed (the file exists) and `version` knows them, else nothing."""
+    if argv[:1] and argv[0] in VERSION_ARGS and argv[1:] in ([], ["--verbose"]):
+        return []
     f = hook_settings(paths, version)
     return ["--settings", str(f)] if f is not None and f.is_file() else []
 
@@ -379,11 +385,14 @@ case $_pm_name in
       if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ] && ! [ {overrides} -nt "$_pm_f" ] \
           && ! [ {trust} -nt "$_pm_f" ]; then
         _pm_env
-        # pinman's hooks, only for a version that knows every event in the file (see hook_settings).
-        case $_pm_ver in
-          {no_hooks}) ;;
-          {session_only}) [ -f {hooks_session} ] && set -- --settings {hooks_session} "$@" ;;
-          *) [ -f {hooks_all} ] && set -- --settings {hooks_all} "$@" ;;
+        # pinman's hooks, only for a version that knows every event in the file (see hook_args).
+        case $#:${{1-}}:${{2-}} in
+          {fast_path}) ;;
+          *) case $_pm_ver in
+               {no_hooks}) ;;
+               {session_only}) [ -f {hooks_session} ] && set -- --settings {hooks_session} "$@" ;;
+               *) [ -f {hooks_all} ] && set -- --settings {hooks_all} "$@" ;;
+             esac ;;
         esac
         exec "$_pm_bin" "$@"
       fi
@@ -402,6 +411,7 @@ def shim_text(paths: Paths, python: str | None = None) -> str:
         trust=sh_quote(str(paths.trust)),
         python=sh_quote(python or sys.executable),
         choice=CHOICE,
+        fast_path=_SH_FAST_PATH,
         no_hooks=_SH_NO_HOOKS,
         session_only=_SH_SESSION_ONLY,
         hooks_session=sh_quote(str(paths.claude_hooks / HOOKS_SESSION)),

@@ -190,23 +190,36 @@ VERSIONS = ["0.2.9", "1.0.0", "1.0.9", "1.0.10", "1.0.59", "1.0.61", "1.0.62", "
             "2.1.331", "2.2.0", "3.0.0", "10.0.0"]
 
 
+ARGVS = [["-p", "hi"], [], ["--version"], ["-v"], ["-V"], ["--version", "--verbose"], ["-v", "--verbose"],
+         ["--version", "x"], ["-p", "--version"], ["mcp", "list"], ["--verbose"], ["-v", "-p"], ["it's a \"q\""]]
+
+
+def _shim_args(pinman_home: Paths, version: str, argv: list[str]) -> list[str]:
+    """The arguments the shim's own sh code hands the client for `version` and `argv`."""
+    shim = activation.shim_text(pinman_home)
+    block = shim[shim.index("        case $#:"):shim.index("        exec \"$_pm_bin\"")]
+    script = f"_pm_ver={version}\n{block}for a; do printf '%s\\n' \"$a\"; done\n"
+    out = subprocess.run(["/bin/sh", "-c", script, "sh", *argv], capture_output=True, text=True, check=True).stdout
+    return out.split("\n")[:-1]
+
+
 def test_the_shim_and_python_pass_the_same_hook_file_for_every_version(pinman_home: Paths,
                                                                        tmp_path: Path) -> None:
-    """The shim's sh patterns and activation.hook_settings() agree; files exist -> `--settings FILE`."""
+    """The shim's sh patterns and activation.hook_args() agree; files exist -> `--settings FILE`."""
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
-    shim = activation.shim_text(pinman_home)
-    block = shim[shim.index("        case $_pm_ver in"):shim.index("        exec \"$_pm_bin\"")]
     for version in VERSIONS:
-        script = f"_pm_ver={version}\nset -- -p hi\n{block}printf '%s\\n' \"$@\"\n"
-        got = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, check=True).stdout.split("\n")[:-1]
-        assert got == [*activation.hook_args(pinman_home, version), "-p", "hi"], version
+        for argv in ARGVS:
+            assert _shim_args(pinman_home, version, argv) == [*activation.hook_args(pinman_home, version, argv),
+                                                              *argv], (version, argv)
     files = HookFiles(pinman_home)
     assert activation.hook_settings(pinman_home, "1.0.61") is None
     assert activation.hook_settings(pinman_home, "1.0.100") == files.settings_session
     assert activation.hook_settings(pinman_home, "2.1.77") == files.settings_session
     assert activation.hook_settings(pinman_home, "2.1.78") == files.settings_all
+    assert activation.hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == ["--settings", str(files.settings_all)]
+    assert activation.hook_args(pinman_home, "2.1.331", ["--version"]) == []  # the client's fast path
     assert pinman(pinman_home, tmp_path, "hooks", "uninstall").code == 0
-    assert activation.hook_args(pinman_home, "2.1.331") == []
+    assert activation.hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == []
 
 
 # ---------------------------------------------------------------- the sh hooks
