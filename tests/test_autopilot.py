@@ -182,6 +182,17 @@ def test_status_and_doctor_say_whether_hooks_are_installed(pinman_home: Paths, t
     assert json.loads(r.out)[0]["state"] == "stale"
 
 
+def test_install_rewrites_a_shim_that_would_not_pass_the_hooks(pinman_home: Paths, tmp_path: Path) -> None:
+    old = activation.shim_text(pinman_home).replace("set -- --settings", ": --settings")  # an earlier shim
+    pinman_home.shim.parent.mkdir(parents=True)
+    pinman_home.shim.write_text(old)
+    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+    assert pinman_home.shim.read_text() == activation.shim_text(pinman_home)
+    pinman_home.shim.write_text(old)
+    r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
+    assert json.loads(r.out)[0]["state"] == "stale" and "does not pass" in json.loads(r.out)[0]["detail"]
+
+
 # ---------------------------------------------------------------- the shim passes them
 
 

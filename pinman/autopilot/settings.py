@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pinman.activation import sh_quote
+from pinman.activation import ensure_shim, sh_quote, shim_text
 from pinman.autopilot.files import MARKER, HookFiles
 from pinman.errors import PinmanError
 from pinman.fsutil import atomic_write
@@ -136,8 +136,9 @@ def install(path: Path, files: HookFiles) -> bool:
     from pinman.autopilot.scripts import scripts_current, write_scripts
 
     doc = _load(path) if path.exists() else {}  # before writing anything: a bad file stops here
-    changed = not scripts_current(files)
+    changed = not scripts_current(files) or not _shim_current(files)
     write_scripts(files)
+    ensure_shim(files.paths)  # a shim from before this pinman would not pass the hooks
     for target, text in expected_files(files).items():
         if _read(target) != text:
             atomic_write(target, text, mode=0o644)
@@ -163,6 +164,10 @@ def uninstall(path: Path, files: HookFiles) -> int:
             _write(path, doc, after)
         removed += entries
     return removed
+
+
+def _shim_current(files: HookFiles) -> bool:
+    return _read(files.paths.shim) == shim_text(files.paths)
 
 
 def _read(path: Path) -> str | None:
@@ -194,6 +199,9 @@ def status(files: HookFiles) -> HookStatus:
         return HookStatus(files.settings_all, "stale", "pinman's hook settings are incomplete or from another pinman")
     if not scripts_current(files):
         return HookStatus(files.settings_all, "stale", f"the hook scripts in {files.scripts} are missing or out of date")
+    if not _shim_current(files):
+        return HookStatus(files.settings_all, "stale", f"the claude shim {files.paths.shim} is missing or out of "
+                          "date: it does not pass pinman's hooks")
     return HookStatus(files.settings_all, "installed",
                       f"{', '.join(EVENTS)} installed: the claude shim passes them to the versions that know them")
 
