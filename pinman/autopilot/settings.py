@@ -198,7 +198,8 @@ def status(files: HookFiles) -> HookStatus:
     if len(present) < len(want) or any(_read(p) != t for p, t in want.items()):
         return HookStatus(files.settings_all, "stale", "pinman's hook settings are incomplete or from another pinman")
     if not scripts_current(files):
-        return HookStatus(files.settings_all, "stale", f"the hook scripts in {files.scripts} are missing or out of date")
+        return HookStatus(files.settings_all, "stale",
+                          f"the hook scripts in {files.scripts} are missing or out of date")
     if not _shim_current(files):
         return HookStatus(files.settings_all, "stale", f"the claude shim {files.paths.shim} is missing or out of "
                           "date: it does not pass pinman's hooks")
