@@ -38,7 +38,8 @@ from pinman.fsutil import atomic_write, make_dirs
 from pinman.paths import Paths
 
 ChoiceSource = Literal["env", "project", "global"]
-SHIM_SCHEMA = 3  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice
+SHIM_SCHEMA = 4  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice;
+# 4: pinman's hook settings passed with --settings
 CHOICE = ".choice"  # beside a project's pointers; profile names never start with a dot
 
 
@@ -295,6 +296,48 @@ def _sh_unquote(raw: str) -> str:
     return raw[1:-1].replace("'\\''", "'") if raw.startswith("'") and raw.endswith("'") else raw
 
 
+# ---------------------------------------------------------------- pinman's hooks for the client
+
+# Measured: a Claude Code version that meets a hook event it does not know in a settings source
+# ignores that whole source (1.0.100 and StopFailure: the user's env, permissions and hooks too).
+# So pinman writes no hook into the user's settings: the shim hands the version it runs the file
+# of pinman's hooks that version knows, with `--settings` (merged with the user's own settings,
+# its hooks included; a caller's own later `--settings` replaces it for that run).
+SESSION_START_FROM = (1, 0, 62)  # first version with SessionStart
+STOP_FAILURE_FROM = (2, 1, 78)  # first version with StopFailure
+HOOKS_ALL = "settings.json"  # StopFailure and SessionStart
+HOOKS_SESSION = "settings-session-start.json"  # SessionStart only
+# The same three ranges as sh patterns, for the shim (hook_settings() is the Python side).
+_SH_NO_HOOKS = "0.*|1.0.[0-9]|1.0.[1-5][0-9]|1.0.6[01]"
+_SH_SESSION_ONLY = "1.*|2.0.*|2.1.[0-9]|2.1.[1-6][0-9]|2.1.7[0-7]"
+# The client's own fast path (a lone `--version`, maybe with `--verbose`) starts no session and
+# runs no hook; any other argument before it makes the client start up in full (measured: x12).
+VERSION_ARGS = ("--version", "-v", "-V")
+_SH_FAST_PATH = "1:-[vV]:|1:--version:|2:-[vV]:--verbose|2:--version:--verbose"
+
+
+def hook_settings(paths: Paths, version: str) -> Path | None:
+    """pinman's hook settings file for Claude Code `version` (None: a version without these hooks)."""
+    import re
+
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)", version)
+    if m is None:
+        return None
+    v = tuple(int(x) for x in m.groups())
+    if v < SESSION_START_FROM:
+        return None
+    return paths.claude_hooks / (HOOKS_SESSION if v < STOP_FAILURE_FROM else HOOKS_ALL)
+
+
+def hook_args(paths: Paths, version: str, argv: list[str]) -> list[str]:
+    """What the shim puts before the user's arguments `argv`: `--settings FILE` when pinman's hooks
+    are installed (the file exists) and `version` knows them, else nothing."""
+    if argv[:1] and argv[0] in VERSION_ARGS and argv[1:] in ([], ["--verbose"]):
+        return []
+    f = hook_settings(paths, version)
+    return ["--settings", str(f)] if f is not None and f.is_file() else []
+
+
 # ---------------------------------------------------------------- the shim
 
 SHIM_TEMPLATE = r"""#!/bin/sh
@@ -342,6 +385,15 @@ case $_pm_name in
       if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ] && ! [ {overrides} -nt "$_pm_f" ] \
           && ! [ {trust} -nt "$_pm_f" ]; then
         _pm_env
+        # pinman's hooks, only for a version that knows every event in the file (see hook_args).
+        case $#:${{1-}}:${{2-}} in
+          {fast_path}) ;;
+          *) case $_pm_ver in
+               {no_hooks}) ;;
+               {session_only}) [ -f {hooks_session} ] && set -- --settings {hooks_session} "$@" ;;
+               *) [ -f {hooks_all} ] && set -- --settings {hooks_all} "$@" ;;
+             esac ;;
+        esac
         exec "$_pm_bin" "$@"
       fi
     fi ;;
@@ -359,6 +411,11 @@ def shim_text(paths: Paths, python: str | None = None) -> str:
         trust=sh_quote(str(paths.trust)),
         python=sh_quote(python or sys.executable),
         choice=CHOICE,
+        fast_path=_SH_FAST_PATH,
+        no_hooks=_SH_NO_HOOKS,
+        session_only=_SH_SESSION_ONLY,
+        hooks_session=sh_quote(str(paths.claude_hooks / HOOKS_SESSION)),
+        hooks_all=sh_quote(str(paths.claude_hooks / HOOKS_ALL)),
     )
 
 

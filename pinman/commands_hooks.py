@@ -15,8 +15,8 @@ hooks_app = typer.Typer(help="pinman's Claude Code hooks: roll back on the clien
                         "tell the next session what pinman did.", no_args_is_help=True)
 app.add_typer(hooks_app, name="hooks")
 
-PROJECT = typer.Option(False, "--project", help="This project's .claude/settings.json (shared with the team) "
-                       "instead of your user settings.")
+PROJECT = typer.Option(False, "--project", help="Remove an earlier pinman's entries from this project's "
+                       ".claude/settings.json instead of your user settings.")
 
 
 def settings_file(project: bool) -> Path:
@@ -35,34 +35,29 @@ def _files() -> Any:
 
 
 @hooks_app.command("install")
-def install(project: bool = PROJECT) -> None:
-    """Add pinman's StopFailure and SessionStart hooks; every other key and hook is kept."""
+def install() -> None:
+    """Install pinman's StopFailure and SessionStart hooks; the claude shim passes them to Claude Code."""
     from pinman.autopilot.settings import install as run_install
 
-    path = settings_file(project)
-    changed = run_install(path, _files())
-    out(f"{'installed' if changed else 'already installed'}: pinman's hooks in {path}")
-    # Measured: 1.x validates hook event names and then ignores the whole settings file.
-    err("note: Claude Code 1.x does not know StopFailure and ignores a settings file that names it "
-        "(its env, permissions and other hooks too); 2.x reads it as usual")
-    if project:
-        err("note: the hook commands are absolute paths on this machine; teammates run "
-            "`pinman hooks install --project` too, or install them in their user settings")
+    files = _files()
+    changed = run_install(settings_file(False), files)
+    out(f"{'installed' if changed else 'already installed'}: pinman's hooks in {files.scripts}")
+    err("note: `claude` run through pinman's shim gets them with --settings (StopFailure from 2.1.78, "
+        "SessionStart from 1.0.62); your own Claude Code settings are not changed")
 
 
 @hooks_app.command("uninstall")
 def uninstall(project: bool = PROJECT) -> None:
-    """Remove exactly pinman's hook entries; nothing else in the file changes."""
+    """Remove pinman's hooks, and any entry an earlier pinman wrote into a settings file."""
     from pinman.autopilot.settings import uninstall as run_uninstall
 
-    path = settings_file(project)
-    removed = run_uninstall(path)
-    out(f"removed {removed} pinman hook(s) from {path}" if removed else f"no pinman hooks in {path}")
+    removed = run_uninstall(settings_file(project), _files())
+    out(f"removed {removed} pinman hook file(s)/entries" if removed else "no pinman hooks installed")
 
 
 @hooks_app.command("status")
 def status(as_json: bool = JSON) -> None:
-    """Where pinman's hooks are installed (user and project settings)."""
+    """Whether pinman's hooks are installed (and no earlier pinman entry is left in a settings file)."""
     docs = [s.to_json() for s in hook_states()]
     if as_json:
         _emit(docs)
@@ -72,26 +67,27 @@ def status(as_json: bool = JSON) -> None:
 
 
 def hook_states() -> list[Any]:
-    from pinman.autopilot.settings import project_settings, status as state_of
+    """pinman's own hook files first, then each settings file that still holds an earlier pinman's entries."""
+    from pinman.autopilot.settings import leftovers, project_settings, status as state_of
     from pinman.profiles import find_project_root
 
-    files = _files()
-    found = [state_of(settings_file(False), files)]
+    found = [state_of(_files())]
+    settings = [settings_file(False)]
     root = find_project_root(Path.cwd())
     if root is not None:
-        found.append(state_of(project_settings(root), files))
+        settings.append(project_settings(root))
+    found += [s for s in map(leftovers, settings) if s is not None]
     return found
 
 
 def hooks_line() -> str:
     """One line for `pinman status`."""
     states = hook_states()
-    on = [s for s in states if s.state == "installed"]
-    if on:
-        return f"hooks: installed in {', '.join(str(s.path) for s in on)}"
     stale = [s for s in states if s.state in ("stale", "unreadable")]
     if stale:
         return f"hooks: {stale[0].state} in {stale[0].path} ({stale[0].detail}): run `pinman hooks install`"
+    if states[0].state == "installed":
+        return f"hooks: installed in {states[0].path}"
     return "hooks: not installed (`pinman hooks install` rolls back on the client's own schema errors)"
 
 
@@ -100,12 +96,11 @@ def hook_findings() -> list[Any]:
     from pinman.doctor import Finding
 
     states = hook_states()
-    on = [s for s in states if s.state == "installed"]
-    if on:
-        return [Finding("ok", f"pinman's Claude Code hooks are installed in {s.path}") for s in on]
-    bad = [s for s in states if s.state in ("stale", "unreadable")]
-    if bad:
-        return [Finding("warn", f"{s.path}: pinman's hooks are {s.state}: {s.detail}", "pinman hooks install")
-                for s in bad]
-    return [Finding("warn", "pinman's Claude Code hooks are not installed: a schema error in your own session "
-                    "does not roll back until `pinman check` runs", "pinman hooks install")]
+    found = [Finding("warn", f"{s.path}: pinman's hooks are {s.state}: {s.detail}", "pinman hooks install")
+             for s in states if s.state in ("stale", "unreadable")]
+    if states[0].state == "installed":
+        found.insert(0, Finding("ok", f"pinman's Claude Code hooks are installed in {states[0].path}"))
+    elif states[0].state == "absent":
+        found.append(Finding("warn", "pinman's Claude Code hooks are not installed: a schema error in your own "
+                             "session does not roll back until `pinman check` runs", "pinman hooks install"))
+    return found

@@ -90,6 +90,11 @@ class Paths:
     def log(self) -> Path:
         return self.state / "pinman.log"
 
+    @property
+    def claude_hooks(self) -> Path:
+        """pinman's Claude Code hook scripts and the settings files the shim passes with `--settings`."""
+        return self.data / "claude-hooks"
+
 
 def builtin_profiles_dir() -> Path:
     """The profiles shipped with pinman (the repo's top-level `profiles/`)."""

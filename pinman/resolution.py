@@ -348,5 +348,5 @@ def shim_main(argv: list[str]) -> int:
 
     env = merge_env(os.environ, profile_env(paths, profile))
     binary = str(inst.binary)
-    os.execve(binary, [binary, *argv], env)
+    os.execve(binary, [binary, *activation.hook_args(paths, tgt.version, argv), *argv], env)
     return 127  # not reached
