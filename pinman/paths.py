@@ -135,14 +135,14 @@ class Paths:
         return self.cache / "pypi"
 
     @property
-    def hook_scripts(self) -> Path:
-        """The shell scripts pinman installs as Claude Code hooks."""
-        return self.data / "claude-hooks"
-
-    @property
     def autopilot(self) -> Path:
         """The hooks' state: the pending notice, when the next check is due, cooldown, hook log."""
         return self.state / "autopilot"
+
+    @property
+    def claude_hooks(self) -> Path:
+        """pinman's Claude Code hook scripts and the settings files the shim passes with `--settings`."""
+        return self.data / "claude-hooks"
 
 
 def builtin_profiles_dir() -> Path:

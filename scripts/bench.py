@@ -95,6 +95,7 @@ def main() -> None:
     subprocess.run([shim, "--version"], env=env, cwd=project, capture_output=True, check=True)
     d, s = interleaved([direct, "--version"], [shim, "--version"], env, args.runs, project)
     row("same, in a project (.pinman.toml)", f"{s * 1e3:.2f} / {d * 1e3:.2f} ms = x{s / d:.3f}", "<= 1.15", s / d <= 1.15)
+    bench_shim_with_hooks(home, env, direct, shim, args.runs)
 
     p, c = interleaved([sys.executable, "-c", "pass"], [PINMAN, "current"], env, args.runs // 2)
     row("`pinman current` vs `python -c pass`", f"{c * 1e3:.1f} / {p * 1e3:.1f} ms = x{c / p:.2f}", "<= 4", c / p <= 4)
@@ -107,6 +108,30 @@ def main() -> None:
     bench_registry(home, args.runs)
     bench_journal(max(3, args.runs // 8))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_shim_with_hooks(home: Path, env: dict[str, str], direct: str, shim: str, runs: int) -> None:
+    """With pinman's hooks installed the shim adds `--settings FILE` for a version that knows them."""
+    conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
+    r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
+    assert r.returncode == 0, r.stderr
+    from pinman.fingerprint.fakeapi import FakeAPI
+
+    d, s = interleaved([direct, "--version"], [shim, "--version"], env, runs)
+    row("same, pinman's hooks installed", f"{s * 1e3:.2f} / {d * 1e3:.2f} ms = x{s / d:.3f}", "<= 1.15",
+        s / d <= 1.15)
+    # A session is where the shim adds `--settings` (and the client runs pinman's SessionStart hook,
+    # here with nothing to show and no check due).
+    (home / "state" / "autopilot" / "next-due").write_text(f"{int(time.time()) + 86400}\n")
+    with FakeAPI("ok") as api:
+        extra = {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "bench-key", "HOME": str(conf),
+                 "CLAUDE_CONFIG_DIR": str(conf), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        ask = ["-p", "say OK", "--output-format", "json"]
+        d, s = interleaved([direct, *ask], [shim, *ask], {**env, **extra}, max(5, runs // 4))
+    row("`claude -p` via shim + hooks vs direct (2.x)", f"{s * 1e3:.0f} / {d * 1e3:.0f} ms = x{s / d:.3f}",
+        "<= 1.15", s / d <= 1.15)
+    assert pinman(home, "hooks", "uninstall", CLAUDE_CONFIG_DIR=str(conf)).returncode == 0
+    shutil.rmtree(conf, ignore_errors=True)
 
 
 def bench_reinstall(home: Path, env: dict[str, str]) -> None:
@@ -186,7 +211,7 @@ def bench_session_hook(home: Path, env: dict[str, str]) -> None:
     conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
     r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
     assert r.returncode == 0, r.stderr
-    doc = json.loads((conf / "settings.json").read_text())
+    doc = json.loads((home / "data" / "claude-hooks" / "settings.json").read_text())  # what the shim passes
     (command,) = [h["command"] for g in doc["hooks"]["SessionStart"] for h in g["hooks"]]
     state = home / "state" / "autopilot"
     (state / "next-due").write_text(f"{int(time.time()) + 86400}\n")

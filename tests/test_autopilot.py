@@ -57,39 +57,61 @@ def commands_in(doc: dict[str, Any], event: str) -> list[str]:
 # ---------------------------------------------------------------- settings
 
 
-def test_install_keeps_every_other_key_and_hook_and_is_idempotent(pinman_home: Paths, tmp_path: Path) -> None:
-    p = write_settings(OTHER)
-    r = pinman(pinman_home, tmp_path, "hooks", "install")
-    assert r.code == 0 and "installed" in r.out
-    doc = json.loads(p.read_text())
-    files = HookFiles(pinman_home)
-    for key in ("model", "env", "permissions"):
-        assert doc[key] == OTHER[key]
-    assert commands_in(doc, "PreToolUse") == ["/usr/local/bin/guard"]
-    assert commands_in(doc, "SessionStart") == ["echo mine", f"'{files.session_start}'"]
-    assert commands_in(doc, "StopFailure") == [f"'{files.stop_failure}'"]
-    assert os.access(files.stop_failure, os.X_OK) and os.access(files.session_start, os.X_OK)
-    assert all(os.path.isabs(c.strip("'")) for c in commands_in(doc, "StopFailure"))
+def pinman_hooks(files: HookFiles, name: str = "all") -> dict[str, list[str]]:
+    """event -> commands, in one of pinman's own settings files."""
+    doc = json.loads((files.settings_all if name == "all" else files.settings_session).read_text())
+    return {e: commands_in(doc, e) for e in doc["hooks"]}
 
+
+def test_install_writes_pinmans_own_files_and_leaves_the_users_settings_alone(pinman_home: Paths,
+                                                                              tmp_path: Path) -> None:
+    p = write_settings(OTHER)
     before = p.read_bytes()
     r = pinman(pinman_home, tmp_path, "hooks", "install")
+    assert r.code == 0 and "installed" in r.out
+    assert p.read_bytes() == before  # not one byte of the user's file changes
+    files = HookFiles(pinman_home)
+    assert pinman_hooks(files) == {"StopFailure": [f"'{files.stop_failure}'"],
+                                   "SessionStart": [f"'{files.session_start}'"]}
+    assert pinman_hooks(files, "session") == {"SessionStart": [f"'{files.session_start}'"]}
+    assert os.access(files.stop_failure, os.X_OK) and os.access(files.session_start, os.X_OK)
+
+    r = pinman(pinman_home, tmp_path, "hooks", "install")
     assert r.code == 0 and "already installed" in r.out
-    assert p.read_bytes() == before
 
 
-def test_uninstall_removes_exactly_pinmans_entries(pinman_home: Paths, tmp_path: Path) -> None:
+def test_install_removes_what_an_earlier_pinman_wrote_into_the_users_settings(pinman_home: Paths,
+                                                                              tmp_path: Path) -> None:
+    files = HookFiles(pinman_home)
+    old = json.loads(json.dumps(OTHER))
+    old["hooks"]["SessionStart"].append({"hooks": [{"type": "command", "command": f"'{files.session_start}'"}]})
+    old["hooks"]["StopFailure"] = [{"hooks": [{"type": "command", "command": f"'{files.stop_failure}'"}]}]
+    p = write_settings(old)
+    r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
+    assert [d["state"] for d in json.loads(r.out)] == ["absent", "stale"]
+    assert "make Claude Code 1.x ignore the whole file" in pinman(pinman_home, tmp_path, "status").out
+    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+    assert json.loads(p.read_text()) == OTHER
+    r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
+    assert [d["state"] for d in json.loads(r.out)] == ["installed"]
+
+
+def test_uninstall_removes_pinmans_files_and_nothing_else(pinman_home: Paths, tmp_path: Path) -> None:
     p = write_settings(OTHER)
+    files = HookFiles(pinman_home)
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
     r = pinman(pinman_home, tmp_path, "hooks", "uninstall")
     assert r.code == 0 and "removed 2" in r.out
+    assert not files.settings_all.exists() and not files.settings_session.exists()
     assert json.loads(p.read_text()) == OTHER
     r = pinman(pinman_home, tmp_path, "hooks", "uninstall")
     assert r.code == 0 and "no pinman hooks" in r.out
 
 
-def test_uninstall_drops_the_hooks_key_pinman_alone_filled(pinman_home: Paths, tmp_path: Path) -> None:
-    p = write_settings({"model": "opus"})
-    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+def test_uninstall_drops_the_hooks_key_an_earlier_pinman_alone_filled(pinman_home: Paths, tmp_path: Path) -> None:
+    files = HookFiles(pinman_home)
+    p = write_settings({"model": "opus", "hooks": {
+        "StopFailure": [{"hooks": [{"type": "command", "command": f"'{files.stop_failure}'"}]}]}})
     assert pinman(pinman_home, tmp_path, "hooks", "uninstall").code == 0
     assert json.loads(p.read_text()) == {"model": "opus"}
 
@@ -107,48 +129,109 @@ def test_a_settings_file_that_is_not_a_json_object_is_left_untouched(pinman_home
         assert p.read_bytes() == text.encode("latin-1")
 
 
-def test_claude_config_dir_and_project_settings(pinman_home: Paths, tmp_path: Path) -> None:
+def test_claude_config_dir_and_project_settings_are_cleaned_of_earlier_entries(pinman_home: Paths,
+                                                                               tmp_path: Path) -> None:
+    files = HookFiles(pinman_home)
+    ours = {"hooks": {"StopFailure": [{"hooks": [{"type": "command", "command": f"'{files.stop_failure}'"}]}]}}
     conf = tmp_path / "conf"
-    r = pinman(pinman_home, tmp_path, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
-    assert r.code == 0
-    assert "StopFailure" in json.loads((conf / "settings.json").read_text())["hooks"]
+    conf.mkdir()
+    (conf / "settings.json").write_text(json.dumps({"model": "opus", **ours}))
+    assert pinman(pinman_home, tmp_path, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf)).code == 0
+    assert json.loads((conf / "settings.json").read_text()) == {"model": "opus"}
     assert not settings_path().exists()
 
     project = tmp_path / "proj"
     (project / "sub").mkdir(parents=True)
     (project / ".pinman.toml").write_text('profile = "stable"\n')
-    assert pinman(pinman_home, project / "sub", "hooks", "install", "--project").code == 0
-    doc = json.loads((project / ".claude" / "settings.json").read_text())
-    assert set(doc["hooks"]) == {"StopFailure", "SessionStart"}
+    (project / ".claude").mkdir()
+    (project / ".claude" / "settings.json").write_text(json.dumps(ours))
+    r = pinman(pinman_home, project / "sub", "hooks", "status", "--json")
+    assert json.loads(r.out)[-1]["settings"] == str(project / ".claude" / "settings.json")
     assert pinman(pinman_home, project / "sub", "hooks", "uninstall", "--project").code == 0
     assert json.loads((project / ".claude" / "settings.json").read_text()) == {}
 
 
 def test_settings_reached_through_a_symlink_stay_a_symlink(pinman_home: Paths, tmp_path: Path) -> None:
+    files = HookFiles(pinman_home)
     real = tmp_path / "dotfiles" / "claude.json"
     real.parent.mkdir()
-    real.write_text(json.dumps(OTHER))
+    real.write_text(json.dumps({**OTHER, "hooks": {"StopFailure": [
+        {"hooks": [{"type": "command", "command": f"'{files.stop_failure}'"}]}]}}))
     settings_path().parent.mkdir(parents=True)
     settings_path().symlink_to(real)
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
     assert settings_path().is_symlink()
-    assert "StopFailure" in json.loads(real.read_text())["hooks"]
+    assert "hooks" not in json.loads(real.read_text())
 
 
 def test_status_and_doctor_say_whether_hooks_are_installed(pinman_home: Paths, tmp_path: Path) -> None:
+    files = HookFiles(pinman_home)
     r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
     assert json.loads(r.out)[0]["state"] == "absent"
     assert "hooks: not installed" in pinman(pinman_home, tmp_path, "status").out
     assert "hooks are not installed" in pinman(pinman_home, tmp_path, "doctor").out
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
     r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
-    assert json.loads(r.out)[0] == {"settings": str(settings_path()), "state": "installed",
-                                    "detail": "StopFailure, SessionStart installed"}
-    assert f"hooks: installed in {settings_path()}" in pinman(pinman_home, tmp_path, "status").out
+    assert json.loads(r.out) == [{"settings": str(files.settings_all), "state": "installed", "detail":
+                                  "StopFailure, SessionStart installed: the claude shim passes them to the "
+                                  "versions that know them"}]
+    assert f"hooks: installed in {files.settings_all}" in pinman(pinman_home, tmp_path, "status").out
     assert "hooks are installed" in pinman(pinman_home, tmp_path, "doctor").out
-    HookFiles(pinman_home).stop_failure.write_text("#!/bin/sh\n")  # edited by hand
+    files.stop_failure.write_text("#!/bin/sh\n")  # edited by hand
     r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
     assert json.loads(r.out)[0]["state"] == "stale"
+
+
+def test_install_rewrites_a_shim_that_would_not_pass_the_hooks(pinman_home: Paths, tmp_path: Path) -> None:
+    old = activation.shim_text(pinman_home).replace("set -- --settings", ": --settings")  # an earlier shim
+    pinman_home.shim.parent.mkdir(parents=True)
+    pinman_home.shim.write_text(old)
+    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+    assert "set -- --settings" in pinman_home.shim.read_text()
+    assert json.loads(pinman(pinman_home, tmp_path, "hooks", "status", "--json").out)[0]["state"] == "installed"
+    pinman_home.shim.write_text(old)
+    r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
+    assert json.loads(r.out)[0]["state"] == "stale" and "does not pass" in json.loads(r.out)[0]["detail"]
+
+
+# ---------------------------------------------------------------- the shim passes them
+
+
+VERSIONS = ["0.2.9", "1.0.0", "1.0.9", "1.0.10", "1.0.59", "1.0.61", "1.0.62", "1.0.69", "1.0.100", "1.0.128",
+            "2.0.0", "2.0.77", "2.1.0", "2.1.9", "2.1.10", "2.1.69", "2.1.77", "2.1.78", "2.1.79", "2.1.100",
+            "2.1.331", "2.2.0", "3.0.0", "10.0.0"]
+
+
+ARGVS = [["-p", "hi"], [], ["--version"], ["-v"], ["-V"], ["--version", "--verbose"], ["-v", "--verbose"],
+         ["--version", "x"], ["-p", "--version"], ["mcp", "list"], ["--verbose"], ["-v", "-p"], ["it's a \"q\""]]
+
+
+def _shim_args(pinman_home: Paths, version: str, argv: list[str]) -> list[str]:
+    """The arguments the shim's own sh code hands the client for `version` and `argv`."""
+    shim = activation.shim_text(pinman_home)
+    block = shim[shim.index("        case $#:"):shim.index("        exec \"$_pm_bin\"")]
+    script = f"_pm_ver={version}\n{block}for a; do printf '%s\\n' \"$a\"; done\n"
+    out = subprocess.run(["/bin/sh", "-c", script, "sh", *argv], capture_output=True, text=True, check=True).stdout
+    return out.split("\n")[:-1]
+
+
+def test_the_shim_and_python_pass_the_same_hook_file_for_every_version(pinman_home: Paths,
+                                                                       tmp_path: Path) -> None:
+    """The shim's sh patterns and activation.hook_args() agree; files exist -> `--settings FILE`."""
+    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+    for version in VERSIONS:
+        for argv in ARGVS:
+            assert _shim_args(pinman_home, version, argv) == [*activation.hook_args(pinman_home, version, argv),
+                                                              *argv], (version, argv)
+    files = HookFiles(pinman_home)
+    assert activation.hook_settings(pinman_home, "1.0.61") is None
+    assert activation.hook_settings(pinman_home, "1.0.100") == files.settings_session
+    assert activation.hook_settings(pinman_home, "2.1.77") == files.settings_session
+    assert activation.hook_settings(pinman_home, "2.1.78") == files.settings_all
+    assert activation.hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == ["--settings", str(files.settings_all)]
+    assert activation.hook_args(pinman_home, "2.1.331", ["--version"]) == []  # the client's fast path
+    assert pinman(pinman_home, tmp_path, "hooks", "uninstall").code == 0
+    assert activation.hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == []
 
 
 # ---------------------------------------------------------------- the sh hooks

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.e2e
 
 V1, V2 = "1.0.100", "2.1.331"
 KEY = "sk-ant-test-autopilot-SECRET-0123456789"
-MINE = "echo user-hook-ran >> "  # the user's own SessionStart hook, kept beside pinman's
+USER_VAR = "PINMAN_E2E_USER_VAR"  # an `env` entry of the user's settings, which its hook writes out
+MINE = f"echo user-hook-ran ${USER_VAR} >> "  # the user's own SessionStart hook, run beside pinman's
 
 
 @pytest.fixture
@@ -57,8 +58,8 @@ def team(pinman_home: Paths, seeded_home: Callable[..., object], tmp_path: Path,
     settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"
     settings.parent.mkdir(parents=True)
     mine = tmp_path / "user-hook.txt"
-    settings.write_text(json.dumps({"hooks": {"SessionStart": [{"hooks": [
-        {"type": "command", "command": MINE + str(mine)}]}]}}))
+    settings.write_text(json.dumps({"env": {USER_VAR: "from-user-settings"}, "hooks": {"SessionStart": [
+        {"hooks": [{"type": "command", "command": MINE + str(mine)}]}]}}))
     assert pinman(pinman_home, work, "use", "team").code == 0
     r = pinman(pinman_home, work, "check", "--json", **user(gateway))
     assert json.loads(r.out)["outcome"] == "ok", r.text
@@ -113,8 +114,8 @@ def _version(paths: Paths, cwd: Path) -> str:
 
 
 def _session_start(paths: Paths, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """The SessionStart command exactly as pinman wrote it into the settings file."""
-    settings = json.loads((Path(os.environ["HOME"]) / ".claude" / "settings.json").read_text())
+    """The SessionStart command exactly as pinman wrote it into the settings file the shim passes."""
+    settings = json.loads(HookFiles(paths).settings_all.read_text())
     (command,) = [h["command"] for g in settings["hooks"]["SessionStart"] for h in g["hooks"]
                   if MARKER in h["command"]]
     return subprocess.run(["/bin/sh", "-c", command], cwd=cwd, input="{}", capture_output=True, text=True,
@@ -143,26 +144,26 @@ def test_the_users_own_failure_rolls_back_with_no_pinman_command(pinman_home: Pa
     print(f"\n[{mode}] failed run -> rollback in place: {took:.1f} s")
     assert _handled(pinman_home) == ["rolled-back"]
 
+    # Told once: `pinman status` until a session starts, then that session, then nobody.
+    assert f"notice: pinman: rolled back team {V2} → {V1} at " in pinman(pinman_home, team, "status").out
+    msg = json.loads(HookFiles(pinman_home).notice.read_text())["systemMessage"]
+    assert msg.startswith(f"pinman: rolled back team {V2} → {V1} at ")
+    assert msg.endswith(f"— {rejected} rejected by 127.0.0.1:{gateway.port} · pinman status")
+
+    # The next session answers; it runs 1.0.100, which the shim handed pinman's SessionStart: it showed the notice.
     again = claude(pinman_home, team, "-p", "say OK", "--output-format", "json", **user(gateway))
     assert again.code == 0 and json.loads(again.out)["result"] == "OK", again.text
+    assert not HookFiles(pinman_home).notice.exists()
+    assert _session_start(pinman_home, team).stdout == ""
+    assert "notice:" not in pinman(pinman_home, team, "status").out
+    assert (tmp_path / "user-hook.txt").read_text().count("user-hook-ran") >= 1  # the user's hook still runs
 
     entries = list(Journal(pinman_home).entries())
     hooks = [e for e in entries if e.event == "hook"]
     assert len(hooks) == 1 and hooks[0].extra == {"trigger": "StopFailure", "action": "rolled-back"}
     assert [e.event for e in entries[-4:]] == ["check", "check", "rollback", "hook"]
-    # pinman's probes of 2.1.331 failed too, with these hooks installed: they ran no handler.
+    # pinman's probes of 2.1.331 failed too: they ran no handler.
     assert HookFiles(pinman_home).log.read_text().count("StopFailure in") == 1
-
-    # Told once: `pinman status` until a session starts, then that session, then nobody.
-    status = pinman(pinman_home, team, "status").out
-    assert f"notice: pinman: rolled back team {V2} → {V1} at " in status
-    first = _session_start(pinman_home, team)
-    msg = json.loads(first.stdout)["systemMessage"]
-    assert msg.startswith(f"pinman: rolled back team {V2} → {V1} at ")
-    assert msg.endswith(f"— {rejected} rejected by 127.0.0.1:{gateway.port} · pinman status")
-    assert _session_start(pinman_home, team).stdout == ""
-    assert "notice:" not in pinman(pinman_home, team, "status").out
-    assert (tmp_path / "user-hook.txt").read_text().count("user-hook-ran") >= 1  # the user's hook still runs
 
 
 @pytest.mark.parametrize("mode, kind", [("credit", "client"), ("529", "overloaded"), ("401", "auth"),
@@ -185,11 +186,26 @@ def test_failures_a_version_change_cannot_fix_change_nothing(pinman_home: Paths,
     assert _session_start(pinman_home, team).stdout == ""
 
 
-def test_a_client_pinman_does_not_run_is_reported_not_switched(pinman_home: Paths, team: Path,
-                                                               gateway: FakeAPI, seeded_home: Callable[..., list]) -> None:
-    # pinman runs 1.0.100 here; a 2.1.331 started some other way (an IDE's bundled CLI) fails.
+def test_a_client_outside_the_shim_gets_no_pinman_hook(pinman_home: Paths, team: Path, gateway: FakeAPI,
+                                                       seeded_home: Callable[..., list], tmp_path: Path) -> None:
+    # A 2.1.331 started some other way (an IDE's bundled CLI) fails: pinman's hooks are not in the
+    # user's settings, so nothing of pinman's runs; the user's own settings do.
     other = seeded_home(V2)[0].binary
     r = run([str(other), "-p", "say OK", "--output-format", "json"], pinman_home, team, **user(gateway))
+    assert r.code == 1, r.text
+    assert "user-hook-ran from-user-settings" in (tmp_path / "user-hook.txt").read_text()
+    assert not HookFiles(pinman_home).log.exists()
+    assert _version(pinman_home, team) == V1
+    assert [e.event for e in Journal(pinman_home).entries()][-1] == "check"
+
+
+def test_a_client_given_pinmans_hooks_that_pinman_does_not_run_is_reported_not_switched(
+        pinman_home: Paths, team: Path, gateway: FakeAPI, seeded_home: Callable[..., list]) -> None:
+    # pinman runs 1.0.100 here; a 2.1.331 that carries pinman's hooks (a session started through
+    # the shim before a switch has them) fails.
+    other = seeded_home(V2)[0].binary
+    r = run([str(other), "--settings", str(HookFiles(pinman_home).settings_all), "-p", "say OK",
+             "--output-format", "json"], pinman_home, team, **user(gateway))
     assert r.code == 1, r.text
     assert _handled(pinman_home) == ["not-ours"]
     assert _version(pinman_home, team) == V1
@@ -198,13 +214,40 @@ def test_a_client_pinman_does_not_run_is_reported_not_switched(pinman_home: Path
     assert f"Claude Code {V2} failed (thinking rejected by 127.0.0.1:{gateway.port}), but pinman runs {V1}" in msg
 
 
+def test_after_a_rollback_to_1x_the_users_settings_still_apply_and_the_notice_shows(
+        pinman_home: Paths, team: Path, gateway: FakeAPI, tmp_path: Path) -> None:
+    settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"
+    users = settings.read_bytes()
+    _repin(pinman_home, V2)
+    assert _version(pinman_home, team) == V2
+    r = claude(pinman_home, team, "-p", "say OK", "--output-format", "json", **user(gateway))
+    assert r.code == 1, r.text
+    assert _handled(pinman_home) == ["rolled-back"]
+    assert _version(pinman_home, team) == V1
+    assert HookFiles(pinman_home).notice.exists()
+    mine = tmp_path / "user-hook.txt"
+    mine.unlink()
+
+    # The user's next session, through the shim, runs 1.0.100: its settings file is the user's,
+    # untouched by pinman, so 1.0.100 reads it: its env reaches the user's own hook.
+    again = claude(pinman_home, team, "-p", "say OK", "--output-format", "json", **user(gateway))
+    assert again.code == 0 and json.loads(again.out)["result"] == "OK", again.text
+    assert mine.read_text() == "user-hook-ran from-user-settings\n"
+    assert settings.read_bytes() == users
+    # pinman's SessionStart reached 1.0.100 too (the shim passed it): it showed the notice.
+    assert not HookFiles(pinman_home).notice.exists()
+    assert "notice:" not in pinman(pinman_home, team, "status").out
+
+
 def test_hooks_install_keeps_the_users_settings_and_uninstall_restores_them(pinman_home: Paths,
                                                                             team: Path) -> None:
     settings = Path(os.environ["HOME"]) / ".claude" / "settings.json"
-    doc = json.loads(settings.read_text())
-    assert [h["command"] for g in doc["hooks"]["SessionStart"] for h in g["hooks"]][0].startswith(MINE)
+    before = settings.read_bytes()
+    doc = json.loads(before)
+    assert [h["command"] for g in doc["hooks"]["SessionStart"] for h in g["hooks"]] == [
+        doc["hooks"]["SessionStart"][0]["hooks"][0]["command"]]
+    assert doc["hooks"]["SessionStart"][0]["hooks"][0]["command"].startswith(MINE)
     assert pinman(pinman_home, team, "hooks", "install").out.startswith("already installed")
     assert pinman(pinman_home, team, "hooks", "uninstall").code == 0
-    assert list(json.loads(settings.read_text())["hooks"]) == ["SessionStart"]
-    assert [h["command"] for g in json.loads(settings.read_text())["hooks"]["SessionStart"]
-            for h in g["hooks"]] == [doc["hooks"]["SessionStart"][0]["hooks"][0]["command"]]
+    assert not HookFiles(pinman_home).settings_all.exists()
+    assert settings.read_bytes() == before

@@ -61,7 +61,9 @@ def test_version_flag_prints_the_package_version(pinman_home: Paths, tmp_path: P
 
 
 def test_shell_completion_is_typers_own_and_completes_commands(pinman_home: Paths, tmp_path: Path) -> None:
-    r = pinman(pinman_home, tmp_path, "--show-completion", "bash")
+    # typer's own switch for naming the shell instead of detecting it from the parent processes
+    # (a run under cron or a detached CI job has no shell among them)
+    r = pinman(pinman_home, tmp_path, "--show-completion", "bash", _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
     assert r.code == 0 and "_PINMAN_COMPLETE" in r.out, r.text
     r = pinman(pinman_home, tmp_path, _PINMAN_COMPLETE="complete_bash", COMP_WORDS="pinman rol", COMP_CWORD="1")
     assert r.out.split() == ["rollback"]

@@ -17,7 +17,21 @@ class HookFiles:
 
     @property
     def scripts(self) -> Path:
-        return self.paths.hook_scripts
+        return self.paths.claude_hooks
+
+    @property
+    def settings_all(self) -> Path:
+        """StopFailure and SessionStart: the shim passes it to versions that know both."""
+        from pinman.runtime.client_hooks import HOOKS_ALL
+
+        return self.scripts / HOOKS_ALL
+
+    @property
+    def settings_session(self) -> Path:
+        """SessionStart only: for versions without StopFailure (1.x, 2.1 before 2.1.78)."""
+        from pinman.runtime.client_hooks import HOOKS_SESSION
+
+        return self.scripts / HOOKS_SESSION
 
     @property
     def stop_failure(self) -> Path:

@@ -7,8 +7,8 @@ all of these hold, and journals what it decided either way (event "hook"):
 1. the failure can be a schema rejection (pinman.health.classify on the error text; credit, 529,
    401/403, rate limits, network and mid-stream errors are failures no version change fixes);
 2. the failing client is the version pinman's shim runs for that folder (read from the session
-   transcript): another client (an IDE's bundled CLI) gets a notice instead, because switching
-   pinman's version would not change it;
+   transcript): another client (a session started before a switch, or one given pinman's hooks
+   some other way) gets a notice instead, because switching pinman's version would not change it;
 3. no other handler runs for this profile and endpoint (a lock), and none ran in the last
    `COOLDOWN` seconds, so a broken endpoint is not probed in a loop.
 
@@ -180,8 +180,8 @@ def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, 
         # This failure came in while (or just before) pinman rolled that version back.
         return record("already-rolled-back", f"StopFailure from {failed}: already rolled back to {ov.version}")
     add(HookFiles(paths), f"pinman: Claude Code {failed} failed ({outcome.rejected or 'request'} rejected by "
-        f"{host(endpoint)}), but pinman runs {runs} for {profile.name} here; that client does not run through "
-        f"pinman's shim, so nothing changed · pinman doctor", env)
+        f"{host(endpoint)}), but pinman runs {runs} for {profile.name} here now; that client is not it (a session "
+        f"started before a switch, or one not started through pinman's shim), so nothing changed · pinman doctor", env)
     return record("not-ours", f"StopFailure from {failed}, not the {runs} pinman runs here: user told, nothing changed")
 
 

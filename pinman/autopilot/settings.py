@@ -1,9 +1,16 @@
-"""pinman's entries in a Claude Code settings file: install, uninstall, status.
+"""pinman's hooks for Claude Code: its own settings files, and none in the user's.
 
-The file belongs to the user: every other key and every other hook is kept as it was (order
-included), a file that is not a JSON object is never touched (one-line error), and writes are
-atomic (through a symlinked settings file to its target, as editors do). pinman's entries are the
-hook commands that contain `files.MARKER`, so `uninstall` removes exactly those.
+A Claude Code version that meets a hook event it does not know in a settings file ignores that
+whole file (measured: 1.0.100 and `StopFailure`), so an entry of pinman's in the user's settings
+would silently switch off the user's env, permissions and hooks in a version pinman rolled back
+to. pinman therefore writes its hooks into two files of its own (`HookFiles.settings_all`,
+`settings_session`) and the `claude` shim passes the one a version knows with `--settings`
+(`pinman.runtime.client_hooks.hook_settings`); Claude Code merges it with the user's settings.
+
+The user's settings file is only read, to find entries an earlier pinman wrote there: `install`
+and `uninstall` remove exactly those (the hook commands that contain `files.MARKER`), keeping
+every other key and hook as it was (order included); a file that is not a JSON object is never
+touched (one-line error), and writes are atomic (through a symlink to its target, as editors do).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pinman.runtime.sh import sh_quote
+from pinman.runtime.shim import ensure_shim, shim_text
 from pinman.autopilot.files import MARKER, HookFiles
 from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
@@ -99,15 +107,16 @@ def _without_ours(doc: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return out, removed
 
 
-def _with_ours(doc: dict[str, Any], files: HookFiles) -> dict[str, Any]:
-    out, _ = _without_ours(doc)
-    hooks = dict(out.get("hooks") or {})
-    for event, command in commands(files).items():
-        groups = list(hooks.get(event) or []) if isinstance(hooks.get(event), list) else []
-        groups.append({"hooks": [{"type": "command", "command": command}]})
-        hooks[event] = groups
-    out["hooks"] = hooks
-    return out
+def hooks_doc(files: HookFiles, events: tuple[str, ...]) -> dict[str, Any]:
+    """One of pinman's settings files: only `hooks`, one entry per event."""
+    cmds = commands(files)
+    return {"hooks": {e: [{"hooks": [{"type": "command", "command": cmds[e]}]}] for e in events}}
+
+
+def expected_files(files: HookFiles) -> dict[Path, str]:
+    """pinman's settings file -> the text it must have."""
+    docs = {files.settings_all: hooks_doc(files, EVENTS), files.settings_session: hooks_doc(files, ("SessionStart",))}
+    return {p: json.dumps(d, indent=2) + "\n" for p, d in docs.items()}
 
 
 def _write(path: Path, before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -123,23 +132,50 @@ def _write(path: Path, before: dict[str, Any], after: dict[str, Any]) -> bool:
 
 
 def install(path: Path, files: HookFiles) -> bool:
-    """Add pinman's hooks (replacing older pinman entries); True when the file changed."""
-    from pinman.autopilot.scripts import write_scripts
+    """Write pinman's hook scripts and settings files, and remove pinman entries an earlier pinman
+    wrote into the settings file at `path`; True when anything changed."""
+    from pinman.autopilot.scripts import scripts_current, write_scripts
 
-    doc = _load(path)
+    doc = _load(path) if path.exists() else {}  # before writing anything: a bad file stops here
+    changed = not scripts_current(files) or not _shim_current(files)
     write_scripts(files)
-    return _write(path, doc, _with_ours(doc, files))
-
-
-def uninstall(path: Path) -> int:
-    """Remove pinman's entries; returns how many went. A missing file stays missing."""
-    if not path.exists():
-        return 0
-    doc = _load(path)
+    ensure_shim(files.paths)  # a shim from before this pinman would not pass the hooks
+    for target, text in expected_files(files).items():
+        if _read(target) != text:
+            atomic_write(target, text, mode=0o644)
+            changed = True
     after, removed = _without_ours(doc)
     if removed:
         _write(path, doc, after)
+    return changed or bool(removed)
+
+
+def uninstall(path: Path, files: HookFiles) -> int:
+    """Remove pinman's settings files (the shim stops passing them) and any pinman entry in the
+    settings file at `path`; returns how many went. A missing file stays missing."""
+    removed = 0
+    for target in expected_files(files):
+        if target.exists():
+            target.unlink()
+            removed += 1
+    if path.exists():
+        doc = _load(path)
+        after, entries = _without_ours(doc)
+        if entries:
+            _write(path, doc, after)
+        removed += entries
     return removed
+
+
+def _shim_current(files: HookFiles) -> bool:
+    return _read(files.paths.shim) == shim_text(files.paths)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -152,24 +188,37 @@ class HookStatus:
         return {"settings": str(self.path), "state": self.state, "detail": self.detail}
 
 
-def status(path: Path, files: HookFiles) -> HookStatus:
+def status(files: HookFiles) -> HookStatus:
+    """Whether pinman's own hook files are in place (what the shim passes to the client)."""
     from pinman.autopilot.scripts import scripts_current
 
+    want = expected_files(files)
+    present = [p for p in want if p.exists()]
+    if not present:
+        return HookStatus(files.settings_all, "absent", "pinman's hooks are not installed")
+    if len(present) < len(want) or any(_read(p) != t for p, t in want.items()):
+        return HookStatus(files.settings_all, "stale", "pinman's hook settings are incomplete or from another pinman")
+    if not scripts_current(files):
+        return HookStatus(files.settings_all, "stale",
+                          f"the hook scripts in {files.scripts} are missing or out of date")
+    if not _shim_current(files):
+        return HookStatus(files.settings_all, "stale", f"the claude shim {files.paths.shim} is missing or out of "
+                          "date: it does not pass pinman's hooks")
+    return HookStatus(files.settings_all, "installed",
+                      f"{', '.join(EVENTS)} installed: the claude shim passes them to the versions that know them")
+
+
+def leftovers(path: Path) -> HookStatus | None:
+    """pinman entries an earlier pinman wrote into a Claude Code settings file, if any."""
     try:
         doc = _load(path)
     except PinmanError as e:
-        return HookStatus(path, "unreadable", e.message)
-    found = _commands_in(doc)
-    want = commands(files)
-    ours = {event: [c for c in cmds if MARKER in c] for event, cmds in found.items()}
-    present = [e for e in EVENTS if want[e] in ours.get(e, [])]
-    if not any(ours.values()):
-        return HookStatus(path, "absent", "pinman's hooks are not installed")
-    if len(present) < len(EVENTS) or any(c not in want.values() for cs in ours.values() for c in cs):
-        return HookStatus(path, "stale", "pinman's hooks there are incomplete or from another pinman folder")
-    if not scripts_current(files):
-        return HookStatus(path, "stale", f"the hook scripts in {files.scripts} are missing or out of date")
-    return HookStatus(path, "installed", f"{', '.join(EVENTS)} installed")
+        return HookStatus(path, "unreadable", e.message) if path.exists() else None
+    found = [c for cmds in _commands_in(doc).values() for c in cmds if MARKER in c]
+    if not found:
+        return None
+    return HookStatus(path, "stale", "pinman hook entries there make Claude Code 1.x ignore the whole file: "
+                      "`pinman hooks install` (or `uninstall`) removes them")
 
 
 def _commands_in(doc: dict[str, Any]) -> dict[str, list[str]]:

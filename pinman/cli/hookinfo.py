@@ -1,4 +1,4 @@
-"""Where pinman's Claude Code hooks are installed (user and project settings), as `hooks status`,
+"""Whether pinman's Claude Code hooks are installed (and where an earlier pinman left entries), as `hooks status`,
 `status` and `doctor` report it.
 """
 
@@ -26,26 +26,27 @@ def hook_files() -> Any:
 
 
 def hook_states() -> list[Any]:
-    from pinman.autopilot.settings import project_settings, status as state_of
+    """pinman's own hook files first, then each settings file that still holds an earlier pinman's entries."""
+    from pinman.autopilot.settings import leftovers, project_settings, status as state_of
     from pinman.profile.project import find_project_root
 
-    files = hook_files()
-    found = [state_of(settings_file(False), files)]
+    found = [state_of(hook_files())]
+    settings = [settings_file(False)]
     root = find_project_root(Path.cwd())
     if root is not None:
-        found.append(state_of(project_settings(root), files))
+        settings.append(project_settings(root))
+    found += [s for s in map(leftovers, settings) if s is not None]
     return found
 
 
 def hooks_line() -> str:
     """One line for `pinman status`."""
     states = hook_states()
-    on = [s for s in states if s.state == "installed"]
-    if on:
-        return f"hooks: installed in {', '.join(str(s.path) for s in on)}"
     stale = [s for s in states if s.state in ("stale", "unreadable")]
     if stale:
         return f"hooks: {stale[0].state} in {stale[0].path} ({stale[0].detail}): run `pinman hooks install`"
+    if states[0].state == "installed":
+        return f"hooks: installed in {states[0].path}"
     return "hooks: not installed (`pinman hooks install` rolls back on the client's own schema errors)"
 
 
@@ -54,12 +55,11 @@ def hook_findings() -> list[Any]:
     from pinman.health.doctor import Finding
 
     states = hook_states()
-    on = [s for s in states if s.state == "installed"]
-    if on:
-        return [Finding("ok", f"pinman's Claude Code hooks are installed in {s.path}") for s in on]
-    bad = [s for s in states if s.state in ("stale", "unreadable")]
-    if bad:
-        return [Finding("warn", f"{s.path}: pinman's hooks are {s.state}: {s.detail}", "pinman hooks install")
-                for s in bad]
-    return [Finding("warn", "pinman's Claude Code hooks are not installed: a schema error in your own session "
-                    "does not roll back until `pinman check` runs", "pinman hooks install")]
+    found = [Finding("warn", f"{s.path}: pinman's hooks are {s.state}: {s.detail}", "pinman hooks install")
+             for s in states if s.state in ("stale", "unreadable")]
+    if states[0].state == "installed":
+        found.insert(0, Finding("ok", f"pinman's Claude Code hooks are installed in {states[0].path}"))
+    elif states[0].state == "absent":
+        found.append(Finding("warn", "pinman's Claude Code hooks are not installed: a schema error in your own "
+                             "session does not roll back until `pinman check` runs", "pinman hooks install"))
+    return found

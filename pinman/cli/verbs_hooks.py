@@ -1,4 +1,4 @@
-"""`pinman hooks install|uninstall|status`: pinman's hooks in Claude Code's settings. Parse, call
+"""`pinman hooks install|uninstall|status`: pinman's Claude Code hooks. Parse, call
 `pinman.autopilot.settings`, render through `cli.ui`.
 """
 
@@ -10,36 +10,31 @@ from pinman.cli.common import JSON
 from pinman.cli.ui import emit, err, out
 from pinman.cli.hookinfo import hook_files, hook_states, settings_file
 
-PROJECT = typer.Option(False, "--project", help="This project's .claude/settings.json (shared with the team) "
-                       "instead of your user settings.")
+PROJECT = typer.Option(False, "--project", help="Remove an earlier pinman's entries from this project's "
+                       ".claude/settings.json instead of your user settings.")
 
 
-def install(project: bool = PROJECT) -> None:
-    """Add pinman's StopFailure and SessionStart hooks; every other key and hook is kept."""
+def install() -> None:
+    """Install pinman's StopFailure and SessionStart hooks; the claude shim passes them to Claude Code."""
     from pinman.autopilot.settings import install as run_install
 
-    path = settings_file(project)
-    changed = run_install(path, hook_files())
-    out(f"{'installed' if changed else 'already installed'}: pinman's hooks in {path}")
-    # Measured: 1.x validates hook event names and then ignores the whole settings file.
-    err("note: Claude Code 1.x does not know StopFailure and ignores a settings file that names it "
-        "(its env, permissions and other hooks too); 2.x reads it as usual")
-    if project:
-        err("note: the hook commands are absolute paths on this machine; teammates run "
-            "`pinman hooks install --project` too, or install them in their user settings")
+    files = hook_files()
+    changed = run_install(settings_file(False), files)
+    out(f"{'installed' if changed else 'already installed'}: pinman's hooks in {files.scripts}")
+    err("note: `claude` run through pinman's shim gets them with --settings (StopFailure from 2.1.78, "
+        "SessionStart from 1.0.62); your own Claude Code settings are not changed")
 
 
 def uninstall(project: bool = PROJECT) -> None:
-    """Remove exactly pinman's hook entries; nothing else in the file changes."""
+    """Remove pinman's hooks, and any entry an earlier pinman wrote into a settings file."""
     from pinman.autopilot.settings import uninstall as run_uninstall
 
-    path = settings_file(project)
-    removed = run_uninstall(path)
-    out(f"removed {removed} pinman hook(s) from {path}" if removed else f"no pinman hooks in {path}")
+    removed = run_uninstall(settings_file(project), hook_files())
+    out(f"removed {removed} pinman hook file(s)/entries" if removed else "no pinman hooks installed")
 
 
 def status(as_json: bool = JSON) -> None:
-    """Where pinman's hooks are installed (user and project settings)."""
+    """Whether pinman's hooks are installed (and no earlier pinman entry is left in a settings file)."""
     docs = [s.to_json() for s in hook_states()]
     if as_json:
         emit(docs)

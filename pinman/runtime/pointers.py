@@ -25,7 +25,8 @@ from pinman.runtime.sh import sh_quote
 from pinman.state.fsutil import atomic_write
 from pinman.names import is_exact_version
 
-SHIM_SCHEMA = 3  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice
+SHIM_SCHEMA = 4  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice;
+# 4: pinman's hook settings passed with --settings
 CHOICE = ".choice"  # beside a project's pointers; profile names never start with a dot
 
 

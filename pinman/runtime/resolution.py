@@ -347,6 +347,7 @@ def shim_main(argv: list[str]) -> int:
     from pinman.errors import PinmanError
     from pinman.profile.discovery import find_profile
     from pinman.profile.project import find_project_root
+    from pinman.runtime.client_hooks import hook_args
 
     paths = Paths.from_env()
     cwd = Path.cwd()
@@ -370,5 +371,5 @@ def shim_main(argv: list[str]) -> int:
 
     env = merge_env(os.environ, profile_env(paths, profile))
     binary = str(inst.binary)
-    os.execve(binary, [binary, *argv], env)
+    os.execve(binary, [binary, *hook_args(paths, tgt.version, argv), *argv], env)
     return 127  # not reached

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Mapping
 
 from pinman.paths import Paths
+from pinman.runtime.client_hooks import HOOKS_ALL, HOOKS_SESSION, SH_FAST_PATH, SH_NO_HOOKS, SH_SESSION_ONLY
 from pinman.runtime.pointers import CHOICE, SHIM_SCHEMA
 from pinman.runtime.sh import sh_quote
 from pinman.state.fsutil import atomic_write
@@ -68,6 +69,15 @@ case $_pm_name in
       if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ] && ! [ {overrides} -nt "$_pm_f" ] \
           && ! [ {trust} -nt "$_pm_f" ]; then
         _pm_env
+        # pinman's hooks, only for a version that knows every event in the file (see client_hooks).
+        case $#:${{1-}}:${{2-}} in
+          {fast_path}) ;;
+          *) case $_pm_ver in
+               {no_hooks}) ;;
+               {session_only}) [ -f {hooks_session} ] && set -- --settings {hooks_session} "$@" ;;
+               *) [ -f {hooks_all} ] && set -- --settings {hooks_all} "$@" ;;
+             esac ;;
+        esac
         exec "$_pm_bin" "$@"
       fi
     fi ;;
@@ -85,6 +95,11 @@ def shim_text(paths: Paths, python: str | None = None) -> str:
         trust=sh_quote(str(paths.trust)),
         python=sh_quote(python or sys.executable),
         choice=CHOICE,
+        fast_path=SH_FAST_PATH,
+        no_hooks=SH_NO_HOOKS,
+        session_only=SH_SESSION_ONLY,
+        hooks_session=sh_quote(str(paths.claude_hooks / HOOKS_SESSION)),
+        hooks_all=sh_quote(str(paths.claude_hooks / HOOKS_ALL)),
     )
 
 
