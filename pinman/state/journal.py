@@ -304,12 +304,20 @@ class Journal:
         return conn
 
     def _refuse_links(self) -> None:
-        """Create the file ourselves (0600, O_NOFOLLOW): SQLite would write through a planted symlink."""
+        """Create the file ourselves (0600, O_NOFOLLOW): SQLite would write through a planted symlink.
+
+        An existing file is only looked at (lstat), never opened and closed here: closing any
+        descriptor of a database file drops every POSIX lock this process holds on it, so another
+        connection of this process would go on writing unlocked (SQLite's "how to corrupt" 2.2;
+        seen here as a malformed database after kills at random instants)."""
         make_dirs(self.path.parent)
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
-        for side in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
-            if side.is_symlink():
-                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(side))  # as O_NOFOLLOW says it
+        try:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except FileExistsError:
+            pass  # there already (or made by another process just now): checked below, not opened
+        for f in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            if f.is_symlink():
+                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(f))  # as O_NOFOLLOW says it
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
