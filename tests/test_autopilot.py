@@ -21,6 +21,8 @@ from pinman.health.outcome import Kind, Outcome
 from pinman.state.journal import Journal
 from pinman.paths import Paths
 from pinman.health.report import CheckReport
+from pinman.runtime.client_hooks import hook_args, hook_settings
+from pinman.runtime.shim import shim_text
 
 OTHER = {
     "model": "opus",
@@ -183,7 +185,7 @@ def test_status_and_doctor_say_whether_hooks_are_installed(pinman_home: Paths, t
 
 
 def test_install_rewrites_a_shim_that_would_not_pass_the_hooks(pinman_home: Paths, tmp_path: Path) -> None:
-    old = activation.shim_text(pinman_home).replace("set -- --settings", ": --settings")  # an earlier shim
+    old = shim_text(pinman_home).replace("set -- --settings", ": --settings")  # an earlier shim
     pinman_home.shim.parent.mkdir(parents=True)
     pinman_home.shim.write_text(old)
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
@@ -208,7 +210,7 @@ ARGVS = [["-p", "hi"], [], ["--version"], ["-v"], ["-V"], ["--version", "--verbo
 
 def _shim_args(pinman_home: Paths, version: str, argv: list[str]) -> list[str]:
     """The arguments the shim's own sh code hands the client for `version` and `argv`."""
-    shim = activation.shim_text(pinman_home)
+    shim = shim_text(pinman_home)
     block = shim[shim.index("        case $#:"):shim.index("        exec \"$_pm_bin\"")]
     script = f"_pm_ver={version}\n{block}for a; do printf '%s\\n' \"$a\"; done\n"
     out = subprocess.run(["/bin/sh", "-c", script, "sh", *argv], capture_output=True, text=True, check=True).stdout
@@ -217,21 +219,21 @@ def _shim_args(pinman_home: Paths, version: str, argv: list[str]) -> list[str]:
 
 def test_the_shim_and_python_pass_the_same_hook_file_for_every_version(pinman_home: Paths,
                                                                        tmp_path: Path) -> None:
-    """The shim's sh patterns and activation.hook_args() agree; files exist -> `--settings FILE`."""
+    """The shim's sh patterns and hook_args() agree; files exist -> `--settings FILE`."""
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
     for version in VERSIONS:
         for argv in ARGVS:
-            assert _shim_args(pinman_home, version, argv) == [*activation.hook_args(pinman_home, version, argv),
+            assert _shim_args(pinman_home, version, argv) == [*hook_args(pinman_home, version, argv),
                                                               *argv], (version, argv)
     files = HookFiles(pinman_home)
-    assert activation.hook_settings(pinman_home, "1.0.61") is None
-    assert activation.hook_settings(pinman_home, "1.0.100") == files.settings_session
-    assert activation.hook_settings(pinman_home, "2.1.77") == files.settings_session
-    assert activation.hook_settings(pinman_home, "2.1.78") == files.settings_all
-    assert activation.hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == ["--settings", str(files.settings_all)]
-    assert activation.hook_args(pinman_home, "2.1.331", ["--version"]) == []  # the client's fast path
+    assert hook_settings(pinman_home, "1.0.61") is None
+    assert hook_settings(pinman_home, "1.0.100") == files.settings_session
+    assert hook_settings(pinman_home, "2.1.77") == files.settings_session
+    assert hook_settings(pinman_home, "2.1.78") == files.settings_all
+    assert hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == ["--settings", str(files.settings_all)]
+    assert hook_args(pinman_home, "2.1.331", ["--version"]) == []  # the client's fast path
     assert pinman(pinman_home, tmp_path, "hooks", "uninstall").code == 0
-    assert activation.hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == []
+    assert hook_args(pinman_home, "2.1.331", ["-p", "hi"]) == []
 
 
 # ---------------------------------------------------------------- the sh hooks
