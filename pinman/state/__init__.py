@@ -1,1 +1,5 @@
-"""Files pinman owns: each state file's shape, version and migration in one module (the journal first)."""
+"""Files pinman owns: atomic writes, strict readers of its own files, the journal (SQLite), the
+local overrides and paused bisects — one module per file, with its shape and migration.
+
+Layer: above names and the ground floor; imports nothing else of pinman.
+"""
