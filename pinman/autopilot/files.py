@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pinman.paths import Paths
+from pinman.runtime.client_hooks import HOOKS_ALL, HOOKS_SESSION
 
 # Part of every hook command pinman writes: how `uninstall` tells pinman's entries from others.
 MARKER = "/claude-hooks/pinman-"
@@ -22,14 +23,12 @@ class HookFiles:
     @property
     def settings_all(self) -> Path:
         """StopFailure and SessionStart: the shim passes it to versions that know both."""
-        from pinman.runtime.client_hooks import HOOKS_ALL
 
         return self.scripts / HOOKS_ALL
 
     @property
     def settings_session(self) -> Path:
         """SessionStart only: for versions without StopFailure (1.x, 2.1 before 2.1.78)."""
-        from pinman.runtime.client_hooks import HOOKS_SESSION
 
         return self.scripts / HOOKS_SESSION
 

@@ -33,6 +33,15 @@ from typing import Any, BinaryIO
 from pinman.autopilot.files import HookFiles
 from pinman.errors import PinmanError
 from pinman.paths import Paths
+from pinman.autopilot.notices import add, describe, host, note_checked
+from pinman.health.classify import classify
+from pinman.health.outcome import Kind
+from pinman.health.result import ProbeResult
+from pinman.profile.discovery import find_profile
+from pinman.runtime.choice import choose
+from pinman.runtime.resolution import override_for, target
+from pinman.state.fsutil import atomic_write
+from pinman.state.overrides import profile_key
 
 COOLDOWN = 600.0  # seconds per profile and endpoint
 PAYLOAD_MAX = 1 << 20
@@ -119,9 +128,6 @@ def client_version(payload: Mapping[str, Any], environ: Mapping[str, str]) -> st
 
 def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
     """('schema' | another outcome kind, the Outcome) of the failure text."""
-    from pinman.health.outcome import Kind
-    from pinman.health.classify import classify
-    from pinman.health.result import ProbeResult
 
     text = str(payload.get("last_assistant_message") or payload.get("error") or "")
     outcome = classify(ProbeResult("cli", 1, None, None, text, 0.0, is_error=True))
@@ -132,11 +138,7 @@ def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
 
 def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
     """Decide and act; returns a short word for the log."""
-    from pinman.runtime.choice import choose
-    from pinman.state.overrides import profile_key
     from pinman.state.journal import Entry, Journal, endpoint_of
-    from pinman.profile.discovery import find_profile
-    from pinman.runtime.resolution import target
     from pinman.health.prober import run_env
 
     files = HookFiles(paths)
@@ -172,8 +174,6 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str])
 
 def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, outcome: Any,
              record: Any, env: Mapping[str, str]) -> str:
-    from pinman.autopilot.notices import add, host
-    from pinman.runtime.resolution import override_for
 
     ov = override_for(paths, profile)
     if ov is not None and ov.previous == failed:
@@ -188,7 +188,6 @@ def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, 
 def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str, str], record: Any) -> str:
     from filelock import FileLock, Timeout
 
-    from pinman.autopilot.notices import add, describe, note_checked
     from pinman.health.rollback import check
 
     files = HookFiles(paths)
@@ -227,7 +226,6 @@ def _runs(files: HookFiles) -> dict[str, float]:
 
 
 def _mark_run(files: HookFiles, name: str) -> None:
-    from pinman.state.fsutil import atomic_write
 
     now = time.time()
     runs = {k: v for k, v in _runs(files).items() if now - v < COOLDOWN}  # the file stays small

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from pinman.autopilot.files import HookFiles
 from pinman.state.fsutil import atomic_write
+from pinman.state.overrides import profile_key
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -71,7 +72,6 @@ def describe(report: CheckReport, trigger: str) -> str | None:
 
 def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | None = None) -> None:
     """After checks: the next time any of these profiles is due ([health] interval), for the sh hook."""
-    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal
 
     journal = Journal(files.paths)

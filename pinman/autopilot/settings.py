@@ -27,6 +27,7 @@ from pinman.runtime.shim import ensure_shim, shim_text
 from pinman.autopilot.files import MARKER, HookFiles
 from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
+from pinman.autopilot.scripts import scripts_current, write_scripts
 
 EVENTS = ("StopFailure", "SessionStart")
 
@@ -134,7 +135,6 @@ def _write(path: Path, before: dict[str, Any], after: dict[str, Any]) -> bool:
 def install(path: Path, files: HookFiles) -> bool:
     """Write pinman's hook scripts and settings files, and remove pinman entries an earlier pinman
     wrote into the settings file at `path`; True when anything changed."""
-    from pinman.autopilot.scripts import scripts_current, write_scripts
 
     doc = _load(path) if path.exists() else {}  # before writing anything: a bad file stops here
     changed = not scripts_current(files) or not _shim_current(files)
@@ -190,7 +190,6 @@ class HookStatus:
 
 def status(files: HookFiles) -> HookStatus:
     """Whether pinman's own hook files are in place (what the shim passes to the client)."""
-    from pinman.autopilot.scripts import scripts_current
 
     want = expected_files(files)
     present = [p for p in want if p.exists()]

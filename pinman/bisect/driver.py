@@ -21,6 +21,16 @@ from pinman.bisect.report import BisectReport, Event, OnEvent
 from pinman.bisect.search import OK, Probe, SearchResult, search
 from pinman.state.bisect_state import State, load_state, save_state, state_path
 from pinman.names import clean_version
+from pinman.errors import InstallError
+from pinman.health.classify import classify
+from pinman.install.store import Store
+from pinman.npm.pick import sort_versions
+from pinman.npm.semver import clean, compare, parse_version
+from pinman.redact import secret_values
+from pinman.runtime.resolution import target
+from pinman.state.fsutil import make_dirs
+from pinman.state.overrides import profile_key
+from pinman.views.inventory import protected
 
 if TYPE_CHECKING:
     from pinman.fingerprint.fingerprints import Fingerprint
@@ -35,8 +45,6 @@ def candidates(published: Iterable[str], good: str, bad: str,
 
     Returns (candidates, {skipped version: why}). Prereleases never count: nobody pins them.
     """
-    from pinman.npm.semver import compare, parse_version
-    from pinman.npm.pick import sort_versions
 
     g, b = parse_version(good), parse_version(bad)
     if g is None or b is None:
@@ -66,7 +74,6 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
     `prober`, `fingerprinter`, `installer` and `published` replace the real probe, the offline
     fingerprint, the install from the registry and the registry's version list (tests).
     """
-    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
     from pinman.health.prober import make_prober, run_env
 
@@ -116,8 +123,6 @@ def _ends(paths: Paths, profile: Profile, journal: Journal, key: str, endpoint: 
     An interrupted bisect towards the same bad version keeps its good end: its own verdicts have
     moved the last known-good since, and the same command must resume it.
     """
-    from pinman.runtime.resolution import target
-    from pinman.npm.semver import clean, compare, parse_version
 
     if bad is None:
         bad = target(paths, profile, use_override=False).version
@@ -150,7 +155,6 @@ class _exclusive:
     def __init__(self, paths: Paths, state: Path, name: str, endpoint: str) -> None:
         from filelock import FileLock
 
-        from pinman.state.fsutil import make_dirs
 
         make_dirs(paths.locks)
         self._lock = FileLock(str(paths.lock(f"bisect-{state.stem}")), timeout=0, mode=0o600)
@@ -200,9 +204,7 @@ class _Oracle:
         self.probe, self.install, self.journal, self.env, self.emit = probe, install, journal, env, emit
 
     def __call__(self, version: str) -> Probe:
-        from pinman.health.classify import classify
         from pinman.state.journal import Entry
-        from pinman.redact import secret_values
 
         self._install(version)
         self.emit(Event("probe", version))
@@ -220,7 +222,6 @@ class _Oracle:
         return p
 
     def _install(self, version: str) -> None:
-        from pinman.errors import InstallError
         from pinman.runtime.resolution import installed
 
         if installed(self.paths, version) is not None:
@@ -273,8 +274,6 @@ def _record_answer(journal: Journal, report: BisectReport, key: str, env: Mappin
 def _clean_up(paths: Paths, state: State, result: SearchResult, cwd: Path,
               emit: OnEvent) -> list[str]:
     """Remove the installs this bisect made, except the answer, known-goods and versions in use."""
-    from pinman.views.inventory import protected
-    from pinman.install.store import Store
 
     keep = protected(paths, cwd)
     if result.newest_working:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pinman.errors import ExitCode
 from pinman.bisect.search import Probe, SearchResult
+from pinman.npm.semver import compare, parse_version
 
 if TYPE_CHECKING:
     from pinman.fingerprint.fingerprints import Diff
@@ -55,7 +56,6 @@ class BisectReport:
     @property
     def skipped_between(self) -> list[str]:
         """Known-bad versions between the answer's two versions: never probed, likely failing."""
-        from pinman.npm.semver import compare, parse_version
 
         nw, ff = self.result.newest_working, self.result.first_failing
         if not nw or not ff:

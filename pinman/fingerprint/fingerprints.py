@@ -22,6 +22,13 @@ from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 from pinman.fingerprint.proxy import Recorded
 from pinman.names import CLAUDE_CODE, Progress
+from pinman.fingerprint.proxy import RecordingProxy, probe_env, scratch_env
+from pinman.health.classify import classify
+from pinman.install.layout import validate_version
+from pinman.names import clean_version
+from pinman.npm.pick import pick
+from pinman.redact import secret_values
+from pinman.state.journal import DEFAULT_ENDPOINT, endpoint_of
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
@@ -103,10 +110,7 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
                prompt: str = PROMPT, timeout: float = TIMEOUT,
                isolated_home: bool = True) -> tuple[list[Recorded], Outcome]:
     """Run `binary -p PROMPT` once through a fresh proxy; what it sent, and how it went."""
-    from pinman.health.classify import classify
     from pinman.health.cli_probe import probe_cli
-    from pinman.fingerprint.proxy import RecordingProxy, probe_env
-    from pinman.redact import secret_values
 
     with RecordingProxy(upstream, env=env) as proxy:
         result = probe_cli(binary, probe_env(env, proxy.url), prompt=prompt, timeout=timeout,
@@ -117,7 +121,6 @@ def record_run(binary: Path, env: Mapping[str, str], *, upstream: str | None = N
 
 def take_offline(version: str, binary: Path, *, timeout: float = TIMEOUT) -> Fingerprint:
     """The version's fingerprint against the proxy's own `ok` answer: no endpoint, no key."""
-    from pinman.fingerprint.proxy import scratch_env
 
     recorded, outcome = record_run(binary, scratch_env(), timeout=timeout)
     if outcome.kind.value != "ok":
@@ -134,7 +137,6 @@ def take_offline(version: str, binary: Path, *, timeout: float = TIMEOUT) -> Fin
 def take_live(version: str, binary: Path, env: Mapping[str, str], *,
               timeout: float = TIMEOUT, isolated_home: bool = False) -> tuple[Fingerprint, Outcome]:
     """Through the proxy to the endpoint `env` names (ANTHROPIC_BASE_URL, else the API)."""
-    from pinman.state.journal import DEFAULT_ENDPOINT, endpoint_of
 
     base = env.get("ANTHROPIC_BASE_URL") or DEFAULT_ENDPOINT
     recorded, outcome = record_run(binary, env, upstream=base, timeout=timeout,
@@ -144,7 +146,6 @@ def take_live(version: str, binary: Path, env: Mapping[str, str], *,
 
 # -- cached per version --------------------------------------------------------------------------
 def cache_path(paths: Paths, version: str) -> Path:
-    from pinman.install.layout import validate_version
 
     validate_version(version)  # it becomes a file name
     return paths.fingerprints / f"claude-code-{version}.json"
@@ -164,7 +165,6 @@ def fingerprint(paths: Paths, version: str, *, refresh: bool = False,
                 progress: Progress | None = None,
                 take: Callable[[str, Path], Fingerprint] = take_offline) -> Fingerprint:
     """The offline fingerprint of `version`, from the cache or taken now (installing if needed)."""
-    from pinman.names import clean_version
 
     version = clean_version(version) or version.strip()
     if not refresh:
@@ -188,7 +188,6 @@ def install_version(paths: Paths, version: str, progress: Progress | None = None
     if found is not None:
         return found
     from pinman.npm.registry import Registry
-    from pinman.npm.pick import pick
 
     doc = Registry(paths).packument(CLAUDE_CODE)
     pick(version, doc, None)  # unknown version -> an error naming the nearest published ones

@@ -30,6 +30,7 @@ from typing import Any
 from pinman.health.classify_rules import ERROR_TYPES, FALLBACK_RULES, RULES, STATUSES, Rule
 from pinman.health.outcome import ADVICE, Kind, Outcome
 from pinman.health.result import ProbeResult
+from pinman.health.result import scrub
 
 
 # Statuses that are never a schema problem, whatever the body says.
@@ -63,7 +64,6 @@ def classify(result: ProbeResult, secrets: Iterable[str] = ()) -> Outcome:
 def _scrub_outcome(outcome: Outcome, secrets: list[str]) -> Outcome:
     from dataclasses import replace
 
-    from pinman.health.result import scrub
 
     rejected = scrub(outcome.rejected, secrets) if outcome.rejected else outcome.rejected
     return replace(outcome, message=scrub(outcome.message, secrets), rejected=rejected,

@@ -15,6 +15,11 @@ from typing import Mapping
 
 from pinman.runtime.shim import path_line, shim_text
 from pinman.paths import Paths
+from pinman.errors import PinmanError
+from pinman.profile.discovery import list_profiles
+from pinman.runtime.editors import find, setting_line
+from pinman.runtime.resolution import target
+from pinman.views.sdk_coupling import coupling
 
 FALSY = {"0", "false", "no", "off", ""}
 
@@ -163,11 +168,7 @@ def check_sdk_coupling(paths: Paths, cwd: Path) -> list[Finding]:
     Offline: versions come from the registry cache and the store; what cannot be known here
     (an Agent SDK for Python that is not installed yet) is skipped.
     """
-    from pinman.errors import PinmanError
-    from pinman.profile.discovery import list_profiles
     from pinman.npm.registry import Registry
-    from pinman.runtime.resolution import target
-    from pinman.views.sdk_coupling import coupling
 
     out: list[Finding] = []
     for profile, shadowed in list_profiles(cwd, paths):
@@ -205,7 +206,6 @@ def check_installs(paths: Paths, cwd: Path) -> list[Finding]:
 
 def check_editors(paths: Paths, home: Path, environ: Mapping[str, str]) -> list[Finding]:
     """VS Code-family editors whose Claude Code extension runs its own bundled CLI, not the pin."""
-    from pinman.runtime.editors import find, setting_line
 
     out: list[Finding] = []
     for ide in find(home, paths.shim, environ):

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pinman.health.result import DEFAULT_MODEL, DEFAULT_PROMPT, RAW_MAX, ProbeResult, error_result, reply_result, scrubbed, secret_values, short, tail
+from pinman import __version__
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -71,7 +72,6 @@ def probe_http(
 
 
 def _headers(env: Mapping[str, str]) -> dict[str, str]:
-    from pinman import __version__
 
     headers = {
         "anthropic-version": ANTHROPIC_VERSION,

@@ -16,6 +16,9 @@ from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal, endpoint_of
 from pinman.state.overrides import Override, get_override, profile_key, set_override
 from pinman.names import clean_version
+from pinman.faults import point
+from pinman.npm.spec import is_exact
+from pinman.runtime.resolution import install_exact, local_registry, override_for, repoint, target
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -27,9 +30,7 @@ BY_HAND = "rolled back by hand"
 def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | None, reason: str,
               env: Mapping[str, str] | None = None, event: str = "rollback", sdk: str | None = None) -> None:
     """Write the local override, repoint every shim context, record it. Offline when installed."""
-    from pinman.runtime.resolution import repoint
 
-    from pinman.faults import point
 
     spec, pinned = replaced_pin(paths, profile)
     set_override(paths, profile.name, profile.project_root,
@@ -44,7 +45,6 @@ def switch_to(paths: Paths, profile: Profile, version: str, *, previous: str | N
 def replaced_pin(paths: Paths, profile: Profile) -> tuple[str, str | None]:
     """The pin an override written now replaces: that of the override in place (a second rollback
     still replaces the same pin), else the profile's spec and the version it runs (offline)."""
-    from pinman.runtime.resolution import override_for, target
 
     ov = override_for(paths, profile)
     if ov is not None and ov.pin_spec is not None:
@@ -63,7 +63,6 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
                     progress: Callable[[str], None] | None = None) -> tuple[str, str]:
     """`pinman rollback NAME [--to V]`: returns (from, to). Installs `to` if it is missing, as
     `pinman install VERSION` does: an unknown version is a registry error naming the nearest ones."""
-    from pinman.runtime.resolution import install_exact
 
     env = run_env(paths, profile, environ)
     current = _running(paths, profile)
@@ -74,7 +73,6 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
             raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
-    from pinman.npm.spec import is_exact
 
     if not is_exact(to):
         raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")
@@ -87,7 +85,6 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
 def _running(paths: Paths, profile: Profile) -> str:
     """The version the profile runs now: from this machine, the registry only if never resolved here."""
     from pinman.npm.registry import NotCached
-    from pinman.runtime.resolution import local_registry, target
 
     try:
         return target(paths, profile, registry=local_registry(paths)).version
@@ -97,7 +94,6 @@ def _running(paths: Paths, profile: Profile) -> str:
 
 def reset(paths: Paths, profile: Profile) -> str | None:
     """Drop the local override: back to the pin. Returns the dropped override's version."""
-    from pinman.runtime.resolution import repoint
 
     ov = get_override(paths, profile.name, profile.project_root)
     set_override(paths, profile.name, profile.project_root, None)

@@ -14,6 +14,11 @@ from pinman.errors import InstallError, PinmanError
 from pinman.health.result import ProbeResult, Waiting
 from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal, endpoint_of
+from pinman.health import cli_probe, http_probe, sdk_probe
+from pinman.health.classify import classify
+from pinman.redact import secret_values
+from pinman.runtime.resolution import profile_env
+from pinman.runtime.sdk_env import installed_for, merge_env
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
@@ -28,9 +33,7 @@ Prober = Callable[..., "ProbeResult"]  # (version, *, sdk_version=None) -> what 
 
 def run_env(paths: Paths, profile: Profile, environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The env a probe runs with: the user's env (their key, their base URL) + the profile's."""
-    from pinman.runtime.resolution import profile_env
 
-    from pinman.runtime.sdk_env import merge_env
 
     return merge_env(os.environ if environ is None else environ, profile_env(paths, profile))
 
@@ -60,7 +63,6 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
 
 def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str, sdk_version: str | None,
            isolated_home: bool, tick: Callable[[float], None] | None) -> ProbeResult:
-    from pinman.health import cli_probe, http_probe, sdk_probe
     from pinman.runtime.resolution import installed
     from pinman.profile.trust import applied_health
 
@@ -113,7 +115,6 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
     """The SDK version the profile runs with now (recorded beside the CLI version in checks)."""
     if profile.sdk is None:
         return None
-    from pinman.runtime.sdk_env import installed_for
 
     inst = installed_for(paths, profile)
     return inst.version if inst is not None else None
@@ -122,8 +123,6 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
 def probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
                       env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False) -> Outcome:
     """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict."""
-    from pinman.health.classify import classify
-    from pinman.redact import secret_values
 
     result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
     outcome = classify(result, secret_values(env))

@@ -16,6 +16,8 @@ from pinman.install.layout import validate_version
 from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal
 from pinman.state.overrides import Override, profile_key, set_override
+from pinman.faults import point
+from pinman.runtime.resolution import dropped_note, dropped_override, repoint, target
 
 if TYPE_CHECKING:
     from pinman.health.report import CheckReport
@@ -34,7 +36,6 @@ def recoverable(profile: Profile, ov: Override) -> bool:
 def try_recover(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober, key: str,
              env: Mapping[str, str], ov: Override, may_install: bool) -> bool:
     """Probe the pinned version; when the endpoint accepts it, drop the override. True if it did."""
-    from pinman.runtime.resolution import target
 
     try:
         pin = target(paths, profile, registry=None if may_install else offline_registry(paths), use_override=False)
@@ -66,9 +67,7 @@ def recovered(paths: Paths, profile: Profile, ov: Override, version: str, endpoi
     (`previous`), the endpoint and a message ("stable is back on 2.1.331: the endpoint accepts it
     again"). Returns the same as a dict for the check report.
     """
-    from pinman.runtime.resolution import repoint
 
-    from pinman.faults import point
 
     message = f"{profile.name} is back on {version}: the endpoint accepts it again"
     set_override(paths, profile.name, profile.project_root, None)
@@ -83,7 +82,6 @@ def recovered(paths: Paths, profile: Profile, ov: Override, version: str, endpoi
 def drop_stale_override(paths: Paths, profile: Profile, env: Mapping[str, str] | None = None) -> str | None:
     """Drop an override whose pin the profile no longer has; record a `dropped` event. Returns the
     note saying so ("local override 1.0.100 dropped: the pin changed from 2.1.331 to 2.1.45")."""
-    from pinman.runtime.resolution import dropped_note, dropped_override, repoint
 
     found = dropped_override(paths, profile)
     if found is None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
+from pinman.redact import secret_values as values
 
 DEFAULT_PROMPT = "Reply with the single word OK."
 DEFAULT_MODEL = "claude-sonnet-4-5"  # probe_http only; ANTHROPIC_MODEL in the env wins
@@ -56,7 +57,6 @@ class Waiting:
 
 def secret_values(env: Mapping[str, str]) -> list[str]:
     """Values in `env` that must never appear in output, longest first (none half-scrubbed)."""
-    from pinman.redact import secret_values as values
 
     return values(env)
 

@@ -26,6 +26,9 @@ from pinman.health.result import Waiting
 from pinman.paths import Paths
 from pinman.state.journal import Journal, endpoint_of
 from pinman.state.overrides import profile_key
+from pinman.install.sdk import SdkStore
+from pinman.runtime.resolution import target
+from pinman.runtime.sdk_env import untrusted_project
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -41,7 +44,6 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     `may_install=False` (the periodic mode): nothing is downloaded, not even registry data; a
     version that is not in the store is not probed.
     """
-    from pinman.runtime.resolution import target
 
     env = run_env(paths, profile, environ)
     dropped = drop_stale_override(paths, profile, env)
@@ -115,14 +117,12 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
 
 
 def sdk_withheld(paths: Paths, profile: Profile) -> bool:
-    from pinman.runtime.sdk_env import untrusted_project
 
     return profile.sdk is not None and untrusted_project(paths, profile)
 
 
 def _install_sdk(paths: Paths, profile: Profile, version: str) -> None:
     """Make sure the SDK of a known-good pair is in the store (offline when it is)."""
-    from pinman.install.sdk import SdkStore
 
     pin = profile.sdk
     assert pin is not None

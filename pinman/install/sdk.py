@@ -42,6 +42,9 @@ from pinman.install.piperrors import pip_error
 from pinman.state.fsutil import atomic_write
 from pinman.names import Progress
 from pinman.paths import Paths
+from pinman.install.layout import MARKER
+from pinman.install.npmfiles import read_json
+from pinman.install.npmrun import run_captured
 
 
 PYPI_DIR = "pypi"
@@ -233,7 +236,6 @@ class SdkStore:
         self._run(cmd, f"pip install {name}=={version}", name, version, only_binary=only_binary)
 
     def _run(self, cmd: Sequence[str], what: str, name: str, version: str, *, only_binary: bool = False) -> str:
-        from pinman.install.npmrun import run_captured
 
         try:
             code, output = run_captured(list(cmd), cwd=self.npm_store._tmp_root, env=pip_env(self.env), timeout=self.timeout)
@@ -323,8 +325,6 @@ def _same_version(a: str, b: str) -> bool:
 
 
 def _read_pypi(prefix: Path, name: str, version: str) -> SdkInstall | None:
-    from pinman.install.layout import MARKER
-    from pinman.install.npmfiles import read_json
 
     data = read_json(prefix / MARKER)
     if (data is None or data.get("ecosystem") != "pypi" or not isinstance(data.get("schema"), int)
@@ -338,7 +338,6 @@ def _read_pypi(prefix: Path, name: str, version: str) -> SdkInstall | None:
 
 
 def _npm_install(prefix: Path, name: str, version: str, installed_at: str) -> SdkInstall:
-    from pinman.install.npmfiles import read_json
 
     manifest = read_json(prefix / "node_modules" / name / "package.json") or {}
     cli = manifest.get("claudeCodeVersion")

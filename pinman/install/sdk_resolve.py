@@ -18,6 +18,9 @@ from pinman.install.piperrors import pip_error
 from pinman.install.sdk import canonical_name, exact_pypi, pip_env
 from pinman.paths import Paths
 from pinman.state.fsutil import atomic_write
+from pinman.install.npmfiles import read_json
+from pinman.npm.semver import clean
+from pinman.npm.spec import is_exact
 
 if TYPE_CHECKING:
     from pinman.npm.registry import Registry
@@ -61,8 +64,6 @@ def resolve(paths: Paths, pin: SdkPin, *, offline: bool = False, only_binary: bo
 
 def _resolve_npm(paths: Paths, pin: SdkPin, offline: bool, registry: Registry | None) -> SdkTarget:
     from pinman.npm.registry import Registry
-    from pinman.npm.semver import clean
-    from pinman.npm.spec import is_exact
 
     if offline and is_exact(pin.version):
         version = clean(pin.version) or pin.version
@@ -105,7 +106,6 @@ class _PypiCache:
         self.path = paths.cache / "pypi" / f"{name}.json"
 
     def _load(self) -> dict[str, Any]:
-        from pinman.install.npmfiles import read_json
 
         doc = read_json(self.path) or {}
         specs = doc.get("specs") if doc.get("schema") == PYPI_CACHE_SCHEMA else None

@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING, Any
 from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
+from pinman.profile.discovery import list_profiles
+from pinman.profile.model import HealthConfig
+from pinman.state.statefile import load_json, number, records, strings
 
 if TYPE_CHECKING:
     from pinman.profile.model import HealthConfig, Profile
@@ -39,7 +42,6 @@ def file_hash(path: Path) -> str:
 
 
 def _load(paths: Paths) -> dict[str, dict[str, Any]]:
-    from pinman.state.statefile import load_json, records
 
     doc = load_json(_db_path(paths), hint="delete it and run `pinman trust` again in your projects")
     return records(doc, "files")
@@ -53,7 +55,6 @@ def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
 def guarded_parts(profile: Profile) -> list[str]:
     """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`,
     `[health] prompt`/`model` (when they differ from the defaults)."""
-    from pinman.profile.model import HealthConfig
 
     parts = sorted(profile.env)
     if profile.sdk is not None:
@@ -98,7 +99,6 @@ def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
     the defaults (they are what the real agent is asked, with the user's key and permissions)."""
     import dataclasses
 
-    from pinman.profile.model import HealthConfig
 
     if is_trusted(paths, profile):
         return profile.health
@@ -116,7 +116,6 @@ class Trusted:
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
     """The project's profiles that carry env, [sdk] or a [health] prompt/model (what trust is about)."""
-    from pinman.profile.discovery import list_profiles
 
     found = list_profiles(root, paths)
     if found.broken:
@@ -208,7 +207,6 @@ def _same_env(before: bytes, after: bytes) -> bool:
 
 
 def list_trusted(paths: Paths) -> list[Trusted]:
-    from pinman.state.statefile import number, strings
 
     out = []
     for path, v in sorted(_load(paths).items()):

@@ -18,6 +18,7 @@ from pinman.install.sdk import PATH_PREPEND, SdkInstall, SdkStore
 from pinman.install.sdk_resolve import resolve
 from pinman.names import Progress
 from pinman.paths import Paths
+from pinman.state.overrides import get_override
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -74,7 +75,6 @@ def installed_for(paths: Paths, profile: Profile) -> SdkInstall | None:
 
 def override_version(paths: Paths, profile: Profile) -> str | None:
     """The SDK version a rollback override restored for this profile, if any."""
-    from pinman.state.overrides import get_override
 
     ov = get_override(paths, profile.name, profile.project_root)
     return ov.sdk_version if ov is not None else None

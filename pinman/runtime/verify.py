@@ -19,6 +19,10 @@ from pinman.install.manifest import FileCheck
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.install.store import check_files
+from pinman.install.sdk import SdkStore
+from pinman.install.store import Store
+from pinman.profile.discovery import find_profile, list_profiles
+from pinman.runtime import sdk_env
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,6 @@ def claude_code_repair(version: str) -> str:
 def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: bool = False) -> list[Verified]:
     """The Claude Code and SDK installs of each named profile (each install once).
     `skip_broken`: leave out a profile that does not load or resolve offline, instead of failing."""
-    from pinman.profile.discovery import find_profile
 
     found: dict[str, Verified] = {}
     for name in names:
@@ -71,7 +74,6 @@ def for_profiles(paths: Paths, cwd: Path, names: Iterable[str], *, skip_broken: 
 
 def for_visible(paths: Paths, cwd: Path) -> list[Verified]:
     """Every profile visible here whose installs are in the store (doctor's view)."""
-    from pinman.profile.discovery import list_profiles
 
     names = [p.name for p, shadowed in list_profiles(cwd, paths) if not shadowed]
     return [v for v in for_profiles(paths, cwd, names, skip_broken=True) if v.check is not None]
@@ -79,8 +81,6 @@ def for_visible(paths: Paths, cwd: Path) -> list[Verified]:
 
 def for_store(paths: Paths, cwd: Path) -> list[Verified]:
     """Every install in the store: those of profiles visible here named with their profiles."""
-    from pinman.install.sdk import SdkStore
-    from pinman.install.store import Store
 
     out = for_visible(paths, cwd)
     done = {v.prefix for v in out}
@@ -97,7 +97,6 @@ def for_store(paths: Paths, cwd: Path) -> list[Verified]:
 
 
 def _profile_installs(paths: Paths, profile: Any) -> list[Verified]:
-    from pinman.runtime import sdk_env
     from pinman.npm.registry import Registry
     from pinman.runtime.resolution import installed, target
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from pinman.paths import Paths
+from pinman.state.fsutil import atomic_write
 
 SCHEMA_VERSION = 1
 
@@ -93,6 +94,5 @@ def load_state(path: Path, read_probe: Callable[[Mapping[str, Any]], Any] = RawP
 
 
 def save_state(path: Path, state: State[Any]) -> None:
-    from pinman.state.fsutil import atomic_write
 
     atomic_write(path, json.dumps(state.to_json(), indent=1, sort_keys=True))

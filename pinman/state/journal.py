@@ -42,6 +42,7 @@ from pinman.faults import point
 from pinman.state.fsutil import make_dirs
 from pinman.paths import Paths
 from pinman.state.journal_db import BOUND_ALL, BOUND_ONE, DB_VERSION, DDL, FEW_GROUPS, INSERT, VERDICT_DOCS, aside, column, db_error, read_legacy, row, transaction, user_version
+from pinman.redact import secret_values as values
 
 if TYPE_CHECKING:
     import sqlite3
@@ -68,7 +69,6 @@ def endpoint_of(base_url: str | None) -> str:
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
-    from pinman.redact import secret_values as values
 
     return values(os.environ if environ is None else environ)
 

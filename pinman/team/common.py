@@ -13,6 +13,17 @@ from typing import TYPE_CHECKING
 
 from pinman.errors import PinmanError, ProfileError, UsageError
 from pinman.paths import Paths
+from pinman.faults import point
+from pinman.install.store import Store
+from pinman.names import clean_version
+from pinman.npm.spec import is_exact
+from pinman.profile.discovery import find_profile, list_profiles
+from pinman.profile.edit import update_profile
+from pinman.profile.project import find_project_root, read_project_file
+from pinman.profile.trust import carry_over, expect_edit
+from pinman.profile.validate import load_profile
+from pinman.runtime.choice import choose
+from pinman.state.fsutil import make_dirs
 
 if TYPE_CHECKING:
     from pinman.profile.discovery import BrokenProfile
@@ -46,7 +57,6 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
     """Serialise read-modify-write of one profile file between pinman processes."""
     from filelock import FileLock
 
-    from pinman.state.fsutil import make_dirs
 
     digest = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:16]
     make_dirs(paths.locks)
@@ -56,7 +66,6 @@ def profile_lock(paths: Paths, path: Path) -> Iterator[None]:
 
 def reload(profile: Profile) -> Profile:
     """The profile as the file says now (after taking its lock)."""
-    from pinman.profile.validate import load_profile
 
     return load_profile(profile.path, name=profile.name, source=profile.source,
                         project_root=profile.project_root)
@@ -69,7 +78,6 @@ def _registry(paths: Paths, registry: Registry | None) -> Registry:
 
 
 def _store(paths: Paths, store: Store | None) -> Store:
-    from pinman.install.store import Store
 
     return store or Store(paths)
 
@@ -82,8 +90,6 @@ def bad_skips(profile: Profile) -> dict[str, str]:
 
 def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, str]:
     """Known-bad versions `pinman resolve` skips: the named profile's, else the active one's."""
-    from pinman.runtime.choice import choose
-    from pinman.profile.discovery import find_profile
 
     if name is None:
         try:
@@ -95,13 +101,11 @@ def skips_for_resolve(paths: Paths, cwd: Path, name: str | None) -> dict[str, st
 
 
 def _is_exact(spec: str) -> bool:
-    from pinman.npm.spec import is_exact
 
     return is_exact(spec)
 
 
 def _clean(version: str) -> str:
-    from pinman.names import clean_version
 
     exact = clean_version(version)
     if exact is None:
@@ -118,10 +122,7 @@ def _not_bad(profile: Profile, exact: str, skips: Mapping[str, str]) -> str:
 
 
 def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
-    from pinman.profile.edit import update_profile
 
-    from pinman.faults import point
-    from pinman.profile.trust import carry_over, expect_edit
 
     paths = Paths.from_env()
     before = profile.path.read_bytes()
@@ -139,8 +140,6 @@ def _write(profile: Profile, changes: Mapping[str, object]) -> bool:
 def project_profiles(paths: Paths, cwd: Path) -> tuple[Path, list[Profile], list[BrokenProfile]]:
     """The project's own profiles (profiles/ beside .pinman.toml) plus the one .pinman.toml
     chooses if it lives elsewhere. Outside a project: ProfileError."""
-    from pinman.profile.discovery import find_profile, list_profiles
-    from pinman.profile.project import find_project_root, read_project_file
 
     root = find_project_root(cwd)
     if root is None:

@@ -13,6 +13,12 @@ from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.team.common import Skip, _clean, _is_exact, _not_bad, _registry, _write, _append_bad, bad_skips, editable, profile_lock, reload
 from pinman.team.lock import PinResult, _check_same_version, lock_data, pin_changes
+from pinman.npm.spec import parse_spec
+from pinman.paths import builtin_profiles_dir
+from pinman.profile.discovery import find_profile
+from pinman.profile.project import PROJECT_FILE, write_project_file
+from pinman.profile.validate import load_profile, parse_profile
+from pinman.state.fsutil import atomic_write
 
 if TYPE_CHECKING:
     from pinman.npm.registry import Registry
@@ -64,10 +70,6 @@ timeout = 60                             # seconds
 def init(paths: Paths, cwd: Path, *, force: bool = False) -> InitResult:
     """`.pinman.toml` choosing stable and a commented `profiles/stable.toml` pinned like the
     built-in stable. Files that exist are kept unless `force`."""
-    from pinman.state.fsutil import atomic_write
-    from pinman.paths import builtin_profiles_dir
-    from pinman.profile.project import PROJECT_FILE, write_project_file
-    from pinman.profile.validate import load_profile, parse_profile
 
     result = InitResult(cwd)
     builtin = load_profile(builtin_profiles_dir() / "stable.toml", source="builtin")
@@ -101,8 +103,6 @@ def _exists(path: Path) -> bool:
 def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable[str] = (),
         registry: Registry | None = None) -> PinResult:
     """Pin `name` to an exact version with its integrity (a tag or range is resolved first)."""
-    from pinman.profile.discovery import find_profile
-    from pinman.npm.spec import parse_spec
 
     try:
         parse_spec(version)
@@ -143,7 +143,6 @@ class MarkResult:
 
 def mark_bad(paths: Paths, cwd: Path, name: str, version: str, reason: str) -> MarkResult:
     """Append `{ version, reason }` to the profile's `bad` array (comments kept)."""
-    from pinman.profile.discovery import find_profile
 
     exact = _clean(version)
     profile = find_profile(name, cwd, paths)

@@ -15,6 +15,7 @@ from pinman.names import CLAUDE_CODE
 from pinman.team.common import Skip, _clean, _is_exact, _registry, _write, bad_skips, editable, profile_lock, reload
 from pinman.install.native import NATIVE_PREFIX, native_keys, this_platform
 from pinman.install.integrity import native_integrity
+from pinman.install.npmfiles import integrity_matches
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -85,7 +86,6 @@ def _check_same_version(profile: Profile, data: LockData) -> None:
 
     A difference means a tampered file or registry; silently overwriting it would defeat the lock.
     """
-    from pinman.install.npmfiles import integrity_matches
 
     pin = profile.claude_code
     if pin.exact != data.version:

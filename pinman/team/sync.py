@@ -15,6 +15,10 @@ from pinman.names import Progress
 from pinman.team.common import _is_exact, _registry, _store, bad_skips, project_profiles
 from pinman.install.integrity import install_checked, installed_native
 from pinman.install.native import native_keys, this_platform
+from pinman.install.npmfiles import integrity_matches
+from pinman.install.store import check_files
+from pinman.runtime.resolution import target
+from pinman.runtime.verify import claude_code_repair
 
 if TYPE_CHECKING:
     from pinman.profile.discovery import BrokenProfile
@@ -90,7 +94,6 @@ def sync(paths: Paths, cwd: Path, *, frozen: bool = False, store: Store | None =
 
 def _sync_one(paths: Paths, profile: Profile, store: Store, registry: Registry,
               progress: Progress | None) -> SyncItem:
-    from pinman.runtime.resolution import target
 
     item = SyncItem(profile.name, profile.path)
     try:
@@ -119,8 +122,6 @@ def _sync_one(paths: Paths, profile: Profile, store: Store, registry: Registry,
 
 def _check_unchanged(profile_name: str, inst: Install, item: SyncItem) -> None:
     """An install found in the store must still hold the files it was installed with."""
-    from pinman.runtime.verify import claude_code_repair
-    from pinman.install.store import check_files
 
     files = check_files(inst.prefix)
     repair = claude_code_repair(inst.version)
@@ -138,7 +139,6 @@ def _precheck(profile: Profile, version: str, expected: str, registry: Registry)
     Saves a download that would be refused anyway; the check of what npm actually installed
     still follows (a registry that publishes one hash and serves other bits is caught there).
     """
-    from pinman.install.npmfiles import integrity_matches
 
     try:
         info = registry.packument(CLAUDE_CODE).versions.get(version)

@@ -16,6 +16,12 @@ from pinman.names import Progress
 from pinman.team.common import Skip, _append_bad, _clean, _is_exact, _not_bad, _registry, _store, _write, bad_skips, editable, profile_lock, reload
 from pinman.team.lock import LockData, lock_data, pin_changes
 from pinman.install.integrity import install_checked
+from pinman.health.classify import classify
+from pinman.npm.semver import compare, parse_version
+from pinman.npm.spec import parse_spec
+from pinman.profile.discovery import find_profile
+from pinman.redact import secret_values
+from pinman.state.overrides import profile_key
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
@@ -62,9 +68,7 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
             registry: Registry | None = None, store: Store | None = None, prober: Prober | None = None,
             progress: Progress | None = None) -> UpgradeReport:
     """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok."""
-    from pinman.state.overrides import profile_key
     from pinman.state.journal import Journal, endpoint_of
-    from pinman.profile.discovery import find_profile
     from pinman.health.prober import run_env
 
     profile = find_profile(name, cwd, paths)
@@ -106,7 +110,6 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
 
 def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endpoint: str,
                registry: Registry) -> tuple[str, list[Skip]]:
-    from pinman.npm.spec import parse_spec
 
     try:
         parse_spec(spec)
@@ -125,7 +128,6 @@ def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endp
 
 
 def _older(a: str, b: str) -> bool:
-    from pinman.npm.semver import compare, parse_version
 
     va, vb = parse_version(a), parse_version(b)
     return va is not None and vb is not None and compare(va, vb) < 0
@@ -135,9 +137,7 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], key: str, end
            prober: Prober | None, isolated_home: bool) -> Outcome:
     from dataclasses import replace
 
-    from pinman.health.classify import classify
     from pinman.state.journal import Entry, Journal
-    from pinman.redact import secret_values
     from pinman.health.prober import make_prober
 
     # Always the CLI probe: a direct HTTP request says nothing about what the candidate sends.

@@ -18,6 +18,12 @@ from pinman.errors import PinmanError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.runtime.resolution import Target, installed, local_registry, target
+from pinman.age import ago
+from pinman.npm.pick import sort_versions
+from pinman.profile.discovery import find_profile, list_profiles
+from pinman.profile.validate import validate_name
+from pinman.runtime.resolution import dropped_note, dropped_override, fresh_registry
+from pinman.views.sdk_coupling import describe as sdk_describe
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -46,13 +52,11 @@ def why(tgt: Target) -> str:
     """Why a profile runs its version; for a tag or range, with the age of that resolution."""
     if tgt.resolved_at is None or tgt.override is not None:
         return tgt.why
-    from pinman.age import ago
 
     return f"{tgt.why}, resolved {ago(tgt.resolved_at)}"
 
 
 def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
-    from pinman.profile.discovery import list_profiles
 
     registry = registry or local_registry(paths)
     active = _active_name(paths, cwd)
@@ -83,9 +87,6 @@ def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> l
 
 
 def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None = None) -> dict[str, Any]:
-    from pinman.profile.discovery import find_profile
-    from pinman.profile.validate import validate_name
-    from pinman.views.sdk_coupling import describe as sdk_describe
 
     profile = find_profile(validate_name(name), cwd, paths)
     tgt, problem = _try_target(paths, profile, registry or local_registry(paths))
@@ -121,7 +122,6 @@ def _withheld_parts(paths: Paths, profile: Profile) -> list[str]:
 
 def used_versions(paths: Paths, cwd: Path, registry: Registry | None = None) -> dict[str, list[str]]:
     """version -> the profiles (or shim contexts) that run it, seen from `cwd` and every pointer."""
-    from pinman.profile.discovery import list_profiles
 
     registry = registry or local_registry(paths)
     users: dict[str, list[str]] = {}
@@ -168,9 +168,7 @@ def prunable(paths: Paths, cwd: Path) -> list[str]:
 
 def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any]]:
     """Installed versions and who uses them; with `remote`, the registry's too (asked now)."""
-    from pinman.runtime.resolution import fresh_registry
     from pinman.install.store import Store
-    from pinman.npm.pick import sort_versions
 
     registry = fresh_registry(paths) if remote else local_registry(paths)
     users = used_versions(paths, cwd, registry)
@@ -191,7 +189,6 @@ def version_rows(paths: Paths, cwd: Path, *, remote: bool) -> list[dict[str, Any
 def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """`profile_rows` plus why each runs what it runs and its last health check."""
     from pinman.state.journal import Journal
-    from pinman.profile.discovery import list_profiles
 
     registry = registry or local_registry(paths)  # one object: one answer per package
     journal = Journal(paths)
@@ -219,7 +216,6 @@ _SWITCHES = frozenset({"rollback", "reset", "recovered", "dropped", "switch"})
 def _dropped(paths: Paths, journal: Any, profile: Any, key: str) -> str | None:
     """Why an override no longer applies: its pin changed. From the override itself until a check
     drops it, then from the journal until the next switch."""
-    from pinman.runtime.resolution import dropped_note, dropped_override
 
     found = dropped_override(paths, profile)
     if found is not None:

@@ -12,6 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from pinman.errors import PinmanError
 from pinman.paths import Paths
+from pinman.names import CLAUDE_CODE, clean_version
+from pinman.npm.semver import compare, parse_version
+from pinman.npm.spec import is_exact
+from pinman.profile.discovery import list_profiles
+from pinman.runtime.resolution import target
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -20,7 +25,6 @@ if TYPE_CHECKING:
 
 def outdated_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
     """One row per visible profile: spec, runs, newest, outdated (bool), why, problem."""
-    from pinman.profile.discovery import list_profiles
     from pinman.npm.registry import Registry
 
     reg = registry or Registry(paths)
@@ -28,9 +32,6 @@ def outdated_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> 
 
 
 def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
-    from pinman.names import CLAUDE_CODE, clean_version
-    from pinman.runtime.resolution import target
-    from pinman.npm.spec import is_exact
 
     spec = profile.claude_code.version
     row: dict[str, Any] = {"name": profile.name, "spec": spec, "runs": None, "newest": None,
@@ -52,7 +53,6 @@ def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
 
 def newer(a: str, b: str) -> bool:
     """Is version `a` newer than `b` in semver order?"""
-    from pinman.npm.semver import compare, parse_version
 
     pa, pb = parse_version(a, loose=True), parse_version(b, loose=True)
     return pa is not None and pb is not None and compare(pa, pb) > 0
