@@ -22,7 +22,10 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from hostile_support import PROPERTY, TEXT, assert_file_line, assert_one_line
 
-from pinman.runtime.choice import read_global
+from pinman.runtime.choice import read_global, write_global
+from pinman.runtime.pointers import Pointer, pointer_path, record_project_choice, write_pointer
+from pinman.runtime.shim import ensure_shim, shim_text
+from pinman.state.overrides import read_overrides
 from pinman.profile import trust
 from pinman.profile.edit import update_profile
 from pinman.profile.project import ProjectFile
