@@ -293,6 +293,15 @@ def _start(home: Path, code: str, *args: str, stop: str | None = None) -> tuple[
     return subprocess.Popen([sys.executable, "-c", code, *args], env=env), log
 
 
+def _appending(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the process has written its first entry (the fault-point log says so)."""
+    deadline = time.monotonic() + 60
+    while not (log.exists() and "journal.written" in log.read_text()):
+        assert proc.poll() is None, "exited before its first entry"
+        assert time.monotonic() < deadline, "no entry written"
+        time.sleep(0.005)
+
+
 def _kill_at(home: Path, code: str, stop: str, *args: str) -> None:
     proc, log = _start(home, code, *args, stop=stop)
     deadline = time.monotonic() + 60
@@ -328,8 +337,9 @@ def test_killed_at_random_instants_while_appending(tmp_path: Path) -> None:
     paths = Paths.from_env({"PINMAN_HOME": str(home)})
     start = 0
     for _ in range(6):
-        proc, _log = _start(home, APPENDER, str(start), str(start + 400))
-        time.sleep(rng.uniform(0.2, 0.8))  # where the kill lands, not a time asserted
+        proc, log = _start(home, APPENDER, str(start), str(start + 400))
+        _appending(proc, log)  # a busy machine may take longer than the sleep below to start Python
+        time.sleep(rng.uniform(0.0, 0.4))  # where the kill lands, not a time asserted
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         got = _versions(paths)  # a prefix of what was written, in order, with no hole
