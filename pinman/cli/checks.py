@@ -74,7 +74,7 @@ def render_check(r: Any) -> None:
     status = f"{o.status} " if o.status and not o.message.startswith(str(o.status)) else ""  # said once
     out(f"{head}{label}: {status}{o.message}")
     if r.rollback:
-        age = f", checked {age(r.known_good_checked_at)}" if r.known_good_checked_at else ""
-        out(f"  rolled back: {r.profile} -> {r.rollback['to']} (last known-good for this endpoint{age}) - verified ok")
+        checked = f", checked {age(r.known_good_checked_at)}" if r.known_good_checked_at else ""
+        out(f"  rolled back: {r.profile} -> {r.rollback['to']} (last known-good for this endpoint{checked}) - verified ok")
     else:
         out(f"  {r.detail}")
