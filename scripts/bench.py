@@ -181,7 +181,6 @@ def bench_rollback(home: Path, work: Path, prof: Path) -> None:
             cycle <= 3)
 
 
-
 def bench_bisect(home: Path) -> None:
     """The window where `thinking` first appears (2.1.47): five real candidates, real installs."""
     from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, FakeAPI
@@ -203,7 +202,6 @@ def bench_bisect(home: Path) -> None:
         f"{doc['probes']} / {doc['budget']} (n={n}, {took:.1f} s incl. installs)", "<= budget",
         doc["probes"] <= doc["budget"])
     row("  answer", f"{doc['newest_working']} ok, {doc['first_failing']} {doc['rejected']}", "", None)
-
 
 
 def bench_session_hook(home: Path, env: dict[str, str]) -> None:
@@ -343,10 +341,6 @@ def bench_journal(runs: int = 5) -> None:
         shutil.rmtree(h, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    main()
-
-
 STARTUP_GOAL = 8.0  # each read command's start-up and parsing, against `python -c pass`
 
 
@@ -404,3 +398,7 @@ def bench_startup(home: Path, runs: int = 20, profile: str = "bench", to: str = 
                 f"cpu x{cc / pc:.1f}", f"<= {STARTUP_GOAL:g}", c / p <= STARTUP_GOAL)
         shadow.unlink()
     return ratios
+
+
+if __name__ == "__main__":
+    main()
