@@ -167,13 +167,12 @@ def test_etag_revalidation(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
 def test_changed_document_replaces_cache(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
     state, url = fake
     registry(pinman_home, url).packument(NAME)
+    moved = "2.1.320"  # the loopback registry's own tag, not the live registry's
     new = json.loads(json.dumps(DOC))
-    new["dist-tags"]["latest"] = "2.1.320"
+    new["dist-tags"]["latest"] = moved
     state.body, state.etag = json.dumps(new).encode(), '"v2"'
-    assert registry(pinman_home, url).packument(NAME).dist_tags["latest"] == "2.1.320"
-    assert registry(pinman_home, url, offline=True).packument(NAME).dist_tags["latest"] == (
-        "2.1.320"
-    )
+    assert registry(pinman_home, url).packument(NAME).dist_tags["latest"] == moved
+    assert registry(pinman_home, url, offline=True).packument(NAME).dist_tags["latest"] == moved
 
 
 def test_one_request_per_registry_object(pinman_home: Paths, fake: tuple[Fake, str]) -> None:
