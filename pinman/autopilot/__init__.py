@@ -7,5 +7,5 @@
 * `notices`: the one-line notice a session shows once, and the "next check due" time.
 * `handler`: the detached StopFailure handler that runs the verified check/rollback policy.
 
-Layer: above views and health; only the CLI imports it.
+Layer: above policy (and everything below it); only the CLI imports it.
 """

@@ -4,5 +4,5 @@
 * `report`: what a bisect found and the events it went through.
 * `driver`: real installs and probes, resumable state, journalled verdicts, clean-up.
 
-Layer: above fingerprint and team; only the CLI imports it.
+Layer: above fingerprint and team, below policy.
 """
