@@ -37,7 +37,8 @@ _PACKAGE_RX = re.compile(r"(?:@([a-z0-9][a-z0-9._~-]*)/)?([a-z0-9][a-z0-9._~-]*)
 def is_exact_version(text: str) -> bool:
     """`text` is one exact version as written in the store and by the registry: `2.1.0`,
     `1.0.0-beta.1`; not `v2.1.0`, `2.1.0+build`, a range or a tag."""
-    return len(text) <= MAX_VERSION_LENGTH and _EXACT_RX.fullmatch(text) is not None
+    return (len(text) <= MAX_VERSION_LENGTH and _EXACT_RX.fullmatch(text) is not None
+            and _safe_numbers(text))
 
 
 def clean_version(text: str) -> str | None:
@@ -49,10 +50,13 @@ def clean_version(text: str) -> str | None:
     m = _WRITTEN_RX.fullmatch(rest.strip())
     if m is None:
         return None
-    core = m[1].split("-", 1)[0]
-    if any(int(n) > _MAX_SAFE_INTEGER for n in core.split(".")):
-        return None
-    return m[1]
+    return m[1] if _safe_numbers(m[1]) else None
+
+
+def _safe_numbers(version: str) -> bool:
+    """node-semver refuses a major, minor or patch above Number.MAX_SAFE_INTEGER."""
+    core = version.split("-", 1)[0]
+    return all(int(n) <= _MAX_SAFE_INTEGER for n in core.split("."))
 
 
 def is_package_name(name: str) -> bool:

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from pinman.paths import Paths
+
+# Every property checks the same cases on every run and on every machine (a failure found once is
+# found again), and never fails on a deadline because the machine is busy (the suite runs its
+# workers in parallel on 2 cores). Properties that want more cases say so with their own settings.
+settings.register_profile("pinman", derandomize=True, database=None, deadline=None)
+settings.load_profile("pinman")
 
 
 @pytest.fixture(autouse=True)
@@ -34,9 +41,14 @@ from pinman.install.store import Store
 
 
 @pytest.fixture(scope="session")
-def real_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
-    """A Store over a session PINMAN_HOME; npm uses the user's real ~/.npmrc and cache."""
-    home = tmp_path_factory.mktemp("real-pinman-home")
+def real_store(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Store:
+    """A Store over a session PINMAN_HOME; npm uses the user's real ~/.npmrc and cache.
+
+    With pytest-xdist the workers share one such store (the folder above their own temp folders):
+    pinman's own install lock makes a second worker wait for the first one's install instead of
+    running npm again."""
+    base = tmp_path_factory.getbasetemp()
+    home = (base.parent if worker_id != "master" else base) / "real-pinman-home"
     return Store(Paths.from_env({"PINMAN_HOME": str(home)}), npm_env=real_npm_env())
 
 

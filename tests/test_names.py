@@ -61,6 +61,13 @@ def test_an_exact_version_is_its_own_clean_form(raw: str) -> None:
         assert is_exact_version(cleaned)
 
 
+def test_a_version_npm_cannot_hold_is_not_exact() -> None:
+    """node-semver refuses numbers above 2**53 - 1: such a version is neither clean nor exact."""
+    assert not is_exact_version("10000000000000000.0.0")
+    assert clean_version("10000000000000000.0.0") is None
+    assert is_exact_version("9007199254740991.0.0")
+
+
 @pytest.mark.parametrize(
     ("name", "ok"),
     [
