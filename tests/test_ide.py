@@ -280,3 +280,19 @@ def test_any_settings_file_is_edited_right_or_left_exactly_as_it_was(text: str) 
         if change.action == "installed":
             (undone,) = ide.uninstall(paths, root, ENV)
             assert undone.action == "restored" and path.read_bytes() == before
+
+
+def test_an_edit_that_would_change_anything_else_is_not_written(pinman_home: Paths, home: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    extension(home)
+    path = settings(home)
+    wrong = jsonc.set_member  # a splice that also touched another member: the safety net catches it
+
+    def sloppy(text: str, key: str, value: object) -> str:
+        return wrong(text, key, value).replace('"editor.fontSize": 13', '"editor.fontSize": 31')
+
+    monkeypatch.setattr(ide.jsonc, "set_member", sloppy)
+    (change,) = ide.install(pinman_home, home, ENV)
+    assert change.action == "refused" and change.detail == (f"{path}: the edit would change more than {SETTING}: "
+                                                             "left as it is")
+    assert path.read_text() == USER and sorted(os.listdir(path.parent)) == ["settings.json"]

@@ -161,3 +161,13 @@ def test_policy_prints_the_range_from_the_known_good_to_the_pin(pinman_home: Pat
                               ANTHROPIC_BASE_URL="https://elsewhere.example").out)
     assert (other["fragment"]["requiredMinimumVersion"], other["known_good"]) == ("2.1.331", None)
     assert "no known-good other than the pin is recorded for https://elsewhere.example" in other["notes"][0]
+
+
+def test_the_check_command_prints_the_warnings(pinman_home: Paths, team: Any, managed: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from pinman.cli.checks import render_check
+
+    (managed / "managed-settings.json").write_text('{"requiredMaximumVersion": "2.1.300"}')
+    render_check(check(pinman_home, team, prober=Script({"2.1.331": ok})))
+    err = capsys.readouterr().err
+    assert err.startswith("warning: Claude Code 2.1.331 is newer than the maximum 2.1.300 set in ")
