@@ -296,3 +296,13 @@ def test_an_edit_that_would_change_anything_else_is_not_written(pinman_home: Pat
     assert change.action == "refused" and change.detail == (f"{path}: the edit would change more than {SETTING}: "
                                                              "left as it is")
     assert path.read_text() == USER and sorted(os.listdir(path.parent)) == ["settings.json"]
+
+
+def test_install_says_what_else_the_editor_needs(pinman_home: Paths, home: Path, tmp_path: Path) -> None:
+    extension(home)
+    r = pinman(pinman_home, tmp_path, "ide", "install")
+    assert "note: pinman's hooks are not installed: `pinman hooks install`" in r.err
+    assert "note: no global profile: an editor opened on a folder without .pinman.toml" in r.err
+    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+    pinman_home.global_choice.write_text("stable\n")
+    assert pinman(pinman_home, tmp_path, "ide", "install").err == ""

@@ -95,8 +95,14 @@ def _finish(changes: list[Any], as_json: bool, verb: str) -> None:
         out("no editor's Claude Code extension found" if verb == "installed" else "no editor settings name pinman's shim")
     for c in [] if as_json else changes:
         out(f"{c.editor}: {c.action}: {c.detail}")
-    if not as_json and verb == "installed" and hook_states()[0].state != "installed":
-        err("note: pinman's hooks are not installed: `pinman hooks install` lets a failure in the editor roll back")
+    if not as_json and verb == "installed" and any(c.action in ("installed", "replaced", "already") for c in changes):
+        from pinman.runtime.choice import read_global
+
+        if hook_states()[0].state != "installed":
+            err("note: pinman's hooks are not installed: `pinman hooks install` lets a failure in the editor roll back")
+        if not read_global(get_paths()):
+            err("note: no global profile: an editor opened on a folder without .pinman.toml starts no Claude Code "
+                "until `pinman use NAME`")
     code = next((c.code for c in changes if c.code), 0)
     if code:
         raise typer.Exit(code)

@@ -212,7 +212,8 @@ def _uninstall_file(name: str, key: str, path: Path, shim: Path) -> Change:
     except _Refused as e:
         return change("refused", e.message, e.code)
     _drop_backup(path)
-    return change("removed", f"{SETTING} removed (other changes since install kept); " + RELOAD.format(how=how))
+    what = (f"{SETTING} is {json.dumps(expect[SETTING])} again" if SETTING in expect else f"{SETTING} removed")
+    return change("removed", f"{what} (other changes since install kept); " + RELOAD.format(how=how))
 
 
 def _without(text: str, doc: dict[str, Any], before: str | None) -> tuple[str, dict[str, Any]]:
