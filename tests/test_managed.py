@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_support import pinman
+from hostile_support import PROPERTY, TEXT
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pinman.health.doctor import check_managed
 from pinman.health.rollback import check
@@ -171,3 +175,22 @@ def test_the_check_command_prints_the_warnings(pinman_home: Paths, team: Any, ma
     render_check(check(pinman_home, team, prober=Script({"2.1.331": ok})))
     err = capsys.readouterr().err
     assert err.startswith("warning: Claude Code 2.1.331 is newer than the maximum 2.1.300 set in ")
+
+
+@PROPERTY
+@given(st.lists(st.one_of(st.binary(max_size=40), TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),
+                          st.sampled_from([b'{"requiredMinimumVersion": "2.1.300"}', b"[]", b"{", b"\xff\xfe",
+                                           b'{"requiredMaximumVersion": {"a": 1}}', b"[" * 5000])),
+                min_size=1, max_size=3))
+def test_hostile_managed_files_are_read_or_named_never_raised(contents: list[bytes]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        base = Path(d) / "managed-settings.json"
+        base.write_bytes(contents[0])
+        (Path(d) / "managed-settings.d").mkdir()
+        for i, raw in enumerate(contents[1:]):
+            (Path(d) / "managed-settings.d" / f"{i}.json").write_bytes(raw)
+        m = read({ENV: str(base)})
+        assert len(m.files) + len(m.problems) <= len(contents)
+        assert all("\n" not in p and p.startswith(d) for p in m.problems)
+        for version in ("1.0.100", "2.1.331", "x"):
+            assert m.refuses(version) is None or m.refuses(version).startswith(f"Claude Code {version} is ")
