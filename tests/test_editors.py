@@ -15,6 +15,7 @@ from pinman.paths import Paths
 from pinman.runtime.editors import bundled_version, find, loads_jsonc, newest_extension, setting_line
 from pinman.names import CLAUDE_CODE
 from pinman.install.store import Store
+from pinman.runtime.shim import ensure_shim
 
 
 def extension(home: Path, where: str, version: str, *, layout: str = "js", cli: str | None = None) -> Path:
@@ -32,9 +33,11 @@ def extension(home: Path, where: str, version: str, *, layout: str = "js", cli: 
         bundled = folder / "dist" / "node_modules" / "@anthropic-ai" / "claude-code"
         bundled.mkdir(parents=True)
         (bundled / "package.json").write_text(json.dumps({"name": CLAUDE_CODE, "version": cli or version}))
-    else:  # a native binary only: no manifest says which CLI it is
+    elif layout == "native":  # 2.x: resources/native-binary/claude, built with the extension
         (folder / "resources" / "native-binary").mkdir(parents=True)
         (folder / "resources" / "native-binary" / "claude").write_bytes(b"\x7fELF")
+    else:  # an unknown layout: nothing says which CLI it is
+        (folder / "dist").mkdir(parents=True)
     return folder
 
 
@@ -61,14 +64,16 @@ def test_every_editor_family_is_found_with_the_cli_it_bundles(pinman_home: Paths
     extension(home, ".vscode-server/extensions", "2.0.9")
     extension(home, ".cursor/extensions", "1.0.100-linux-x64", cli="1.0.100")
     extension(home, ".windsurf/extensions", "2.0.1", layout="native")
+    extension(home, ".vscode-oss/extensions", "1.9.9", layout="unknown")
     extension(home, ".vscode-oss/extensions", "2.0.2")
     found = {b.editor: b for b in find(home, pinman_home.shim, ENV)}
+    assert found["VSCodium"].extension_version == "2.0.2"  # the newest, not the unknown 1.9.9
     assert sorted(found) == sorted(["VS Code", "VS Code Insiders", "VS Code Server", "Cursor", "Windsurf",
                                     "VSCodium"])
     assert found["VS Code"].cli_version == "2.0.14"
     assert found["VS Code Insiders"].cli_version == "2.1.3"
     assert found["Cursor"].cli_version == "1.0.100"
-    assert (found["Windsurf"].cli_version, found["Windsurf"].extension_version) == (None, "2.0.1")
+    assert (found["Windsurf"].cli_version, found["Windsurf"].extension_version) == ("2.0.1", "2.0.1")
     assert found["VSCodium"].settings == home / ".config" / "VSCodium" / "User" / "settings.json"
     assert found["VS Code Server"].settings == home / ".vscode-server" / "data" / "Machine" / "settings.json"
     assert not any(b.routed for b in found.values())
@@ -90,11 +95,16 @@ def test_doctor_prints_the_exact_setting_to_add(pinman_home: Paths, home: Path) 
     (finding,) = check_editors(pinman_home, home, ENV)
     assert finding.level == "warn"
     assert "VS Code" in finding.message and "bundles Claude Code 2.0.14" in finding.message
-    assert finding.fix == f'add to {path}: "claudeCode.claudeProcessWrapper": {json.dumps(str(pinman_home.shim))}'
+    line = f'"claudeCode.claudeProcessWrapper": {json.dumps(str(pinman_home.shim))}'
+    assert finding.fix == f"pinman ide install --editor code   (or add to {path}: {line})"
     # the line printed is the line that works: pasted in, the next doctor sees it routed
     path.write_text('{\n  // mine\n  "editor.fontSize": 13,\n  ' + setting_line(pinman_home.shim) + ",\n}\n")
     (finding,) = check_editors(pinman_home, home, ENV)
-    assert finding.level == "ok" and "goes through the pinman shim" in finding.message
+    assert "names pinman's shim, which is missing or out of date" in finding.message  # not written yet
+    ensure_shim(pinman_home)
+    (finding,) = check_editors(pinman_home, home, ENV)
+    assert "runs the pin through pinman's shim, without pinman's hooks" in finding.message
+    assert (finding.level, finding.fix) == ("warn", "pinman hooks install")
 
 
 def test_another_wrapper_is_named(pinman_home: Paths, home: Path) -> None:
@@ -108,7 +118,7 @@ def test_a_broken_settings_file_is_reported_not_fatal(pinman_home: Paths, home: 
     extension(home, ".vscode/extensions", "2.0.14")
     path = settings(home, "Code", '{"a": 1,,}')
     (finding,) = check_editors(pinman_home, home, ENV)
-    assert finding.level == "warn" and f"{path}: not valid JSON" in finding.message
+    assert finding.level == "warn" and f"{path}:1: not valid JSON with comments" in finding.message
 
 
 def test_xdg_config_home_and_no_extension(pinman_home: Paths, home: Path, tmp_path: Path) -> None:
@@ -136,7 +146,7 @@ def test_doctor_command_lists_the_extension(pinman_home: Paths, tmp_path: Path) 
     extension(home, ".vscode/extensions", "2.0.14")
     r = pinman(pinman_home, tmp_path, "doctor", "--json")
     findings = json.loads(r.out)
-    mine = [f for f in findings if "Claude Code extension" in f["message"]]
+    mine = [f for f in findings if "the extension bundles" in f["message"]]
     assert len(mine) == 1 and str(pinman_home.shim) in mine[0]["fix"]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from pinman.cli import verbs_bisect, verbs_health, verbs_hooks, verbs_profiles, verbs_store, verbs_team
+from pinman.cli import verbs_bisect, verbs_health, verbs_hooks, verbs_ide, verbs_profiles, verbs_store, verbs_team
 from pinman.cli.ui import out
 
 app = typer.Typer(
@@ -82,3 +82,11 @@ hooks_app.command("install")(verbs_hooks.install)
 hooks_app.command("uninstall")(verbs_hooks.uninstall)
 hooks_app.command("status")(verbs_hooks.status)
 app.add_typer(hooks_app, name="hooks")
+# ---------------------------------------------------------------- editors and managed policy
+ide_app = typer.Typer(help="Route the Claude Code extension of VS Code-family editors through pinman's shim.",
+                      no_args_is_help=True)
+ide_app.command("install")(verbs_ide.install)
+ide_app.command("uninstall")(verbs_ide.uninstall)
+ide_app.command("status")(verbs_ide.status)
+app.add_typer(ide_app, name="ide")
+app.command("policy")(verbs_ide.policy)

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from pinman.cli.common import get_paths
-from pinman.cli.ui import age, emit, notices, out, progress
+from pinman.cli.ui import age, emit, err, notices, out, progress
 
 SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code of a multi-profile check
 
@@ -59,6 +59,8 @@ def probe_meter() -> Any:
 
 
 def render_check(r: Any) -> None:
+    for line in r.warnings:
+        err(f"warning: {line}")
     o = r.outcome
     head = f"{r.profile} {r.version}  "
     if r.override_dropped:

@@ -17,7 +17,7 @@ from pinman.runtime.shim import path_line, shim_text
 from pinman.paths import Paths
 from pinman.errors import PinmanError
 from pinman.profile.discovery import list_profiles
-from pinman.runtime.editors import find, setting_line
+from pinman.runtime.editors import setting_line
 from pinman.runtime.resolution import target
 from pinman.views.sdk_coupling import coupling
 
@@ -42,6 +42,7 @@ def run_checks(paths: Paths, cwd: Path, environ: Mapping[str, str] | None = None
         *check_sdk_coupling(paths, cwd),
         *check_installs(paths, cwd),
         *check_editors(paths, home, env),
+        *check_managed(paths, cwd, env),
     ]
 
 
@@ -205,22 +206,51 @@ def check_installs(paths: Paths, cwd: Path) -> list[Finding]:
 
 
 def check_editors(paths: Paths, home: Path, environ: Mapping[str, str]) -> list[Finding]:
-    """VS Code-family editors whose Claude Code extension runs its own bundled CLI, not the pin."""
+    """VS Code-family editors: whether their Claude Code extension runs the pin (`runtime.ide`)."""
+    from pinman.runtime.ide import global_version, status
 
     out: list[Finding] = []
-    for ide in find(home, paths.shim, environ):
-        runs = (f"Claude Code {ide.cli_version}" if ide.cli_version
-                else f"a Claude Code CLI of unknown version (extension {ide.extension_version or '?'})")
-        if ide.problem:
-            out.append(Finding("warn", f"{ide.editor}: the extension at {ide.folder} bundles {runs}; {ide.problem}",
-                               f"fix the file, then add {setting_line(paths.shim)}"))
-        elif ide.routed:
-            out.append(Finding("ok", f"{ide.editor}: the extension's CLI goes through the pinman shim "
-                               f"({ide.settings}); it bundles {runs}"))
+    for route in status(paths, home, environ, pinned=global_version(paths)):
+        f = route.found
+        fix = f"pinman ide install --editor {f.key}   (or add to {f.settings}: {setting_line(paths.shim)})"
+        if route.state == "routed":
+            out.append(Finding("ok" if route.hooks else "warn", route.line(), "" if route.hooks else "pinman hooks install"))
+        elif route.state == "stale-shim":
+            out.append(Finding("warn", route.line(), "pinman use <profile> (rewrites the shim)"))
+        elif route.state == "other-wrapper":
+            out.append(Finding("warn", route.line(), f"pinman ide install --editor {f.key} --force"))
         else:
-            how = f"runs {ide.wrapper} instead" if ide.wrapper else "runs it directly, outside the pin"
-            out.append(Finding("warn", f"{ide.editor}: the Claude Code extension at {ide.folder} bundles {runs} "
-                               f"and {how}", f"add to {ide.settings}: {setting_line(paths.shim)}"))
+            out.append(Finding("warn", route.line(), f"fix the file, then: {fix}" if f.problem else fix))
+        if route.pin_note:
+            out.append(Finding("warn", f"{f.editor}: {route.pin_note}", "pinman use <a 2.x profile>"))
     if not out:
         out.append(Finding("ok", "no editor's Claude Code extension found (VS Code, Cursor, Windsurf, VSCodium)"))
+    return out
+
+
+def check_managed(paths: Paths, cwd: Path, environ: Mapping[str, str]) -> list[Finding]:
+    """A managed version range on this machine that stops a profile's version, or its rollback."""
+    from pinman.health.managed_guard import warnings
+    from pinman.health.prober import offline_registry, run_env
+    from pinman.runtime.managed import read
+    from pinman.state.journal import endpoint_of
+
+    managed = read(environ)
+    out = [Finding("warn", p, "Claude Code ignores that file whole; fix it or tell its owner")
+           for p in managed.problems]
+    if not managed.describe():
+        return out
+    for profile, shadowed in list_profiles(cwd, paths):
+        if shadowed:
+            continue
+        try:
+            version = target(paths, profile, registry=offline_registry(paths)).version
+        except PinmanError:
+            continue
+        endpoint = endpoint_of(run_env(paths, profile, environ).get("ANTHROPIC_BASE_URL"))
+        out += [Finding("warn", w, f"ask the owner of {managed.where} to allow it, or pin another version")
+                for w in warnings(paths, profile, version, endpoint, environ) if w not in managed.problems]
+    if not any(f.level == "warn" for f in out):
+        out.append(Finding("ok", f"managed settings allow Claude Code {managed.describe()} ({managed.where}): "
+                           "the profiles here and their known-goods are inside it"))
     return out

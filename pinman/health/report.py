@@ -34,6 +34,7 @@ class CheckReport:
     extra: list[Outcome] = field(default_factory=list)
     # seconds since the check started: "detected" (first verdict), "reprobed", "switched"
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what this machine's managed settings would stop
 
     @property
     def exit_code(self) -> ExitCode:
@@ -61,5 +62,6 @@ class CheckReport:
             "pin_probe": self.pin_probe,
             "override_dropped": self.override_dropped,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "warnings": self.warnings,
             "exit_code": int(self.exit_code),
         }

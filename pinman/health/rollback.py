@@ -18,6 +18,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from pinman.errors import PinmanError
+from pinman.health.managed_guard import known_good_within, warnings as managed_warnings
 from pinman.health.manual import switch_to
 from pinman.health.prober import Prober, have, make_prober, offline_registry, probe_and_record, run_env, sdk_version
 from pinman.health.recovery import drop_stale_override, recoverable, try_recover
@@ -27,6 +28,7 @@ from pinman.paths import Paths
 from pinman.state.journal import Journal, endpoint_of
 from pinman.state.overrides import profile_key
 from pinman.install.sdk import SdkStore
+from pinman.runtime.managed import read as read_managed
 from pinman.runtime.resolution import target
 from pinman.runtime.sdk_env import untrusted_project
 
@@ -59,6 +61,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     report = CheckReport(profile.name, tgt.version, endpoint, outcome, time.monotonic() - start,
                          action="ok", detail="recorded as known-good for " + endpoint, override_dropped=dropped)
     report.timings["detected"] = report.duration
+    report.warnings = managed_warnings(paths, profile, tgt.version, endpoint, environ)
     recover = profile.health.auto_recover if auto_recover is None else auto_recover
     ov = tgt.override
     if ov is not None and recover and recoverable(profile, ov) and outcome.kind.value in ("ok", "schema"):
@@ -79,11 +82,14 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
 
 def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober,
                key: str, env: Mapping[str, str], start: float) -> CheckReport:
-    kg = journal.last_known_good(key, report.endpoint, exclude=[report.version])
+    # A known-good this machine's managed version range would not let start is no rollback target.
+    kg, refused = known_good_within(journal, key, report.endpoint, report.version, read_managed())
     if kg is None:
         report.action = "no-known-good"
-        report.detail = (f"no known-good version recorded for {report.endpoint}; "
-                         f"pick one by hand: `pinman rollback {profile.name} --to VERSION` or `pinman bisect {profile.name}`")
+        why = (f"no known-good that this machine's managed settings let start ({refused[0]})" if refused
+               else f"no known-good version recorded for {report.endpoint}")
+        report.detail = (f"{why}; pick one by hand: `pinman rollback {profile.name} --to VERSION` "
+                         f"or `pinman bisect {profile.name}`")
         return report
     report.known_good_checked_at = kg.ts
     sdk_now = sdk_version(paths, profile)

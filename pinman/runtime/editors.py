@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
+
 from pinman.names import CLAUDE_CODE
+from pinman.state import jsonc
 
 SETTING = "claudeCode.claudeProcessWrapper"
 EXTENSION_PREFIX = "anthropic.claude-code-"
@@ -23,19 +26,23 @@ EXTENSION_PREFIX = "anthropic.claude-code-"
 @dataclass(frozen=True)
 class Editor:
     name: str
+    key: str  # what `pinman ide install --editor KEY` takes
     extensions: str  # folder under HOME
     app: str | None  # the folder name of its user data (~/.config/APP/User/settings.json)
     extra_settings: tuple[str, ...] = ()  # more settings files under HOME (remote servers)
 
 
+# The extension declares `claudeProcessWrapper` with "scope": "machine": VS Code reads it from the
+# user settings of the machine the extension runs on, never from a workspace. A remote window (SSH,
+# WSL, containers: VS Code Server) reads it only from the remote's Machine settings.
 EDITORS = (
-    Editor("VS Code", ".vscode/extensions", "Code"),
-    Editor("VS Code Insiders", ".vscode-insiders/extensions", "Code - Insiders"),
-    Editor("VS Code Server", ".vscode-server/extensions", None,
-           (".vscode-server/data/Machine/settings.json", ".vscode-server/data/User/settings.json")),
-    Editor("Cursor", ".cursor/extensions", "Cursor"),
-    Editor("Windsurf", ".windsurf/extensions", "Windsurf"),
-    Editor("VSCodium", ".vscode-oss/extensions", "VSCodium"),
+    Editor("VS Code", "code", ".vscode/extensions", "Code"),
+    Editor("VS Code Insiders", "code-insiders", ".vscode-insiders/extensions", "Code - Insiders"),
+    Editor("VS Code Server", "code-server", ".vscode-server/extensions", None,
+           (".vscode-server/data/Machine/settings.json",)),
+    Editor("Cursor", "cursor", ".cursor/extensions", "Cursor"),
+    Editor("Windsurf", "windsurf", ".windsurf/extensions", "Windsurf"),
+    Editor("VSCodium", "vscodium", ".vscode-oss/extensions", "VSCodium"),
 )
 
 
@@ -44,6 +51,7 @@ class BundledCli:
     """One editor's Claude Code extension and what it runs."""
 
     editor: str
+    key: str
     folder: Path  # the extension's folder
     extension_version: str | None
     cli_version: str | None  # the bundled CLI's version, when its files say
@@ -64,7 +72,7 @@ def find(home: Path, shim: Path, environ: Mapping[str, str] | None = None) -> li
         settings = settings_files(editor, home, env)
         where = next((p for p in settings if p.is_file()), settings[0])
         wrapper, problem = read_setting(where)
-        out.append(BundledCli(editor.name, folder, _version_of(folder / "package.json"), bundled_version(folder),
+        out.append(BundledCli(editor.name, editor.key, folder, _version_of(folder / "package.json"), bundled_version(folder),
                               where, wrapper, _is_shim(wrapper, shim), problem))
     return out
 
@@ -84,22 +92,30 @@ def newest_extension(extensions: Path) -> Path | None:
 
 def bundled_version(folder: Path) -> str | None:
     """The version of the CLI an extension bundles: the first `@anthropic-ai/claude-code`
-    package.json in the known places, else within a few levels, else None."""
+    package.json in the known places, else within a few levels, else the extension's own version
+    beside a native binary, else None."""
     known = [folder / rel / "package.json" for rel in _KNOWN_PLACES]
     for manifest in [*known, *_package_jsons(folder, depth=5)]:
         doc = _read_jsonc(manifest)
         if isinstance(doc, dict) and doc.get("name") == CLAUDE_CODE and isinstance(doc.get("version"), str):
             return doc["version"]
+    if any((folder / "resources" / "native-binary" / exe).is_file() for exe in ("claude", "claude.exe")):
+        # 2.x extensions ship `resources/native-binary/claude` and no CLI package.json: the binary is
+        # built with the extension and reports its version (`claude --version`).
+        return _version_of(folder / "package.json")
     return None
 
 
-def settings_files(editor: Editor, home: Path, environ: Mapping[str, str]) -> list[Path]:
-    """Where this editor keeps its user settings (Linux, then macOS), then any extra ones."""
+def settings_files(editor: Editor, home: Path, environ: Mapping[str, str],
+                   platform: str | None = None) -> list[Path]:
+    """Where this editor keeps its user settings, this platform's place first (Linux: XDG config;
+    macOS: ~/Library/Application Support), then the other's, then any extra ones."""
     out: list[Path] = []
     if editor.app:
         config = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
-        out.append(config / editor.app / "User" / "settings.json")
-        out.append(home / "Library" / "Application Support" / editor.app / "User" / "settings.json")
+        linux = config / editor.app / "User" / "settings.json"
+        mac = home / "Library" / "Application Support" / editor.app / "User" / "settings.json"
+        out += [mac, linux] if (platform or sys.platform) == "darwin" else [linux, mac]
     out += [home / rel for rel in editor.extra_settings]
     return out
 
@@ -113,9 +129,9 @@ def read_setting(path: Path) -> tuple[str | None, str | None]:
     except (OSError, UnicodeDecodeError) as e:
         return None, f"cannot read {path}: {getattr(e, 'strerror', None) or e}"
     try:
-        doc = loads_jsonc(text)
-    except ValueError as e:
-        return None, f"{path}: not valid JSON: {e}"
+        doc = jsonc.loads(text)
+    except jsonc.JsoncError as e:
+        return None, f"{path}:{e.line}: not valid JSON with comments: {e.message}"
     value = doc.get(SETTING) if isinstance(doc, dict) else None
     return (value if isinstance(value, str) else None), None
 
@@ -125,66 +141,9 @@ def setting_line(shim: Path) -> str:
     return f"{json.dumps(SETTING)}: {json.dumps(str(shim))}"
 
 
-# -- JSON with comments (VS Code's settings format) -------------------------------------------------
-_CLOSES = re.compile(r"\s*[}\]]")
-
-
 def loads_jsonc(text: str) -> Any:
-    """JSON that may carry // and /* */ comments and trailing commas; ValueError otherwise."""
-    return json.loads(_drop_trailing_commas(strip_comments(text)))
-
-
-def _drop_trailing_commas(text: str) -> str:
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            j = _string_end(text, i)
-            out.append(text[i:j])
-            i = j
-            continue
-        if c == "," and _CLOSES.match(text, i + 1):
-            out.append(" ")
-            i += 1
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _string_end(text: str, start: int) -> int:
-    """The index just after the string literal that opens at `start`."""
-    j = start + 1
-    while j < len(text) and text[j] != '"':
-        j += 2 if text[j] == "\\" else 1
-    return j + 1
-
-
-def strip_comments(text: str) -> str:
-    """Comments become spaces (line numbers in errors stay right); strings are left alone."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == '"':
-            j = _string_end(text, i)
-            out.append(text[i:j])
-            i = j
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j == -1 else j
-            out.append(" " * (j - i))
-            i = j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j == -1 else j + 2
-            out.append(re.sub(r"[^\n]", " ", text[i:j]))
-            i = j
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
+    """JSON that may carry // and /* */ comments and trailing commas; ValueError (JsoncError) otherwise."""
+    return jsonc.loads(text)
 
 
 # -- helpers -----------------------------------------------------------------------------------------
@@ -227,8 +186,8 @@ def _version_of(manifest: Path) -> str | None:
 
 def _read_jsonc(path: Path) -> Any:
     try:
-        return loads_jsonc(path.read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError, RecursionError):
+        return jsonc.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, ValueError):
         return None
 
 

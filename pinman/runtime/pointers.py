@@ -92,7 +92,7 @@ def write_pointer(paths: Paths, project_root: Path | None, pointer: Pointer) -> 
         f"_pm_bin={sh_quote(str(pointer.binary))}",
         f"_pm_src={sh_quote(str(pointer.source))}",
         "_pm_env() {",
-        *(f"  export {k}={sh_quote(v)}" for k, v in sorted(env.items())),
+        *(_export(k, v) for k, v in sorted(env.items())),
         *([f'  export PATH={sh_quote(prepend)}"${{PATH:+:$PATH}}"'] if prepend else []),
         "  :",
         "}",
@@ -111,6 +111,14 @@ def write_pointer(paths: Paths, project_root: Path | None, pointer: Pointer) -> 
     except OSError:
         pass
     return target
+
+
+def _export(key: str, value: str) -> str:
+    from pinman.runtime.self_spawn import USER_WINS
+
+    if key in USER_WINS:  # the caller's own value wins (a launcher the user or an administrator set)
+        return f'  [ -n "${{{key}-}}" ] || export {key}={sh_quote(value)}'
+    return f"  export {key}={sh_quote(value)}"
 
 
 def state_stamp(paths: Paths) -> int:

@@ -249,7 +249,10 @@ def notices(paths: Paths, profile: Profile) -> list[str]:
 
 def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basis_ns: int = 0) -> Pointer:
     """`basis_ns`: state_stamp() from before `tgt` was resolved (see write_pointer)."""
-    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile), basis_ns)
+    from pinman.runtime.self_spawn import wrapper_env
+
+    env = {**profile_env(paths, profile), **wrapper_env(paths, tgt.version)}
+    return Pointer(profile.name, tgt.version, inst.binary, profile.path, env, basis_ns)
 
 
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
@@ -368,8 +371,10 @@ def shim_main(argv: list[str]) -> int:
         print(f"pinman: {e.message}{hint}", file=sys.stderr)
         return int(e.exit_code)
     from pinman.runtime.sdk_env import merge_env
+    from pinman.runtime.self_spawn import keep_callers, wrapper_env
 
-    env = merge_env(os.environ, profile_env(paths, profile))
+    env = keep_callers(merge_env(os.environ, {**profile_env(paths, profile), **wrapper_env(paths, tgt.version)}),
+                       os.environ)
     binary = str(inst.binary)
     os.execve(binary, [binary, *hook_args(paths, tgt.version, argv), *argv], env)
     return 127  # not reached
