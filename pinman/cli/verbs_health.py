@@ -71,6 +71,10 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
         out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
         if r.get("dropped"):
             out(f"    note: {r['dropped']}")
+        if r.get("channel"):
+            from pinman.views.channel import summary
+
+            out(f"    channel: {summary(r['channel'])}")
         if r["problem"]:
             out(f"    problem: {r['problem']}")
     from pinman.autopilot.files import HookFiles
