@@ -505,3 +505,76 @@ def test_channel_writes_are_atomic_and_private(pinman_home: Paths) -> None:
     assert not list(pinman_home.state.glob(".channels.json.*"))
     update_channel(pinman_home, "a", None, lambda old: None)
     assert set(read_channels(pinman_home)) == {"/repo::b"}
+
+
+# --------------------------------------------------------------------------- publish times from the registry
+
+
+@pytest.fixture
+def npmjs_like(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """A loopback registry that answers as registry.npmjs.org does: the abbreviated document (what
+    npm installs from) has no `time`; the full one (Accept: application/json) has it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state: dict[str, Any] = {"doc": claude_doc({"2.1.310": 30, "2.1.320": 9}, "2.1.320"), "asked": [],
+                             "full_status": 200}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            full = not self.headers.get("Accept", "").startswith("application/vnd.npm.install-v1+json")
+            state["asked"].append("full" if full else "abbreviated")
+            doc = dict(state["doc"])
+            if not full:
+                doc.pop("time")
+            body = json.dumps(doc).encode()
+            self.send_response(state["full_status"] if full else 200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    monkeypatch.setenv("npm_config_registry", f"http://127.0.0.1:{server.server_address[1]}/")
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+def test_publish_times_come_from_the_full_document_once(pinman_home: Paths, npmjs_like: dict[str, Any]) -> None:
+    from pinman.npm.registry import Registry
+
+    times, problem = Registry(pinman_home).publish_times(CLAUDE_CODE)
+    assert problem is None and set(times) == {"2.1.310", "2.1.320"}
+    assert abs(times["2.1.320"] - (NOW - 9 * DAY)) < 1
+    assert npmjs_like["asked"] == ["abbreviated", "full"]
+    # a version's time never changes: asked again only when a version without one appears
+    Registry(pinman_home).publish_times(CLAUDE_CODE)
+    assert npmjs_like["asked"] == ["abbreviated", "full", "abbreviated"]
+    npmjs_like["doc"] = claude_doc({"2.1.310": 30, "2.1.320": 9, "2.1.330": 1}, "2.1.330")
+    times, _ = Registry(pinman_home).publish_times(CLAUDE_CODE)
+    assert "2.1.330" in times and npmjs_like["asked"][-2:] == ["abbreviated", "full"]
+    # read commands: from the cache only
+    asked = len(npmjs_like["asked"])
+    assert set(Registry(pinman_home, offline=True).publish_times(CLAUDE_CODE)[0]) == {"2.1.310", "2.1.320", "2.1.330"}
+    assert len(npmjs_like["asked"]) == asked
+
+
+def test_without_the_full_document_the_times_known_are_used_and_why_is_said(
+        pinman_home: Paths, npmjs_like: dict[str, Any]) -> None:
+    from pinman.npm.registry import Registry
+
+    npmjs_like["full_status"] = 500
+    times, problem = Registry(pinman_home).publish_times(CLAUDE_CODE)
+    assert times == {} and problem is not None and "HTTP 500 for the full document" in problem
+    # with a soak, a release of unknown age waits (and says so); without one it is a candidate
+    p = profile(pinman_home, soak="1d")
+    from pinman.runtime.channel import candidates
+
+    found, why = candidates(pinman_home, p, Registry(pinman_home), EP)
+    assert found.eligible == () and [s.ready_at for s in found.soaking] == [None, None] and "HTTP 500" in why
+    p = profile(pinman_home, soak="0h")
+    assert candidates(pinman_home, p, Registry(pinman_home), EP)[0].eligible == ("2.1.320", "2.1.310")

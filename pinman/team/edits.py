@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pinman.errors import UsageError
+from pinman.errors import RegistryError, UsageError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.team.common import Skip, _clean, _is_exact, _not_bad, _registry, _write, _append_bad, bad_skips, editable, profile_lock, reload
@@ -111,7 +111,10 @@ def _starter_pin(paths: Paths, registry: Registry) -> tuple[str, str]:
             raise UsageError(f"no release of {pin.version} is old enough for the built-in stable yet",
                              hint="pin one by hand: `pinman pin stable VERSION` after `pinman init`")
         version = found.eligible[0]
-    return version, lock_data(registry, version).integrity
+    info = registry.packument(CLAUDE_CODE).versions.get(version)
+    if info is None or not info.integrity or not info.integrity.startswith("sha512-"):
+        raise RegistryError(f"the registry has no sha512 integrity for {CLAUDE_CODE}@{version}")
+    return version, info.integrity
 
 
 def _exists(path: Path) -> bool:

@@ -34,9 +34,10 @@ def channel_view(paths: Paths, profile: Profile, registry: Registry) -> dict[str
     endpoint = endpoint_for(paths, profile)
     doc.update(endpoint=endpoint, runs=None, since=None, previous=None, verified=False, verified_at=None,
                candidates=[], waiting=[], refused=_refused(paths, profile, endpoint), problem=None)
-    if state is not None:
-        doc.update(runs=state.version, since=state.since, previous=state.previous, verified=state.verified,
-                   verified_at=state.endpoint)
+    if state is None:
+        return doc  # nothing chosen here: `pinman use` looks at the candidates, status need not
+    doc.update(runs=state.version, since=state.since, previous=state.previous, verified=state.verified,
+               verified_at=state.endpoint)
     try:
         found, doc["problem"] = candidates(paths, profile, registry, endpoint)
     except PinmanError as e:

@@ -40,9 +40,12 @@ def _active_name(paths: Paths, cwd: Path) -> str | None:
 
 def _try_target(paths: Paths, profile: Any, registry: Registry) -> tuple[Target | None, str | None]:
     from pinman.npm.registry import NotCached
+    from pinman.runtime.channel import ChannelUnset
 
     try:
         return target(paths, profile, registry=registry), None
+    except ChannelUnset:
+        return None, None  # a guarded channel not used here yet: nothing runs, nothing is wrong
     except NotCached:
         return None, f"{profile.claude_code.version} not resolved on this machine yet (--refresh asks the registry)"
     except PinmanError as e:

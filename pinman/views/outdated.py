@@ -36,8 +36,17 @@ def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
     spec = profile.claude_code.version
     row: dict[str, Any] = {"name": profile.name, "spec": spec, "runs": None, "newest": None,
                            "outdated": False, "why": None, "problem": None}
+    from pinman.runtime.channel import ChannelUnset
+
     try:
         tgt = target(paths, profile, registry=reg)
+    except ChannelUnset:
+        row["why"] = "a guarded channel with nothing chosen on this machine yet"
+        return row
+    except PinmanError as e:
+        row["problem"] = e.message
+        return row
+    try:
         row["runs"], row["why"] = tgt.version, tgt.why
         if profile.update.guarded and _guarded(paths, profile, reg, row):
             return row
