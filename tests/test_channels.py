@@ -281,6 +281,35 @@ def test_no_rollback_switches_nothing_forward_either(pinman_home: Paths, registr
     assert report.runs == "2.1.310" and report.eligible == ["2.1.320"] and gw.calls == ["2.1.310", "2.1.310"]
 
 
+ANSWER = '{"type":"result","subtype":"success","is_error":false,"result":"OK"}'
+
+
+@pytest.mark.parametrize("answers", [True, False])
+def test_the_first_claude_of_a_guarded_channel_chooses_as_use_does(pinman_home: Paths, registry: Any, npm: Path,
+                                                                   tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   answers: bool) -> None:
+    """No `pinman use`: the shim's slow path probes the candidate before it runs it, and says so
+    when no probe could judge it (a client that prints no JSON result here)."""
+    from cli_support import claude
+
+    from pinman.runtime.shim import ensure_shim
+
+    ensure_shim(pinman_home)  # as any earlier pinman command left it
+    profile(pinman_home, spec=">=2.1.340")
+    if answers:  # the fake client answers a probe with ok
+        monkeypatch.setenv("FAKE_NPM_PRINTS", f"2.1.340 (Claude Code)\n{ANSWER}")
+    r = claude(pinman_home, tmp_path, "--version", PINMAN_PROFILE="chan")
+    assert r.code == 0 and r.out.startswith("2.1.340 (Claude Code)"), r.text
+    state = get_channel(pinman_home, "chan", None)
+    assert state is not None and (state.version, state.verified) == ("2.1.340", answers)
+    if answers:
+        assert "pinman: chan moved to 2.1.340, verified at api.anthropic.com:443" in r.err
+    else:
+        assert "pinman: chan runs 2.1.340 NOT verified: no probe could run at api.anthropic.com:443 (unknown)" in r.err
+    again = claude(pinman_home, tmp_path, "--version", PINMAN_PROFILE="chan")  # the fast path from now on
+    assert again.out.startswith("2.1.340") and again.err == ""
+
+
 # --------------------------------------------------------------------------- overrides bound to a promotion
 
 
@@ -407,6 +436,9 @@ def test_a_lock_pauses_the_channel_and_lock_writes_what_runs_here(pinman_home: P
     assert not is_guarded(pinman_home, team) and target(pinman_home, team).version == "2.1.330"
     code, _, err = run("upgrade", "team", "--dry-run", capsys=capsys)
     assert code == 0, err  # a locked channel's lock moves with upgrade, as any lock does
+    # CI: the lock is what the channel verified, not npm's pick, so a newer `latest` is no drift
+    code, out, err = run("sync", "--frozen", capsys=capsys)
+    assert code == 0 and "team: 2.1.330" in out, (out, err)
 
 
 def test_upgrade_refuses_a_guarded_channel(pinman_home: Paths, registry: Any, tmp_path: Path,
@@ -578,3 +610,30 @@ def test_without_the_full_document_the_times_known_are_used_and_why_is_said(
     assert found.eligible == () and [s.ready_at for s in found.soaking] == [None, None] and "HTTP 500" in why
     p = profile(pinman_home, soak="0h")
     assert candidates(pinman_home, p, Registry(pinman_home), EP)[0].eligible == ("2.1.320", "2.1.310")
+
+
+# --------------------------------------------------------------------------- trust of [update]
+
+
+def test_update_in_a_project_profile_waits_for_trust(pinman_home: Paths, tmp_path: Path) -> None:
+    from pinman.profile import trust
+    from pinman.profile.model import UpdateConfig
+
+    repo = tmp_path / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "team"\n')
+    guarded = '[claude-code]\nversion = "latest"\n[update]\npolicy = "guarded"\nsoak = "1d"\nauto = true\n'
+    (repo / "profiles" / "team.toml").write_text(guarded)
+    (repo / "profiles" / "plain.toml").write_text('[claude-code]\nversion = "latest"\n[update]\npolicy = "pin"\n')
+    team, plain = find_profile("team", repo, pinman_home), find_profile("plain", repo, pinman_home)
+    assert trust.guarded_parts(team) == ["[update] policy"] and not trust.needs_trust(plain)
+    assert trust.applied_update(pinman_home, team) == UpdateConfig() and not is_guarded(pinman_home, team)
+    notice = trust.withheld_notice(team)
+    assert "sets [update] policy but this project is not trusted" in notice
+    assert '[update] resolves as policy = "pin" (no release is downloaded or probed for it)' in notice
+    trust.trust_project(pinman_home, repo)
+    assert trust.applied_update(pinman_home, team) == team.update and is_guarded(pinman_home, team)
+    # any other edit of [update] needs trust again; pinman's own edits of the pin keep it
+    before = (repo / "profiles" / "team.toml").read_bytes()
+    assert not trust._same_env(before, before.replace(b'soak = "1d"', b'soak = "0h"'))
+    assert trust._same_env(before, before.replace(b'version = "latest"', b'version = "latest"\nlocked = "2.1.1"'))

@@ -37,7 +37,9 @@ def _first_choice(paths: Any, profile: Any, say: Any) -> None:
     """The shim's first run of a guarded profile: choose its version as `pinman use` does."""
     from pinman.policy.channel import first_choice
 
-    first_choice(paths, profile, progress=say)
+    report = first_choice(paths, profile, progress=say)
+    if report.promoted:
+        err(f"pinman: {report.promoted['message']}")
 
 
 def _guard(fn: Any) -> int:
