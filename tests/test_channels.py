@@ -637,3 +637,21 @@ def test_update_in_a_project_profile_waits_for_trust(pinman_home: Paths, tmp_pat
     before = (repo / "profiles" / "team.toml").read_bytes()
     assert not trust._same_env(before, before.replace(b'soak = "1d"', b'soak = "0h"'))
     assert trust._same_env(before, before.replace(b'version = "latest"', b'version = "latest"\nlocked = "2.1.1"'))
+
+
+def test_current_of_a_guarded_profile_stays_light(pinman_home: Paths, tmp_path: Path) -> None:
+    """`pinman current` runs in shell prompts: a guarded profile reads the channels file, never
+    the journal, the registry or typer."""
+    import subprocess
+
+    profile(pinman_home)
+    update_channel(pinman_home, "chan", None, lambda old: ChannelState("2.1.330", ">=2.1.300 <2.2", time.time(),
+                                                                      endpoint=EP, verified=True))
+    code = ("import sys\nfrom pinman.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('sqlite3', 'requests', 'typer', 'tomlkit') if m in sys.modules), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code, "current", "--json"], env={**os.environ, "PINMAN_PROFILE": "chan"},
+                          capture_output=True, text=True, cwd=tmp_path)
+    doc = json.loads(done.stdout)
+    assert (doc["version"], doc["why"]) == ("2.1.330", ">=2.1.300 <2.2, guarded: 2.1.330 promoted just now, "
+                                                      "verified at 127.0.0.1:4000")
+    assert done.stderr.splitlines()[-1] == "[]", done.stderr

@@ -129,7 +129,8 @@ class Trusted:
 
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
-    """The project's profiles that carry env, [sdk] or a [health] prompt/model (what trust is about)."""
+    """The project's profiles that carry env, [sdk], a [health] prompt/model or a guarded [update]
+    (what trust is about)."""
 
     found = list_profiles(root, paths)
     if found.broken:
