@@ -190,6 +190,27 @@ def test_check_promotes_keeps_the_previous_and_removes_older_downloads(pinman_ho
     assert state.fetched == ("2.1.320", "2.1.330")
 
 
+def test_after_a_promotion_and_its_clean_up_the_shim_stays_on_its_fast_path(
+        pinman_home: Paths, registry: Any, npm: Path, gw: Gateway, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from pinman.runtime.pointers import pointer_path
+
+    monkeypatch.chdir(tmp_path)
+    registry[CLAUDE_CODE] = claude_doc({"2.1.310": 30}, "2.1.310")
+    p = profile(pinman_home)
+    assert run("use", "chan", capsys=capsys)[0] == 0
+    ages = {"2.1.310": 30.0}
+    for newer in ("2.1.320", "2.1.330"):
+        ages[newer] = 2
+        registry[CLAUDE_CODE] = claude_doc(ages, newer)
+        report = check_channel(pinman_home, p, cwd=tmp_path)
+    assert report.removed == ["2.1.310"]
+    ptr = pointer_path(pinman_home, None, "chan")
+    assert f"_pm_ver='2.1.330'" in ptr.read_text()
+    # the shim's test: a pointer older than the channels file is stale
+    assert ptr.stat().st_mtime_ns >= pinman_home.channels.stat().st_mtime_ns
+
+
 def test_clean_up_never_removes_what_another_profile_pins(pinman_home: Paths, registry: Any, npm: Path,
                                                           gw: Gateway, tmp_path: Path) -> None:
     registry[CLAUDE_CODE] = claude_doc({"2.1.310": 30}, "2.1.310")

@@ -13,7 +13,7 @@ verdict says otherwise.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -104,7 +104,20 @@ def mark_verified(paths: Paths, profile: Profile, version: str, endpoint: str) -
             return old
         return replace(old, verified=True, endpoint=endpoint)
 
+    _bookkeeping(paths, profile, change)
+
+
+def _bookkeeping(paths: Paths, profile: Profile,
+                 change: Callable[[ChannelState | None], ChannelState | None]) -> None:
+    """A change of the channels file that leaves what runs alone: the pointers are stamped again,
+    or the shim would take every context's slow path once (it sees the file newer than them)."""
+    from pinman.runtime.pointers import state_stamp
+    from pinman.runtime.resolution import repoint
+
+    before = state_stamp(paths)
     update_channel(paths, profile.name, profile.project_root, change)
+    if state_stamp(paths) != before:
+        repoint(paths, profile.name)
 
 
 def note_waiting(paths: Paths, profile: Profile, newest: str | None) -> bool:
@@ -112,8 +125,7 @@ def note_waiting(paths: Paths, profile: Profile, newest: str | None) -> bool:
     state = get_channel(paths, profile.name, profile.project_root)
     if state is None or newest is None or state.noticed == newest:
         return False
-    update_channel(paths, profile.name, profile.project_root,
-                   lambda old: replace(old, noticed=newest) if old is not None else None)
+    _bookkeeping(paths, profile, lambda old: replace(old, noticed=newest) if old is not None else None)
     return True
 
 
@@ -162,7 +174,7 @@ def clean_up(paths: Paths, profile: Profile, cwd: Path) -> tuple[list[str], int]
     gone, freed = remove(paths, [v for v in state.fetched if v not in (state.version, state.previous)],
                          kept(paths, cwd))
     if gone:
-        update_channel(paths, profile.name, profile.project_root, lambda old: replace(
+        _bookkeeping(paths, profile, lambda old: replace(
             old, fetched=tuple(v for v in old.fetched if v not in gone)) if old is not None else None)
     return gone, freed
 
