@@ -20,11 +20,13 @@ def check(
     all_profiles: bool = typer.Option(False, "--all", help="Every profile visible here."),
     no_rollback: bool = typer.Option(False, "--no-rollback", help="Only report; never switch."),
     if_due: bool = typer.Option(False, "--if-due", help="Cheap mode for cron/shell hooks: only when the last "
-                                "check is older than [health] interval; silent when ok."),
+                                "check is older than [health] interval; silent when ok; downloads only "
+                                "candidates of a guarded channel with [update] auto = true."),
     isolated_home: bool = typer.Option(False, "--isolated-home", help="Run the probe with a throw-away HOME."),
     as_json: bool = JSON,
 ) -> None:
-    """Run the real pinned client against your endpoint; roll back on schema errors."""
+    """Run the real pinned client against your endpoint; roll back on schema errors; a guarded channel
+    then tries newer candidates."""
     from pinman.runtime.choice import choose
     from pinman.profile.discovery import list_profiles
 
