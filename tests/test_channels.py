@@ -225,6 +225,21 @@ def test_clean_up_never_removes_what_another_profile_pins(pinman_home: Paths, re
     assert have(pinman_home) == {"2.1.310", "2.1.320", "2.1.330"}
 
 
+def test_engines_are_reported_not_used_to_skip(pinman_home: Paths, registry: Any, npm: Path, gw: Gateway,
+                                              tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = claude_doc(AGES, "2.1.300")
+    doc["versions"]["2.1.340"]["engines"] = {"node": ">=99"}
+    registry[CLAUDE_CODE] = doc
+    report = first_choice(pinman_home, profile(pinman_home), cwd=tmp_path)
+    assert report.runs == "2.1.340"
+    tried = report.tried[0]
+    assert (tried["engines"], tried["engines_ok"]) == (">=99", False) and tried["node"].startswith("v")
+    from pinman.cli.checks import render_channel
+
+    render_channel(report)
+    assert "note: 2.1.340 declares node >=99 (node here: v" in capsys.readouterr().out
+
+
 def test_soak_keeps_the_newest_release_out_until_it_is_old_enough(pinman_home: Paths, registry: Any, npm: Path,
                                                                   gw: Gateway, tmp_path: Path) -> None:
     p = profile(pinman_home, spec="latest", soak="7d")

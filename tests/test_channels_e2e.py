@@ -209,6 +209,9 @@ def test_use_stable_on_a_fresh_machine_runs_the_newest_release_a_week_old(pinman
         assert r.code == 0, r.text
         doc = json.loads(r.out)
         assert doc["version"] == expected and doc["channel"]["promoted"]["verified"] is True, doc
+        # what the release declares for node is reported; even unmet, the probe is the judge
+        tried = doc["channel"]["tried"][0]
+        assert tried["version"] == expected and "engines" in tried and tried["outcome"] == "ok"
         assert [m.path for m in api.messages_requests()], "the candidate was probed against the endpoint"
         assert claude(pinman_home, work, "--version", **env).out.strip() == f"{expected} (Claude Code)"
     MOVES.append(f"stable (built-in: latest, soak 7d): nothing -> {expected} by `use` on a fresh machine in "

@@ -81,6 +81,10 @@ def render_channel(r: Any) -> None:
     for t in r.tried:
         if t["outcome"] not in ("ok", "schema"):
             out(f"  candidate {t['version']}: {t['outcome']}: {t['message']}")
+    for t in r.tried:
+        if t.get("engines_ok") is False:
+            out(f"  note: {t['version']} declares node {t['engines']} (node here: {t['node']}); "
+                f"not a reason to skip it: the probe judged it {t['outcome']}")
     for f in r.refused:
         out(f"  refused: {f['version']} ({f['rejected'] or 'request'} rejected by {host}: {f['message']})")
     if r.promoted:

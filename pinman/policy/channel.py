@@ -184,7 +184,8 @@ def advance(paths: Paths, profile: Profile, report: ChannelReport, *, env: Mappi
         event = record(journal, key, version, report.endpoint, verdict, env)
         o = verdict.outcome
         report.tried.append({"version": version, "outcome": o.kind.value, "rejected": o.rejected,
-                             "message": o.message, "duration": round(verdict.duration, 3)})
+                             "message": o.message, "duration": round(verdict.duration, 3),
+                             **_engines(registry, version)})
         if verdict.ok or (allow_unverified and event == "candidate"):
             _promote(paths, profile, report, version, verified=verdict.ok, fresh=fresh, env=env, cwd=here)
             return
@@ -201,6 +202,19 @@ def advance(paths: Paths, profile: Profile, report: ChannelReport, *, env: Mappi
     if len(todo) > MAX_TRIES:
         report.stopped = (f"tried the {MAX_TRIES} newest candidates; {len(todo) - MAX_TRIES} older ones wait "
                           "for the next check")
+
+
+def _engines(registry: Registry, version: str) -> dict[str, Any]:
+    """What the release declares for node, and whether the node here satisfies it: reported, never
+    used to skip it (2.x declares node >= 22 but runs a native binary on older node; the probe judges)."""
+    from pinman.npm.pick import engine_ok
+    from pinman.npm.registry import detect_node_version
+
+    info = registry.packument(CLAUDE_CODE).versions.get(version)
+    declared = info.engines_node if info is not None else None
+    node = detect_node_version() if declared else None
+    return {"engines": declared, "engines_ok": engine_ok(declared, node) if declared and node else None,
+            "node": node}
 
 
 def _install(paths: Paths, profile: Profile, registry: Registry, version: str, may_download: bool,
