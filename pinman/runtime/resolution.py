@@ -1,9 +1,11 @@
-"""From a profile to the exact install it runs: override > exact pin > tag/range via the registry.
+"""From a profile to the exact install it runs: override > exact pin > lock > guarded channel (what
+its last promotion verified here, `runtime.channel`) > tag/range via the registry.
 
 This is where profiles, the registry, the store and the shim's pointers meet; the CLI calls these
 functions and renders what they return. A tag or range resolves from the registry cache while it
 is younger than PINMAN_REGISTRY_TTL (the shim, checks) unless the caller hands in a registry that
-is offline (read views) or always asks (installs, `--refresh`).
+is offline (read views) or always asks (installs, `--refresh`). An override belongs to the pin it
+replaced; for a guarded channel, to the promotion it replaced.
 """
 
 from __future__ import annotations
