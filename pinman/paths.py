@@ -79,6 +79,11 @@ class Paths:
         return self.state / "overrides.json"
 
     @property
+    def channels(self) -> Path:
+        """What each guarded profile runs on this machine (`state.channels`)."""
+        return self.state / "channels.json"
+
+    @property
     def trust(self) -> Path:
         return self.config / "trust.json"
 
@@ -96,7 +101,8 @@ class Paths:
         return self.state / "logs"
 
     def lock(self, name: str) -> Path:
-        """The lock file `name` (overrides, journal, store-…, sdk-…, profile-…, bisect-…, autopilot-…)."""
+        """The lock file `name` (overrides, channels, promotion, journal, store-…, sdk-…, profile-…,
+        bisect-…, autopilot-…)."""
         return self.locks / f"{name}.lock"
 
     @property

@@ -28,6 +28,7 @@ from pathlib import Path
 from cli_support import PINMAN
 
 from pinman.runtime.choice import read_global
+from pinman.state.channels import read_channels
 from pinman.state.overrides import read_overrides
 from pinman.paths import Paths
 from pinman.errors import ProfileError
@@ -292,7 +293,7 @@ def file_problems(run: Run) -> list[str]:
         except ProfileError as e:
             out.append(f"project file: {e.message}")
     for what, read in (("overrides", lambda: read_overrides(paths)), ("global", lambda: read_global(paths)),
-                       ("trust", lambda: _trust_records(paths))):
+                       ("trust", lambda: _trust_records(paths)), ("channels", lambda: read_channels(paths))):
         try:
             read()
         except Exception as e:  # noqa: BLE001 - any failure to read a state file is the finding

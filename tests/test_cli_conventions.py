@@ -223,16 +223,17 @@ def test_use_of_an_unknown_name_that_is_no_version_still_says_unknown(pinman_hom
 
 @pytest.mark.e2e
 def test_use_says_when_this_folder_overrides_the_choice(pinman_home: Paths, seeded: Path) -> None:
+    _user_profile(pinman_home, "exact", f'[claude-code]\nversion = "{V2}"\n')  # an exact pin, installed
     repo = seeded / "repo"
     repo.mkdir()
     (repo / ".pinman.toml").write_text('profile = "legacy"\n')
-    r = pinman(pinman_home, repo, "use", "stable")
+    r = pinman(pinman_home, repo, "use", "exact")
     assert r.code == 0, r.text
     assert f"{repo / '.pinman.toml'} chooses legacy" in r.err
-    r = pinman(pinman_home, seeded, "use", "stable", "--json", PINMAN_PROFILE="legacy")
+    r = pinman(pinman_home, seeded, "use", "exact", "--json", PINMAN_PROFILE="legacy")
     assert r.code == 0, r.text
     assert "PINMAN_PROFILE=legacy overrides it" in json.loads(r.out)["overridden_here"]
-    r = pinman(pinman_home, seeded, "use", "stable")
+    r = pinman(pinman_home, seeded, "use", "exact")
     assert r.code == 0 and "overrides" not in r.err and "chooses" not in r.err
 
 

@@ -21,8 +21,9 @@ V1, V2 = "1.0.100", "2.1.331"
 
 
 @pytest.fixture
-def seeded(seeded_home: Callable[..., object], tmp_path: Path) -> Path:
+def seeded(seeded_home: Callable[..., object], tmp_path: Path, pinman_home: Paths) -> Path:
     seeded_home(V1, V2)
+    _user_profile(pinman_home, "exact", V2)  # an exact pin of the installed 2.x (the built-in stable is a channel)
     work = tmp_path / "work"
     work.mkdir()
     return work
@@ -36,7 +37,7 @@ def _user_profile(paths: Paths, name: str, version: str, extra: str = "") -> Pat
 
 
 def test_use_switches_claude_by_global_project_and_env(pinman_home: Paths, seeded: Path) -> None:
-    r = pinman(pinman_home, seeded, "use", "stable")
+    r = pinman(pinman_home, seeded, "use", "exact")
     assert r.code == 0, r.text
     assert claude(pinman_home, seeded, "--version").out.strip() == f"{V2} (Claude Code)"
 
@@ -44,19 +45,19 @@ def test_use_switches_claude_by_global_project_and_env(pinman_home: Paths, seede
     (repo / "src").mkdir(parents=True)
     (repo / ".pinman.toml").write_text('profile = "legacy"\n')
     assert claude(pinman_home, repo / "src", "--version").out.strip() == f"{V1} (Claude Code)"
-    assert claude(pinman_home, repo / "src", "--version", PINMAN_PROFILE="stable").out.strip() == f"{V2} (Claude Code)"
+    assert claude(pinman_home, repo / "src", "--version", PINMAN_PROFILE="exact").out.strip() == f"{V2} (Claude Code)"
 
     cur = json.loads(pinman(pinman_home, repo / "src", "current", "--json").out)
     assert cur["profile"] == "legacy" and cur["version"] == V1
     assert cur["source"] == "project" and cur["detail"] == str(repo / ".pinman.toml")
     assert Path(cur["binary"]).exists()
-    cur = json.loads(pinman(pinman_home, repo, "current", "--json", PINMAN_PROFILE="stable").out)
-    assert (cur["profile"], cur["source"], cur["version"]) == ("stable", "env", V2)
+    cur = json.loads(pinman(pinman_home, repo, "current", "--json", PINMAN_PROFILE="exact").out)
+    assert (cur["profile"], cur["source"], cur["version"]) == ("exact", "env", V2)
     assert pinman(pinman_home, seeded, "which").out.strip().endswith("claude.exe")
 
 
 def test_use_local_writes_project_file_and_switches_only_there(pinman_home: Paths, seeded: Path) -> None:
-    assert pinman(pinman_home, seeded, "use", "stable").code == 0
+    assert pinman(pinman_home, seeded, "use", "exact").code == 0
     repo = seeded / "repo"
     repo.mkdir()
     r = pinman(pinman_home, repo, "use", "--local", "legacy")
@@ -92,15 +93,18 @@ def test_read_commands_json(pinman_home: Paths, seeded: Path) -> None:
     rows = {r["name"]: r for r in json.loads(pinman(pinman_home, seeded, "list", "--json").out)}
     assert rows["legacy"]["active"] and rows["legacy"]["installed"] and rows["legacy"]["version"] == V1
     assert rows["stable"]["source"] == "builtin"
+    assert (rows["stable"]["version"], rows["stable"]["problem"]) == (None, None)  # a channel not chosen here yet
+    show = json.loads(pinman(pinman_home, seeded, "show", "legacy", "--json").out)
+    assert show["version"] == V1 and show["integrity"].startswith("sha512-")
     show = json.loads(pinman(pinman_home, seeded, "show", "stable", "--json").out)
-    assert show["version"] == V2 and show["integrity"].startswith("sha512-")
+    assert (show["version"], show["update"]["policy"], show["channel"]["active"]) == (None, "guarded", True)
     versions = {r["version"]: r for r in json.loads(pinman(pinman_home, seeded, "versions", "--json").out)}
     assert versions[V1]["installed"] and "legacy" in versions[V1]["used_by"]
 
 
 def test_uninstall_refuses_in_use_and_prune_keeps_used(pinman_home: Paths, seeded: Path) -> None:
     assert pinman(pinman_home, seeded, "use", "legacy").code == 0
-    for name in ("stable", "latest"):  # shadow the built-ins: nothing uses 2.1.331 now
+    for name in ("exact", "latest"):  # shadow the built-in latest, re-pin exact: nothing uses 2.1.331 now
         _user_profile(pinman_home, name, V1)
     r = pinman(pinman_home, seeded, "uninstall", V1)
     assert r.code != 0 and "is used by" in r.err and "legacy" in r.err
@@ -190,12 +194,12 @@ def test_a_project_nested_where_the_pointer_of_another_was(pinman_home: Paths, s
     """`.pinman/legacy/.pinman.toml` inside a project that uses `legacy`: pointers used to be
     kept at links/p/ROOT/.pinman/NAME, so the inner project turned the outer one's pointer into
     a folder; the shim, `rollback` and `use --reset` then failed with IsADirectoryError."""
-    assert pinman(pinman_home, seeded, "use", "stable").code == 0
+    assert pinman(pinman_home, seeded, "use", "exact").code == 0
     repo = seeded / "repo"
     inner = repo / ".pinman" / "legacy"
     inner.mkdir(parents=True)
     (repo / ".pinman.toml").write_text('profile = "legacy"\n')
-    (inner / ".pinman.toml").write_text('profile = "stable"\n')
+    (inner / ".pinman.toml").write_text('profile = "exact"\n')
     assert claude(pinman_home, inner, "--version").out.startswith(V2)
     r = claude(pinman_home, repo, "--version")
     assert r.code == 0 and r.out.startswith(V1), r.text

@@ -401,6 +401,59 @@ def test_any_overrides_file_gives_overrides_or_an_error(scratch: Path, data: byt
     _try(read, paths.overrides)
 
 
+def _channel_docs() -> st.SearchStrategy[object]:
+    entry = st.fixed_dictionaries({}, optional={
+        "version": st.one_of(TEXT, JSON, st.sampled_from(["1.0.1", "../1.0.1", "1.0.1\n"])),
+        "spec": st.one_of(TEXT, JSON, st.just(">=1 <2")), "since": st.one_of(JSON, st.just(1e400)),
+        "previous": st.one_of(TEXT, JSON, st.just("1.0.0")), "endpoint": st.one_of(TEXT, JSON),
+        "verified": JSON, "fetched": st.one_of(JSON, st.lists(st.one_of(TEXT, st.just("1.0.0")), max_size=3)),
+        "noticed": st.one_of(TEXT, JSON)})
+    # well formed, or well formed but for one field: the success half is checked too
+    good = st.fixed_dictionaries({"version": st.just("1.0.1"), "spec": st.just(">=1 <2")},
+                                 optional={"since": JSON, "previous": st.one_of(TEXT, st.just("1.0.0")),
+                                           "verified": JSON, "endpoint": TEXT})
+    doc = st.fixed_dictionaries({"schema": st.one_of(st.just(1), JSON),
+                                 "channels": st.one_of(st.dictionaries(st.sampled_from(["g", "q"]),
+                                                                       st.one_of(good, entry), max_size=2), JSON)})
+    return st.one_of(doc, JSON)
+
+
+@PROPERTY
+@given(st.one_of(_channel_docs().flatmap(_encoded), st.binary(max_size=40), TEXT.map(lambda s: _utf8(s))))
+def test_any_channels_file_gives_what_a_guarded_profile_runs_or_an_error(scratch: Path, data: bytes) -> None:
+    from pinman.runtime.channel import ChannelUnset
+    from pinman.runtime.resolution import installed, target
+    from pinman.state.channels import read_channels
+
+    paths = _home(scratch, "channels")
+    guarded = paths.user_profiles / "g.toml"
+    if not guarded.exists():
+        guarded.write_text('[claude-code]\nversion = ">=1 <2"\n[update]\npolicy = "guarded"\n')
+    paths.channels.parent.mkdir(parents=True, exist_ok=True)
+    paths.channels.write_bytes(data)
+
+    def read() -> None:
+        for state in read_channels(paths).values():
+            assert validate_version_ok(state.version) and isinstance(state.since, float)
+            assert all(validate_version_ok(v) for v in (*state.fetched, *([state.previous] if state.previous else [])))
+        try:
+            tgt = target(paths, load_profile(guarded))
+        except ChannelUnset:
+            event("no channel record applies")
+            return
+        event("runs a recorded version")
+        assert tgt.version == "1.0.1" and "guarded" in tgt.why
+        installed(paths, tgt.version)  # names a folder the store could hold
+
+    _try(read, paths.channels)
+
+
+def validate_version_ok(version: str) -> bool:
+    from pinman.names import is_exact_version
+
+    return is_exact_version(version)
+
+
 def _trust_docs() -> st.SearchStrategy[object]:
     record = st.fixed_dictionaries({}, optional={"hash": st.one_of(TEXT, JSON), "keys": JSON, "at": JSON,
                                                 "project": st.one_of(TEXT, JSON)})

@@ -380,3 +380,62 @@ def test_kill_lock(fake_store: Store, fake_env: dict[str, str], tmp_path: Path) 
 
     scn = Scenario("lock", ("lock",), setup, verify, cwd="repo", random_kills=5, effect=effect)
     report(campaign(scn, tmp_path / "k", fake_env))
+
+
+# --------------------------------------------------------------------------- promotion of a guarded channel
+
+
+ANSWER = '{"type":"result","subtype":"success","is_error":false,"result":"OK"}'
+
+
+@pytest.fixture(scope="module")
+def answering_store(tmp_path_factory: pytest.TempPathFactory, npm_dir: Path) -> Store:
+    """Fake installs whose `claude` answers a probe (`-p … --output-format json`) with ok."""
+    paths = Paths.from_env({"PINMAN_HOME": str(tmp_path_factory.mktemp("kill-answering-store"))})
+    for version in ("2.1.299", "2.1.300", "2.1.330"):
+        store = Store(paths, npm=str(npm_dir / "npm"), npm_env={"FAKE_NPM_PRINTS": f"{version} (Claude Code)\n{ANSWER}"})
+        store.install(CLAUDE_CODE, version, integrity=sri(version))
+    return store
+
+
+def test_kill_promotion(answering_store: Store, fake_env: dict[str, str], tmp_path: Path) -> None:
+    """`check` of a guarded channel promotes 2.1.330 over 2.1.300 and removes 2.1.299, an older
+    promotion it downloaded. Killed anywhere: `claude` runs what the channels file names, a
+    complete install, and what ran before is still installed (a running session keeps its binary)."""
+    from pinman.state.channels import ChannelState, get_channel, update_channel
+
+    endpoint = "http://127.0.0.1:9"
+
+    def setup(run: Run) -> None:
+        paths = world(run, answering_store, ("2.1.299", "2.1.300", "2.1.330"))
+        f = paths.user_profiles / "chan.toml"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text('[claude-code]\nversion = ">=2.1.299 <2.1.331"\n[update]\npolicy = "guarded"\nsoak = "0h"\n')
+        update_channel(paths, "chan", None, lambda old: ChannelState(
+            "2.1.300", ">=2.1.299 <2.1.331", time.time() - 86400, "2.1.299", endpoint, True, ("2.1.299", "2.1.300")))
+        point_at(run, "chan", None)
+        write_global(paths, "chan")
+
+    def verify(run: Run) -> list[str]:
+        state = get_channel(run.paths, "chan", None)
+        out = []
+        if state is None or state.version not in ("2.1.300", "2.1.330"):
+            return [f"the channels file says {state}"]
+        if (got := run.claude_version(run.work)) != state.version:
+            out.append(f"the channel runs {state.version} but claude runs {got}")
+        if state.version == "2.1.330" and state.previous != "2.1.300":
+            out.append(f"promoted 2.1.330 with previous {state.previous}")
+        if Store(run.paths).get(CLAUDE_CODE, "2.1.300") is None:
+            out.append("2.1.300, which ran, was removed")
+        return out
+
+    def effect(run: Run) -> list[str]:
+        state = get_channel(run.paths, "chan", None)
+        out = [] if state is not None and (state.version, state.verified) == ("2.1.330", True) else [f"state {state}"]
+        if Store(run.paths).get(CLAUDE_CODE, "2.1.299") is not None:
+            out.append("2.1.299 (an older promotion the channel downloaded) is still installed")
+        return out + expect(run, claude={run.work: "2.1.330"})
+
+    env = {**fake_env, "ANTHROPIC_BASE_URL": endpoint, "ANTHROPIC_API_KEY": "sk-ant-kill-0123456789abcdef"}
+    scn = Scenario("promotion", ("check", "chan"), setup, verify, random_kills=6, effect=effect)
+    report(campaign(scn, tmp_path / "k", env))

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from pinman.profile import discovery, model
 from pinman.errors import ProfileError
 from pinman.paths import Paths, builtin_profiles_dir
-from pinman.profile.model import ClaudeCodePin, HealthConfig, Profile, SdkPin
+from pinman.profile.model import ClaudeCodePin, HealthConfig, Profile, SdkPin, UpdateConfig
 from pinman.profile.tomlfile import ProfileFileError, key_lines
 from pinman.profile.discovery import find_profile, list_profiles, search_dirs
 from pinman.profile.validate import load_profile, parse_profile, validate_name
@@ -138,9 +138,12 @@ def test_builtin_profiles_load(name: str) -> None:
 
 def test_builtin_pins() -> None:
     folder = builtin_profiles_dir()
-    stable = load_profile(folder / "stable.toml").claude_code
-    assert (stable.version, stable.integrity) == ("2.1.331", SHA_2_1_331)
+    stable = load_profile(folder / "stable.toml")
+    # a guarded channel on `latest`: a week's soak, moved forward by the periodic check
+    assert (stable.claude_code.version, stable.claude_code.integrity, stable.claude_code.locked) == ("latest", None, None)
+    assert stable.update == UpdateConfig(policy="guarded", soak=7 * 86400.0, auto=True)
     assert load_profile(folder / "latest.toml").claude_code == ClaudeCodePin("latest", None, ())
+    assert load_profile(folder / "latest.toml").update == UpdateConfig()  # `latest` stays npm's resolution
     legacy = load_profile(folder / "legacy.toml").claude_code
     assert (legacy.version, legacy.integrity) == ("1.0.100", SHA_1_0_100)
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,9 @@ def claude_doc(latest: str = "2.1.331", integrity: dict[str, str] | None = None)
         if v.startswith("2."):
             meta["optionalDependencies"] = {f"{CLAUDE_CODE}-{k}": v for k in PLATFORMS}
         versions[v] = meta
-    return {"name": CLAUDE_CODE, "dist-tags": {"latest": latest}, "versions": versions}
+    month_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30 * 86400))
+    return {"name": CLAUDE_CODE, "dist-tags": {"latest": latest}, "versions": versions,
+            "time": {v: month_ago for v in VERSIONS}}  # publish times: what a guarded channel's soak reads
 
 
 def native_doc(key: str) -> dict[str, Any]:
@@ -179,17 +182,20 @@ def native_block(version: str, keys: list[str]) -> str:
 
 
 def test_init_writes_a_commented_starter_and_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                           pinman_home: Paths,
+                                                           pinman_home: Paths, registry: FakeRegistry,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    # The built-in stable is a guarded channel on `latest` with a week's soak: the starter pins
+    # exactly its newest candidate, with the registry's hash (2.1.331 is two days old: it soaks).
+    ages = {"1.0.100": 400, "2.1.300": 60, "2.1.330": 20, "2.1.331": 2}
+    registry.docs[CLAUDE_CODE]["time"] = {
+        v: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - d * 86400)) for v, d in ages.items()}
     monkeypatch.chdir(tmp_path)
     code, out, _ = run("init", capsys=capsys)
     assert code == 0
     assert f"wrote {tmp_path / 'profiles' / 'stable.toml'}" in out and f"wrote {tmp_path / '.pinman.toml'}" in out
     assert f'export PATH="{pinman_home.bin}:$PATH"' in out
     starter = load_profile(tmp_path / "profiles" / "stable.toml")
-    builtin = find_profile("stable", Path(os.sep), pinman_home)
-    assert (starter.claude_code.version, starter.claude_code.integrity) == \
-        (builtin.claude_code.version, builtin.claude_code.integrity)
+    assert (starter.claude_code.version, starter.claude_code.integrity) == ("2.1.330", sri("2.1.330"))
     text = (tmp_path / "profiles" / "stable.toml").read_text()
     assert text.count("\n#") > 10  # commented, for the team to read
     assert 'profile = "stable"' in (tmp_path / ".pinman.toml").read_text()
@@ -203,9 +209,19 @@ def test_init_writes_a_commented_starter_and_is_idempotent(tmp_path: Path, monke
     assert code == 0 and out.count("wrote") == 2
     assert (tmp_path / "profiles" / "stable.toml").read_text() == text
 
+    # where the built-in stable already runs a version (verified here), the team starts from that one
+    from pinman.state.channels import ChannelState, update_channel
+
+    update_channel(pinman_home, "stable", None, lambda old: ChannelState("2.1.300", "latest", time.time(),
+                                                                          endpoint="https://api.anthropic.com:443",
+                                                                          verified=True))
+    assert run("init", "--force", capsys=capsys)[0] == 0
+    starter = load_profile(tmp_path / "profiles" / "stable.toml")
+    assert (starter.claude_code.version, starter.claude_code.integrity) == ("2.1.300", sri("2.1.300"))
+
 
 def test_init_keeps_an_existing_project_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+                                               registry: FakeRegistry, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".pinman.toml").write_text('profile = "legacy"  # ours\n')
     assert run("init", capsys=capsys)[0] == 0

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pinman.autopilot.files import HookFiles
 from pinman.state.fsutil import atomic_write
 from pinman.state.overrides import profile_key
 
 if TYPE_CHECKING:
-    from pinman.profile.model import Profile
-    from pinman.health.report import CheckReport
     from pinman.profile.model import Profile
     from pinman.health.report import CheckReport
 
@@ -68,6 +66,29 @@ def describe(report: CheckReport, trigger: str) -> str | None:
         return (f"pinman: {report.profile} {report.version} fails at {host(report.endpoint)} ({trigger}, {at}): "
                 f"{o.message[:120]} — not rolled back: {report.detail[:160]} · pinman status")
     return None
+
+
+def describe_any(report: Any, trigger: str) -> list[str]:
+    """The lines for what a check did unattended, a guarded channel's included: its check of what
+    runs, then its promotion ("stable moved to 2.1.335, verified at gw.internal") or that
+    candidates wait (`auto = false`)."""
+    from pinman.policy.channel_report import ChannelReport
+
+    if not isinstance(report, ChannelReport):
+        line = describe(report, trigger)
+        return [line] if line else []
+    lines = [line for line in [describe(report.health, trigger) if report.health else None] if line]
+    if report.promoted:
+        refused = ", ".join(f"{r['version']} ({r['rejected'] or 'request'} rejected)" for r in report.refused)
+        lines.append(f"pinman: {report.promoted['message']} ({trigger}, {time.strftime('%H:%M')})"
+                     + (f"; refused {refused}" if refused else "") + " · pinman status")
+    elif report.refused:
+        refused = ", ".join(f"{r['version']} ({r['rejected'] or 'request'} rejected)" for r in report.refused)
+        lines.append(f"pinman: {report.profile} stays on {report.runs}: {host(report.endpoint)} refused "
+                     f"{refused} · pinman status")
+    if report.tell:
+        lines.append(report.tell)
+    return lines
 
 
 def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | None = None) -> None:

@@ -15,30 +15,100 @@ SEVERITY = [11, 12, 10, 0]  # broken, not-client, rolled-back, ok: the exit code
 
 def run_checks(profiles: list[Any], *, as_json: bool, auto_rollback: bool | None,
                isolated_home: bool, quiet_ok: bool = False, may_install: bool = True) -> int:
-    from pinman.health.rollback import check as run_check
-
     paths = get_paths()
     for p in profiles:
         notices(paths, p)
     # --no-rollback means "never switch": neither back nor forward
-    reports = [run_check(paths, p, auto_rollback=auto_rollback, auto_recover=auto_rollback,
-                         isolated_home=isolated_home, progress=progress(p.name), may_install=may_install,
-                         waiting=probe_meter()) for p in profiles]
+    reports = [_check_one(paths, p, auto_rollback, isolated_home, may_install) for p in profiles]
     if quiet_ok:  # unattended (`--if-due`): what it did is told to the next session
         from pinman.autopilot.files import HookFiles
-        from pinman.autopilot.notices import add, describe
+        from pinman.autopilot.notices import add, describe_any
 
-        for line in filter(None, (describe(r, "periodic check") for r in reports)):
-            add(HookFiles(paths), line)
+        for r in reports:
+            for line in describe_any(r, "periodic check"):
+                add(HookFiles(paths), line)
     if as_json:
         docs = [r.to_json() for r in reports]
         emit(docs[0] if len(docs) == 1 else docs)
     else:
         for r in reports:
-            if not (quiet_ok and r.action == "ok"):
-                render_check(r)
+            if not (quiet_ok and _quiet(r)):
+                render_any(r)
     codes = {int(r.exit_code) for r in reports}
     return next((c for c in SEVERITY if c in codes), 0)
+
+
+def _check_one(paths: Any, profile: Any, auto_rollback: bool | None, isolated_home: bool,
+               may_install: bool) -> Any:
+    """A guarded channel's check (what runs, then newer candidates), else the plain check."""
+    from pinman.runtime.channel import is_guarded
+
+    if is_guarded(paths, profile):
+        from pinman.policy.channel import check_channel
+
+        return check_channel(paths, profile, auto_rollback=auto_rollback, isolated_home=isolated_home,
+                             progress=progress(profile.name), waiting=probe_meter(), periodic=not may_install)
+    from pinman.health.rollback import check as run_check
+
+    return run_check(paths, profile, auto_rollback=auto_rollback, auto_recover=auto_rollback,
+                     isolated_home=isolated_home, progress=progress(profile.name), may_install=may_install,
+                     waiting=probe_meter())
+
+
+def _quiet(r: Any) -> bool:
+    """Nothing to say unattended: a plain ok, or a channel that checked ok and did not move."""
+    health = getattr(r, "health", r)
+    return (health is None or health.action == "ok") and not getattr(r, "promoted", None) \
+        and not getattr(r, "refused", None)
+
+
+def render_any(r: Any) -> None:
+    from pinman.policy.channel_report import ChannelReport
+
+    if not isinstance(r, ChannelReport):
+        render_check(r)
+        return
+    if r.health is not None:
+        render_check(r.health)
+    render_channel(r)
+
+
+def render_channel(r: Any) -> None:
+    """What a guarded channel did after the check of what runs."""
+    from pinman.cli.progress import human as size
+
+    host = r.endpoint.split("://", 1)[-1]
+    for t in r.tried:
+        if t["outcome"] not in ("ok", "schema"):
+            out(f"  candidate {t['version']}: {t['outcome']}: {t['message']}")
+    for t in r.tried:
+        if t.get("engines_ok") is False:
+            out(f"  note: {t['version']} declares node {t['engines']} (node here: {t['node']}); "
+                f"not a reason to skip it: the probe judged it {t['outcome']}")
+    for f in r.refused:
+        out(f"  refused: {f['version']} ({f['rejected'] or 'request'} rejected by {host}: {f['message']})")
+    if r.promoted:
+        out(f"  {r.promoted['message']}" + (f" (was {r.promoted['from']})" if r.promoted["from"] else ""))
+    elif r.verified_now:
+        out(f"  {r.profile} {r.runs}: verified at {host}")
+    elif r.runs and not r.stopped:
+        out(f"  {r.profile} stays on {r.runs}: no newer candidate passes (channel {r.spec})")
+    for w in r.waiting:
+        ready = f"soak until {_when(w['ready_at'])}" if w.get("ready_at") else "publish time unknown"
+        out(f"  waiting: {w['version']} ({ready})")
+    if r.stopped:
+        out(f"  {r.stopped}")
+    if r.problem:
+        out(f"  note: registry {r.problem}")
+    if r.downloaded or r.removed:
+        gone = f"; removed {', '.join(r.removed)}, freed {size(r.freed)}" if r.removed else ""
+        out(f"  downloaded {size(r.downloaded)}{gone}")
+
+
+def _when(ts: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 
 def probe_meter() -> Any:

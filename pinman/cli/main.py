@@ -19,9 +19,9 @@ FAST = {"current", "which"}
 def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["_shim"]:
-        from pinman.runtime.resolution import shim_main
+        from pinman.runtime.slow_path import shim_main
 
-        sys.exit(_guard(lambda: shim_main(args[1:])))
+        sys.exit(_guard(lambda: shim_main(args[1:], _first_choice)))
     if args[:1] == ["_hook"]:  # Claude Code hooks, started detached by pinman's sh hook scripts
         from pinman.autopilot.handler import main as hook_main
 
@@ -31,6 +31,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
 
         sys.exit(_guard(lambda: render_current(args[0], "--json" in args)))
     sys.exit(_guard(lambda: _typer(args)))
+
+
+def _first_choice(paths: Any, profile: Any, say: Any) -> None:
+    """The shim's first run of a guarded profile: choose its version as `pinman use` does."""
+    from pinman.policy.channel import first_choice
+
+    report = first_choice(paths, profile, progress=say)
+    if report.promoted:
+        err(f"pinman: {report.promoted['message']}")
 
 
 def _guard(fn: Any) -> int:

@@ -20,11 +20,13 @@ def check(
     all_profiles: bool = typer.Option(False, "--all", help="Every profile visible here."),
     no_rollback: bool = typer.Option(False, "--no-rollback", help="Only report; never switch."),
     if_due: bool = typer.Option(False, "--if-due", help="Cheap mode for cron/shell hooks: only when the last "
-                                "check is older than [health] interval; silent when ok."),
+                                "check is older than [health] interval; silent when ok; downloads only "
+                                "candidates of a guarded channel with [update] auto = true."),
     isolated_home: bool = typer.Option(False, "--isolated-home", help="Run the probe with a throw-away HOME."),
     as_json: bool = JSON,
 ) -> None:
-    """Run the real pinned client against your endpoint; roll back on schema errors."""
+    """Run the real pinned client against your endpoint; roll back on schema errors; a guarded channel
+    then tries newer candidates."""
     from pinman.runtime.choice import choose
     from pinman.profile.discovery import list_profiles
 
@@ -71,6 +73,10 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
         out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
         if r.get("dropped"):
             out(f"    note: {r['dropped']}")
+        if r.get("channel"):
+            from pinman.views.channel import summary
+
+            out(f"    channel: {summary(r['channel'])}")
         if r["problem"]:
             out(f"    problem: {r['problem']}")
     from pinman.autopilot.files import HookFiles

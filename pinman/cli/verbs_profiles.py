@@ -52,6 +52,7 @@ def use(
     if profile.source == "project" and not local and not chosen_here:
         raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
                          hint=f"choose it for this project: pinman use --local {name}")
+    chosen = _choose_channel(paths, profile, as_json)
     tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=progress(f"{name}"), registry=registry)
     from pinman.faults import point
 
@@ -71,15 +72,55 @@ def use(
     overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
     if as_json:
         emit({"profile": name, "version": tgt.version, "why": tgt.why, "where": where,
-              "overridden_here": overridden, **({"override_dropped": dropped} if reset else {})})
+              "overridden_here": overridden, **({"override_dropped": dropped} if reset else {}),
+              **({"channel": chosen.channel_json()} if chosen is not None else {})})
     else:
         out(f"{name}: claude {tgt.version} {where}  [{tgt.why}]")
+        if chosen is not None and chosen.promoted and not chosen.promoted["verified"]:
+            err(f"warning: {chosen.promoted['message']}")
+        elif chosen is None:
+            _waiting_note(paths, profile)
     if overridden:
         err(f"note: here {overridden}")
     notices(paths, profile)
     warn_path(paths)
     if check_after:
         raise typer.Exit(run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
+
+
+def _choose_channel(paths: Paths, profile: Any, quiet: bool) -> Any:
+    """A guarded profile that runs nothing here yet: probe its candidates, newest first, and
+    promote the first that passes (said before the switch). None for any other profile."""
+    from pinman.runtime.channel import channel_state, is_guarded
+
+    if not is_guarded(paths, profile) or channel_state(paths, profile) is not None:
+        return None
+    from pinman.cli.checks import probe_meter, render_channel
+    from pinman.policy.channel import first_choice
+
+    report = first_choice(paths, profile, progress=progress(profile.name), waiting=probe_meter())
+    if not quiet:
+        render_channel(report)
+    return report
+
+
+def _waiting_note(paths: Paths, profile: Any) -> None:
+    """For a guarded profile that keeps what it runs here: newer candidates it has not tried yet."""
+    from pinman.errors import PinmanError
+    from pinman.runtime.channel import candidates, channel_state, endpoint_for, is_guarded
+    from pinman.runtime.resolution import local_registry
+
+    state = channel_state(paths, profile) if is_guarded(paths, profile) else None
+    if state is None:
+        return
+    try:
+        found, _ = candidates(paths, profile, local_registry(paths), endpoint_for(paths, profile))
+    except PinmanError:
+        return
+    newer = found.newer_than(state.version)
+    if newer:
+        err(f"note: {len(newer)} newer release(s) of {profile.claude_code.version} wait for verification "
+            f"(newest {newer[0]}): `pinman check {profile.name}` tries them")
 
 
 def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
@@ -304,6 +345,10 @@ def _render_show(data: dict[str, Any]) -> None:
     sdk = data.get("sdk")
     if sdk:
         out(f"{'sdk:':14} {json.dumps(sdk)}")
+    if data.get("channel"):
+        from pinman.views.channel import summary
+
+        out(f"{'channel:':14} {summary(data['channel'])}")
     out(f"in {Path(data['file']).name}:")
     from pinman.redact import secret_values
     from pinman.views.profile_file import file_values

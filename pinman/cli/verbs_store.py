@@ -179,7 +179,8 @@ def trust(
     revoke: bool = typer.Option(False, "--revoke", help="Withdraw trust from this project."),
     as_json: bool = JSON,
 ) -> None:
-    """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL), [sdk] and [health] prompt/model."""
+    """Allow this project's profiles to set env (e.g. ANTHROPIC_BASE_URL), [sdk], [health] prompt/model
+    and a guarded [update]."""
     from pinman.profile import trust as trust_mod
     from pinman.profile.project import find_project_root
 
@@ -209,7 +210,8 @@ def trust(
         emit({"trusted": [{"path": str(t.path), "keys": list(t.keys)} for t in done], "project": str(root)})
         return
     if not done:
-        out(f"nothing to trust: no profile in {root / 'profiles'} sets env, [sdk] or a [health] prompt/model")
+        out(f"nothing to trust: no profile in {root / 'profiles'} sets env, [sdk], a [health] prompt/model "
+            "or a guarded [update]")
     for t in done:
         out(f"trusted {t.path}: {', '.join(t.keys)}")
 

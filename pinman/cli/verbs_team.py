@@ -83,7 +83,8 @@ def lock(
     platform: Optional[List[str]] = PLATFORM,
     as_json: bool = JSON,
 ) -> None:
-    """Record the exact version and hashes each profile runs (a tag or range gets `locked`)."""
+    """Record the exact version and hashes each profile runs (a tag or range gets `locked`; a guarded
+    channel: at what it runs on this machine)."""
     from pinman.errors import ExitCode, PinmanError
     from pinman.profile.discovery import find_profile
     from pinman.team.lock import lock_profile

@@ -108,3 +108,23 @@ def read_install(
 def read_marker(prefix: Path) -> dict[str, Any]:
     """The marker of the install at `prefix` as written ({} when missing or unreadable)."""
     return read_json(prefix / MARKER) or {}
+
+
+def tree_bytes(root: Path) -> int:
+    """Bytes of the regular files under `root`, each inode counted once (what removing it frees
+    when nothing else links to it); 0 for a folder that is gone."""
+    import os
+    import stat
+
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(folder, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode) and (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total

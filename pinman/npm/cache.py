@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import quote
 
-from pinman.npm.packument import Packument, dump_version, packument_from, str_or_none
+from pinman.npm.packument import Packument, dump_version, format_time, packument_from, str_or_none, times_from
 from pinman.state.fsutil import atomic_write
 
 CACHE_SCHEMA = 1
@@ -35,6 +36,7 @@ def write_cache(path: Path, shown_registry: str, doc: Packument, etag: str | Non
         "fetched_at": doc.fetched_at,
         "dist-tags": doc.dist_tags,
         "versions": {v: dump_version(i) for v, i in doc.versions.items()},
+        "time": {v: format_time(t) for v, t in doc.times.items()},
     }
     try:
         atomic_write(path, json.dumps(data, separators=(",", ":")))
@@ -68,3 +70,28 @@ def read_cache(path: Path, name: str) -> tuple[Packument, str | None, str | None
     if doc is None:
         return None
     return doc, str_or_none(raw.get("etag")), str_or_none(raw.get("last_modified"))
+
+
+def times_path(root: Path, registry: str, name: str) -> Path:
+    """Publish times taken from the full document, beside the abbreviated one's cache file."""
+    return cache_path(root, registry, name).with_suffix(".time.json")
+
+
+def read_times(path: Path, versions: Collection[str]) -> dict[str, float]:
+    """Cached publish times of `versions` ({} when missing or unreadable: it only costs a fetch)."""
+    try:
+        raw = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(raw, dict) or raw.get("schema") != CACHE_SCHEMA:
+        return {}
+    return times_from(raw.get("time"), versions)
+
+
+def write_times(path: Path, shown_registry: str, times: dict[str, float]) -> None:
+    data = {"schema": CACHE_SCHEMA, "registry": shown_registry,
+            "time": {v: format_time(t) for v, t in times.items()}}
+    try:
+        atomic_write(path, json.dumps(data, separators=(",", ":")))
+    except OSError:
+        pass  # a cache that cannot be written only costs the next run a download

@@ -9,7 +9,7 @@ cannot smuggle in a path or a terminal escape.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,9 @@ class Packument:
     stale: bool = False  # served from the cache because the registry could not be reached
     fetched_at: float = 0.0  # when the registry last confirmed this document (epoch seconds)
     problem: str | None = None  # why the registry was not used although it was asked (one line)
+    # version -> publish time (epoch seconds), from the document's `time` field when it has one
+    # (registry.npmjs.org leaves it out of the abbreviated document: see Registry.publish_times)
+    times: dict[str, float] = field(default_factory=dict)
 
 
 def packument_from(name: str, raw: object, *, fetched_at: float) -> Packument | None:
@@ -51,7 +54,50 @@ def packument_from(name: str, raw: object, *, fetched_at: float) -> Packument | 
         v: version_from(v, m) for v, m in raw["versions"].items()
         if isinstance(m, dict) and is_exact_version(v)
     }
-    return Packument(name, dist_tags, versions, False, fetched_at)
+    return Packument(name, dist_tags, versions, False, fetched_at, times=times_from(raw.get("time"), versions))
+
+
+def times_from(raw: object, versions: Collection[str]) -> dict[str, float]:
+    """Publish times of `versions` from a registry's `time` object ({"2.1.331": "2026-11-23T18:36:26.123Z",
+    "created": …, "modified": …}); entries that are not a time of a known version are left out."""
+    if not isinstance(raw, dict):
+        return {}
+    out: dict[str, float] = {}
+    for version, stamp in raw.items():
+        if version in versions and isinstance(stamp, str):
+            ts = parse_time(stamp)
+            if ts is not None:
+                out[version] = ts
+    return out
+
+
+_LAST_SECOND = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
+def parse_time(stamp: str) -> float | None:
+    """An ISO 8601 time as epoch seconds ("Z" or an offset; none means UTC), or None."""
+    from datetime import datetime, timezone
+
+    if len(stamp) > 40:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        ts = when.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None
+    return ts if 0 <= ts <= _LAST_SECOND else None
+
+
+def format_time(ts: float) -> str:
+    """Epoch seconds as the registry writes times: `2026-11-23T18:36:26.123Z`."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 _TAG = re.compile(r"[!-~]{1,214}")  # printable ASCII, no spaces

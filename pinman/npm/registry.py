@@ -27,10 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pinman import __version__ as _pinman_version
 from pinman.errors import RegistryError, UsageError, VersionNotFound
-from pinman.npm.cache import cache_path, read_cache, touch, write_cache
+from pinman.npm.cache import cache_path, read_cache, read_times, times_path, touch, write_cache, write_times
 from pinman.npm.config import NpmConfig, load_npm_config
 from pinman.npm.fetch import DEFAULT_DEADLINE, MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
-from pinman.npm.packument import Packument, packument_from
+from pinman.npm.packument import Packument, packument_from, times_from
 from pinman.npm.pick import pick_manifest
 from pinman.names import is_package_name
 from pinman.npm.spec import parse_spec
@@ -170,6 +170,59 @@ class Registry:
         info = doc.versions[picked.version]
         return Resolution(spec, picked.version, info.integrity, doc.stale, list(picked.skipped),
                           doc.fetched_at, doc.problem)
+
+    def publish_times(self, name: str) -> tuple[dict[str, float], str | None]:
+        """When each version of `name` was published (epoch seconds), for a guarded channel's soak;
+        with why some are missing (None when none is).
+
+        The abbreviated document npm installs from has no `time` field on registry.npmjs.org (some
+        mirrors include it). Then the full document is asked for, bounded like every request, and
+        its times are cached beside the other: a published version keeps its time, so it is asked
+        for again only when a version without a known time shows up. Offline: the times known here.
+        """
+        doc = self.packument(name)
+        registry = self.url_for(name)
+        file = times_path(self.paths.registry_cache, registry, name)
+        times = {**read_times(file, doc.versions), **doc.times}
+        if self.offline or all(v in times for v in doc.versions):
+            return times, None
+        fetched, problem = self._full_times(registry, name, set(doc.versions))
+        if fetched:
+            times = {**times, **fetched}
+            write_times(file, _shown(registry), times)
+        return times, problem
+
+    def _full_times(self, registry: str, name: str, versions: set[str]) -> tuple[dict[str, float], str | None]:
+        """The `time` field of the full document (one bounded request), or why there is none."""
+        import requests
+
+        host = _host(registry)
+        down = unresponsive(registry)
+        if down is not None:
+            return {}, f"{host}: {down}"
+        url = registry + name.replace("/", "%2f")
+        headers = {"Accept": "application/json", "User-Agent": f"pinman/{_pinman_version}"}
+        auth = self.config.auth_header(url)
+        if auth:
+            headers["Authorization"] = auth
+        deadline = self._timeout()
+        try:
+            resp = bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, self.max_bytes)
+        except Unbounded as exc:
+            cause = exc.describe(deadline, self.max_bytes)
+            if exc.kind == "deadline":
+                mark_unresponsive(registry, cause)
+            return {}, f"{host}: {cause}"
+        except requests.RequestException as exc:
+            return {}, f"{host}: {describe_error(exc)}"
+        if resp.status != 200:
+            return {}, f"{host}: HTTP {resp.status} for the full document"
+        try:
+            raw = json.loads(resp.body)
+        except (ValueError, RecursionError):
+            return {}, f"{host}: malformed full document"
+        times = times_from(raw.get("time") if isinstance(raw, dict) else None, versions)
+        return times, None if times else f"{host}: no publish times in the full document"
 
     # --- network ------------------------------------------------------------------------
 

@@ -35,6 +35,11 @@ timeout = 60                    # seconds, > 0
 auto_rollback = true            # roll back to the last known-good version on a schema error
 auto_recover = true             # on a rollback override, return to the pin once the endpoint accepts it
 interval = "6h"                 # periodic check at most this often: "90s", "30m", "6h", "1d", "1h30m" or seconds
+
+[update]                        # a dist-tag or range only: how it moves forward on this machine
+policy = "guarded"              # "pin" (default): npm's resolution; "guarded": only to releases verified here
+soak = "7d"                     # a release must be at least this old (registry publish time); "0h": none
+auto = true                     # unattended checks may download and try candidates (default false)
 ```
 
 A `locked` version runs instead of resolving the tag or range: the spec is the intent, the lock is
@@ -70,12 +75,14 @@ ENV_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # The key set, in the order pinman writes new keys (see update_profile).
 KEYS: dict[KeyPath, tuple[str, ...]] = {
-    (): ("schema", "description", "claude-code", "sdk", "env", "health"),
+    (): ("schema", "description", "claude-code", "sdk", "env", "health", "update"),
     ("claude-code",): ("version", "locked", "integrity", "bad", "native"),
     ("claude-code", "bad", 0): ("version", "reason"),
     ("sdk",): ("package", "version"),
     ("health",): ("probe", "model", "prompt", "timeout", "auto_rollback", "auto_recover", "interval"),
+    ("update",): ("policy", "soak", "auto"),
 }
+POLICIES = ("pin", "guarded")
 PROBES = ("cli", "http", "sdk")
 # The suffix of a platform package, @anthropic-ai/claude-code-<key>: "linux-x64", "linux-arm64-musl".
 PLATFORM_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){1,3}\Z")
@@ -132,6 +139,21 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class UpdateConfig:
+    """How a dist-tag or range moves forward here: "pin" resolves as npm does (on every run, or at
+    the lock); "guarded" runs the newest release that passed a probe against this machine's
+    endpoint, at least `soak` seconds after it was published. Inert on an exact or locked pin."""
+
+    policy: str = "pin"
+    soak: float = 7 * 86400.0  # seconds
+    auto: bool = False  # unattended checks may download and probe candidates
+
+    @property
+    def guarded(self) -> bool:
+        return self.policy == "guarded"
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     path: Path
@@ -142,6 +164,7 @@ class Profile:
     sdk: SdkPin | None = None
     env: dict[str, str] = field(default_factory=dict)
     health: HealthConfig = field(default_factory=HealthConfig)
+    update: UpdateConfig = field(default_factory=UpdateConfig)
     # sha256 of the very bytes this was parsed from: trust judges what was parsed, not a re-read
     digest: str = field(default="", compare=False)
     # a project profile: the user's own profile of the same name that it hides here, if any

@@ -3,8 +3,10 @@
 A project's profile can point ANTHROPIC_BASE_URL at a host that then receives the user's API key,
 or set NODE_OPTIONS; its `[sdk]` names a package whose install can run code (a wheel's `.pth`
 file runs at every start of the venv's Python); its `[health]` prompt and model drive the real
-agent with the user's key. So pins from a project folder apply freely, but its `[env]`, `[sdk]`
-and `[health]` prompt/model are withheld until `pinman trust` in that project. Trust is recorded
+agent with the user's key; its `[update] policy = "guarded"` makes pinman download releases and
+probe them with the user's key. So pins from a project folder apply freely, but its `[env]`,
+`[sdk]`, `[health]` prompt/model and a guarded `[update]` are withheld until `pinman trust` in
+that project (the guarded channel then resolves as `policy = "pin"` does). Trust is recorded
 per file as the sha256 of its bytes, in the user's config folder (a project file cannot mark
 itself trusted); any edit needs trust again. The hash is of the bytes the profile was parsed
 from (`Profile.digest`), never of a second read: a file swapped between two reads must not be
@@ -26,7 +28,7 @@ from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 from pinman.profile.discovery import list_profiles
-from pinman.profile.model import HealthConfig
+from pinman.profile.model import HealthConfig, UpdateConfig
 from pinman.state.statefile import load_json, number, records, strings
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
 
 def guarded_parts(profile: Profile) -> list[str]:
     """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`,
-    `[health] prompt`/`model` (when they differ from the defaults)."""
+    `[health] prompt`/`model` (when they differ from the defaults), a guarded `[update]`."""
 
     parts = sorted(profile.env)
     if profile.sdk is not None:
@@ -63,6 +65,8 @@ def guarded_parts(profile: Profile) -> list[str]:
         parts.append("[health] prompt")
     if profile.health.model is not None:
         parts.append("[health] model")
+    if profile.update.guarded:
+        parts.append("[update] policy")
     return parts
 
 
@@ -90,6 +94,8 @@ def withheld_notice(profile: Profile) -> str:
         extra += "; the SDK is not installed, run or put on PATH"
     if any(p.startswith("[health]") for p in parts):
         extra += "; checks use the default prompt and model"
+    if profile.update.guarded:
+        extra += '; [update] resolves as policy = "pin" (no release is downloaded or probed for it)'
     return (f"{profile.path} sets {', '.join(parts)} but this project is not trusted: {what} NOT applied"
             f"{extra}; review the file, then run `pinman trust` in {profile.project_root}")
 
@@ -105,6 +111,14 @@ def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
     return dataclasses.replace(profile.health, prompt=HealthConfig.prompt, model=None)
 
 
+def applied_update(paths: Paths, profile: Profile) -> UpdateConfig:
+    """The `[update]` that applies: an untrusted project's guarded channel resolves as a plain pin
+    (a guarded channel downloads releases and probes them with the user's key)."""
+    if not profile.update.guarded or is_trusted(paths, profile):
+        return profile.update
+    return UpdateConfig()
+
+
 @dataclass(frozen=True)
 class Trusted:
     path: Path
@@ -115,7 +129,8 @@ class Trusted:
 
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
-    """The project's profiles that carry env, [sdk] or a [health] prompt/model (what trust is about)."""
+    """The project's profiles that carry env, [sdk], a [health] prompt/model or a guarded [update]
+    (what trust is about)."""
 
     found = list_profiles(root, paths)
     if found.broken:
@@ -192,11 +207,11 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-_GUARDED_TABLES = ("env", "sdk", "health")
+_GUARDED_TABLES = ("env", "sdk", "health", "update")
 
 
 def _same_env(before: bytes, after: bytes) -> bool:
-    """Whether the tables trust is about ([env], [sdk], [health]) are the same in both."""
+    """Whether the tables trust is about ([env], [sdk], [health], [update]) are the same in both."""
     import tomllib
 
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pinman.errors import ProfileError
-from pinman.profile.model import ENV_KEY_RE, KEYS, NAME_RE, PLATFORM_RE, PROBES, SCHEMA, BadVersion, ClaudeCodePin, HealthConfig, KeyPath, Profile, SdkPin, Source, format_key, show
+from pinman.profile.model import ENV_KEY_RE, KEYS, NAME_RE, PLATFORM_RE, POLICIES, PROBES, SCHEMA, BadVersion, ClaudeCodePin, HealthConfig, KeyPath, Profile, SdkPin, Source, UpdateConfig, format_key, show
 from pinman.profile.tomlfile import ProfileFileError, TomlFile, read_toml
 
 _INTEGRITY_RE = re.compile(r"sha512-([A-Za-z0-9+/]{86}==)\Z")
@@ -21,6 +21,7 @@ _NPM_NAME_RE = re.compile(r"(?:@[a-z0-9~-][a-z0-9._~-]*/)?[a-z0-9~-][a-z0-9._~-]
 _DURATION_RE = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[smhd])+\s*\Z", re.ASCII)
 _DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_SOAK_RE = re.compile(r"(?:\s*\d+(?:\.\d+)?\s*[hd])+\s*\Z", re.ASCII)  # hours and days: "7d", "36h", "0h"
 _RESERVED_ENV = {
     "DISABLE_AUTOUPDATER": "pinman always sets DISABLE_AUTOUPDATER=1 so the pin holds",
     "ANTHROPIC_API_KEY": "keys are read from your environment, never stored in a profile",
@@ -147,6 +148,7 @@ def parse_profile(data: bytes | str, path: Path, *, name: str | None = None,
         sdk=_sdk(f, doc["sdk"]) if "sdk" in doc else None,
         env=_env(f, doc.get("env", {})),
         health=_health(f, doc.get("health", {})),
+        update=_update(f, doc.get("update", {})),
         digest=digest,
     )
 
@@ -319,3 +321,25 @@ def _interval(f: TomlFile, value: object, key: KeyPath) -> float:
             f.fail(key, f"{show(value)} is not a duration", 'e.g. "90s", "30m", "6h", "1d" or "1h30m"')
         value = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART_RE.findall(value))
     return _check_positive(f, value, key)
+
+
+def _update(f: TomlFile, value: object) -> UpdateConfig:
+    """`[update]`: policy, soak, auto. A guarded policy on an exact or locked pin is allowed and
+    inert (an exact version is its own channel), so `pin` and `lock` never leave a file invalid."""
+    key: KeyPath = ("update",)
+    u = check_table(f, value, key, KEYS[key])
+    d = UpdateConfig()
+    policy = check_str(f, u.get("policy", d.policy), (*key, "policy"))
+    if policy not in POLICIES:
+        f.fail((*key, "policy"), f"{show(policy)} is not a policy",
+               '"pin" (npm\'s resolution, the default) or "guarded" (only releases verified here)')
+    return UpdateConfig(policy=policy, soak=_soak(f, u.get("soak"), (*key, "soak"), d.soak),
+                        auto=_check_bool(f, u.get("auto", d.auto), (*key, "auto")))
+
+
+def _soak(f: TomlFile, value: object, key: KeyPath, default: float) -> float:
+    if value is None:
+        return default
+    if not isinstance(value, str) or not _SOAK_RE.match(value):
+        f.fail(key, f"{show(value)} is not a soak time in hours or days", 'e.g. "7d", "36h", or "0h" for none')
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART_RE.findall(value))

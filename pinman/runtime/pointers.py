@@ -25,8 +25,8 @@ from pinman.runtime.sh import sh_quote
 from pinman.state.fsutil import atomic_write
 from pinman.names import is_exact_version
 
-SHIM_SCHEMA = 4  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice;
-# 4: pinman's hook settings passed with --settings
+SHIM_SCHEMA = 5  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice;
+# 4: pinman's hook settings passed with --settings; 5: a pointer older than the channels file is stale
 CHOICE = ".choice"  # beside a project's pointers; profile names never start with a dot
 
 
@@ -122,14 +122,15 @@ def _export(key: str, value: str) -> str:
 
 
 def state_stamp(paths: Paths) -> int:
-    """Newest mtime (ns) of the local state a pointer also depends on: overrides and trust.
+    """Newest mtime (ns) of the local state a pointer also depends on: overrides, trust, channels.
 
     Take it *before* reading them. A rollback killed after writing its override but before
-    repointing, or a trust revoked but not yet applied, then leaves pointers the shim sees as
-    stale, so its slow path makes them agree with the state files again.
+    repointing, a promotion killed after writing the channels file, or a trust revoked but not
+    yet applied, then leaves pointers the shim sees as stale, so its slow path makes them agree
+    with the state files again.
     """
     out = 0
-    for f in (paths.overrides, paths.trust):
+    for f in (paths.overrides, paths.trust, paths.channels):
         try:
             out = max(out, f.stat().st_mtime_ns)
         except OSError:

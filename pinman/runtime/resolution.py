@@ -1,21 +1,22 @@
-"""From a profile to the exact install it runs: override > exact pin > tag/range via the registry.
+"""From a profile to the exact install it runs: override > exact pin > lock > guarded channel (what
+its last promotion verified here, `runtime.channel`) > tag/range via the registry.
 
 This is where profiles, the registry, the store and the shim's pointers meet; the CLI calls these
 functions and renders what they return. A tag or range resolves from the registry cache while it
 is younger than PINMAN_REGISTRY_TTL (the shim, checks) unless the caller hands in a registry that
-is offline (read views) or always asks (installs, `--refresh`).
+is offline (read views) or always asks (installs, `--refresh`). An override belongs to the pin it
+replaced; for a guarded channel, to the promotion it replaced.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from pinman.runtime.choice import choose, read_global
-from pinman.runtime.pointers import Pointer, pointers, record_project_choice, state_stamp, write_pointer
+from pinman.runtime.choice import read_global
+from pinman.runtime.pointers import Pointer, pointers, state_stamp, write_pointer
 from pinman.runtime.shim import base_env, ensure_shim
 from pinman.install.layout import validate_version
 from pinman.state.overrides import Override, get_override, profile_key
@@ -47,26 +48,37 @@ class Target:
 def override_for(paths: Paths, profile: Profile) -> Override | None:
     """The local override this profile runs on, if it still belongs to the profile's pin."""
     ov = get_override(paths, profile.name, profile.project_root)
-    return ov if ov is not None and stale_override(ov, profile.claude_code) is None else None
+    return ov if ov is not None and stale_override(ov, profile.claude_code, _promoted(paths, profile)) is None else None
 
 
-def stale_override(ov: Override, pin: ClaudeCodePin) -> str | None:
+def stale_override(ov: Override, pin: ClaudeCodePin, promoted: str | None = None) -> str | None:
     """Why `ov` no longer applies: the pin it replaced is not the profile's pin any more (an edit,
-    a `git pull`, `pin`, `lock` or `upgrade` moved it). None while it still applies."""
+    a `git pull`, `pin`, `lock` or `upgrade` moved it; for a guarded channel, a promotion, which
+    only a probe at this machine's endpoint makes). None while it still applies."""
     if ov.pin_spec is None:
         return None  # recorded before overrides named their pin: it belongs to the pin of today
     if _spec_key(ov.pin_spec) != _spec_key(pin.version):
         return f"the pin changed from {ov.pin_spec} to {pin.version}"
-    now = pin.exact
+    now = pin.exact or promoted
     if now and ov.pin_version and now != ov.pin_version:
         return f"the pin moved from {ov.pin_version} to {now}"
     return None
 
 
+def _promoted(paths: Paths, profile: Profile) -> str | None:
+    """What a guarded channel runs here (None for any other profile, or before its first choice)."""
+    from pinman.runtime.channel import channel_state, is_guarded
+
+    if not profile.update.guarded or not is_guarded(paths, profile):
+        return None
+    state = channel_state(paths, profile)
+    return state.version if state is not None else None
+
+
 def dropped_override(paths: Paths, profile: Profile) -> tuple[Override, str] | None:
     """The override recorded for this profile that its new pin made obsolete, and why."""
     ov = get_override(paths, profile.name, profile.project_root)
-    why = stale_override(ov, profile.claude_code) if ov is not None else None
+    why = stale_override(ov, profile.claude_code, _promoted(paths, profile)) if ov is not None else None
     return (ov, why) if ov is not None and why else None
 
 
@@ -96,6 +108,12 @@ def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
     if pin.locked is not None:
         # The lock holds until `pinman lock` or `pinman upgrade` moves it: offline, no drift.
         return Target(profile, pin.locked, pin.integrity, f"{pin.version} locked at {pin.locked}")
+    if profile.update.guarded:
+        from pinman.runtime.channel import is_guarded, running, why_running
+
+        if is_guarded(paths, profile):  # only a promotion moves it: no registry, no drift
+            state = running(paths, profile)
+            return Target(profile, state.version, None, why_running(profile, state))
     reg = registry or _registry(paths)
     bad = [b.version for b in pin.bad]
     res = reg.resolve(CLAUDE_CODE, pin.version, skip=bad)
@@ -343,38 +361,3 @@ def runs_offline(paths: Paths, profile: Profile) -> bool:
     except PinmanError:
         return False
     return installed(paths, tgt.version) is not None
-
-
-def shim_main(argv: list[str]) -> int:
-    """The shim's slow path: resolve here, install if needed, write the pointer, exec claude."""
-    from pinman.errors import PinmanError
-    from pinman.profile.discovery import find_profile
-    from pinman.profile.project import find_project_root
-    from pinman.runtime.client_hooks import hook_args
-
-    paths = Paths.from_env()
-    cwd = Path.cwd()
-    try:
-        root = find_project_root(cwd)
-        if root is not None and not os.environ.get("PINMAN_PROFILE"):
-            record_project_choice(paths, root)  # what the shim reads instead of the file
-        choice = choose(cwd, paths)
-        profile = find_profile(choice.name, cwd, paths)
-        tgt, inst = activate(paths, profile, choice.project_root,
-                             progress=lambda msg: print(f"pinman: {choice.name} {msg}", file=sys.stderr))
-        for notice in notices(paths, profile):  # once: the pointer keeps later runs on the fast path
-            print(f"pinman: {notice}", file=sys.stderr)
-        if tgt.problem:
-            print(f"pinman: {stale_note(tgt)}", file=sys.stderr)
-    except PinmanError as e:
-        hint = f" ({e.hint})" if e.hint else ""
-        print(f"pinman: {e.message}{hint}", file=sys.stderr)
-        return int(e.exit_code)
-    from pinman.runtime.sdk_env import merge_env
-    from pinman.runtime.self_spawn import keep_callers, wrapper_env
-
-    env = keep_callers(merge_env(os.environ, {**profile_env(paths, profile), **wrapper_env(paths, tgt.version)}),
-                       os.environ)
-    binary = str(inst.binary)
-    os.execve(binary, [binary, *hook_args(paths, tgt.version, argv), *argv], env)
-    return 127  # not reached

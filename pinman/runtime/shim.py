@@ -82,7 +82,7 @@ case $_pm_name in
     if [ -f "$_pm_f" ]; then
       . "$_pm_f"
       if [ -x "$_pm_bin" ] && ! [ "$_pm_src" -nt "$_pm_f" ] && ! [ {overrides} -nt "$_pm_f" ] \
-          && ! [ {trust} -nt "$_pm_f" ]; then
+          && ! [ {trust} -nt "$_pm_f" ] && ! [ {channels} -nt "$_pm_f" ]; then
         _pm_env
         # pinman's hooks, only for a version that knows every event in the file (see client_hooks).
         case $#:${{1-}}:${{2-}} in
@@ -108,6 +108,7 @@ def shim_text(paths: Paths, python: str | None = None) -> str:
         global_file=sh_quote(str(paths.global_choice)),
         overrides=sh_quote(str(paths.overrides)),
         trust=sh_quote(str(paths.trust)),
+        channels=sh_quote(str(paths.channels)),
         python=sh_quote(python or sys.executable),
         choice=CHOICE,
         fast_path=SH_FAST_PATH,

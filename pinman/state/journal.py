@@ -88,7 +88,7 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
 
 @dataclass
 class Entry:
-    event: str  # "check" | "switch" | "rollback" | "reset" | "bad" | "good"
+    event: str  # "check" | "switch" | "rollback" | "reset" | "bad" | "good" | "refused" | "promoted" | …
     profile: str  # profile key: NAME, or ROOT::NAME for a project's profile
     version: str
     endpoint: str | None = None

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     import sqlite3
 
 DB_VERSION = 1  # of the database (PRAGMA user_version)
-VERDICTS = ("check", "good", "bad")  # the events that say whether a version works at an endpoint
+# The events that say whether a version works at an endpoint. `refused`: a guarded channel's
+# candidate the endpoint rejected (outcome schema), so it is known-bad there until a later verdict.
+VERDICTS = ("check", "good", "bad", "refused")
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS entries (

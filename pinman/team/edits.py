@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pinman.errors import UsageError
+from pinman.errors import RegistryError, UsageError
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.team.common import Skip, _clean, _is_exact, _not_bad, _registry, _write, _append_bad, bad_skips, editable, profile_lock, reload
@@ -67,18 +67,17 @@ timeout = 60                             # seconds
 """
 
 
-def init(paths: Paths, cwd: Path, *, force: bool = False) -> InitResult:
-    """`.pinman.toml` choosing stable and a commented `profiles/stable.toml` pinned like the
-    built-in stable. Files that exist are kept unless `force`."""
+def init(paths: Paths, cwd: Path, *, force: bool = False, registry: Registry | None = None) -> InitResult:
+    """`.pinman.toml` choosing stable and a commented `profiles/stable.toml` pinned exactly to what
+    the built-in stable runs here (see `_starter_pin`). Files that exist are kept unless `force`."""
 
     result = InitResult(cwd)
-    builtin = load_profile(builtin_profiles_dir() / "stable.toml", source="builtin")
     starter = cwd / "profiles" / "stable.toml"
     if _exists(starter) and not force:
         result.kept.append(starter)
     else:
-        text = STARTER.format(name="stable", version=builtin.claude_code.version,
-                              integrity=builtin.claude_code.integrity)
+        version, integrity = _starter_pin(paths, _registry(paths, registry))
+        text = STARTER.format(name="stable", version=version, integrity=integrity)
         parse_profile(text, starter)  # the template is a valid profile, or nothing is written
         atomic_write(starter, text, mode=0o644)  # a file of the user's project
         result.written.append(starter)
@@ -91,6 +90,31 @@ def init(paths: Paths, cwd: Path, *, force: bool = False) -> InitResult:
         write_project_file(cwd, "stable")
         result.written.append(project)
     return result
+
+
+def _starter_pin(paths: Paths, registry: Registry) -> tuple[str, str]:
+    """The exact version a team starts from, with its hash: what the built-in stable runs on this
+    machine (verified here), else its newest candidate (a release at least its soak old, newest
+    first), as `pinman use stable` would try it first."""
+    from pinman.runtime.channel import candidates, channel_state, endpoint_for, is_guarded
+
+    builtin = load_profile(builtin_profiles_dir() / "stable.toml", source="builtin")
+    pin = builtin.claude_code
+    if pin.exact is not None and pin.integrity is not None:
+        return pin.exact, pin.integrity
+    state = channel_state(paths, builtin) if is_guarded(paths, builtin) else None
+    if state is not None:
+        version = state.version
+    else:
+        found, _ = candidates(paths, builtin, registry, endpoint_for(paths, builtin))
+        if not found.eligible:
+            raise UsageError(f"no release of {pin.version} is old enough for the built-in stable yet",
+                             hint="pin one by hand: `pinman pin stable VERSION` after `pinman init`")
+        version = found.eligible[0]
+    info = registry.packument(CLAUDE_CODE).versions.get(version)
+    if info is None or not info.integrity or not info.integrity.startswith("sha512-"):
+        raise RegistryError(f"the registry has no sha512 integrity for {CLAUDE_CODE}@{version}")
+    return version, info.integrity
 
 
 def _exists(path: Path) -> bool:

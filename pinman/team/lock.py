@@ -14,6 +14,7 @@ from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE
 from pinman.team.common import Skip, _clean, _is_exact, _registry, _write, bad_skips, editable, profile_lock, reload
 from pinman.install.native import NATIVE_PREFIX, native_keys, this_platform
+from pinman.runtime.channel import is_guarded, running
 from pinman.install.integrity import native_integrity
 from pinman.install.npmfiles import integrity_matches
 
@@ -129,7 +130,8 @@ class PinResult:
 def lock_profile(paths: Paths, profile: Profile, *, platforms: Iterable[str] = (),
                  registry: Registry | None = None) -> PinResult:
     """Record the exact version (and hashes) a profile runs: a tag/range gets `locked` at what it
-    resolves to now, skipping its known-bad versions; an exact pin gets its hashes filled in."""
+    resolves to now, skipping its known-bad versions (a guarded channel: at what it runs on this
+    machine, verified here); an exact pin gets its hashes filled in."""
     editable(profile)
     reg = _registry(paths, registry)
     with profile_lock(paths, profile.path):
@@ -138,6 +140,8 @@ def lock_profile(paths: Paths, profile: Profile, *, platforms: Iterable[str] = (
         skipped: list[Skip] = []
         if _is_exact(pin.version):
             version = _clean(pin.version)
+        elif is_guarded(paths, profile):
+            version = running(paths, profile).version  # one version for everyone: the one verified here
         else:
             skips = bad_skips(profile)
             res = reg.resolve(CLAUDE_CODE, pin.version, skip=skips)

@@ -154,7 +154,8 @@ def _precheck(profile: Profile, version: str, expected: str, registry: Registry)
 
 def frozen_problems(profiles: list[Profile], broken: list[BrokenProfile], registry: Registry) -> list[str]:
     """Why `sync --frozen` must fail: a broken file, a missing lock or hash, or a tag/range that
-    resolves to another version now than the one locked."""
+    resolves to another version now than the one locked (not for a guarded channel: it moves only
+    through verification, so a newer release is no drift)."""
     out = [b.error.message for b in broken]
     for profile in profiles:
         pin = profile.claude_code
@@ -168,7 +169,8 @@ def frozen_problems(profiles: list[Profile], broken: list[BrokenProfile], regist
             out.append(f"{where}: {pin.exact} has no integrity: run `pinman lock` and commit")
         try:
             info = registry.packument(CLAUDE_CODE).versions.get(pin.exact)
-            if not _is_exact(pin.version):
+            if not _is_exact(pin.version) and not profile.update.guarded:
+                # (a guarded channel's lock is the release verified where it was locked, not npm's pick)
                 now = registry.resolve(CLAUDE_CODE, pin.version, skip=bad_skips(profile)).version
                 if now != pin.exact:
                     out.append(f"{where}: {pin.version} is locked at {pin.exact} but resolves to {now} "

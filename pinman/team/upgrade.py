@@ -20,6 +20,7 @@ from pinman.health.classify import classify
 from pinman.npm.semver import compare, parse_version
 from pinman.npm.spec import parse_spec
 from pinman.profile.discovery import find_profile
+from pinman.runtime.channel import is_guarded
 from pinman.redact import secret_values
 from pinman.state.overrides import profile_key
 
@@ -74,6 +75,10 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
     profile = find_profile(name, cwd, paths)
     if not dry_run:
         editable(profile)
+    if is_guarded(paths, profile):
+        raise UsageError(f"{name} is a guarded channel: it moves only to releases verified on this machine",
+                         hint=f"`pinman check {name}` tries newer candidates; `pinman lock {name}` pins what "
+                              "runs here for everyone, and `upgrade` then moves that lock")
     pin = profile.claude_code
     spec = to or (pin.version if not _is_exact(pin.version) else "latest")
     env = run_env(paths, profile, environ)

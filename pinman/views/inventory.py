@@ -23,6 +23,7 @@ from pinman.npm.pick import sort_versions
 from pinman.profile.discovery import find_profile, list_profiles
 from pinman.profile.validate import validate_name
 from pinman.runtime.resolution import dropped_note, dropped_override, fresh_registry
+from pinman.views.channel import channel_view
 from pinman.views.sdk_coupling import describe as sdk_describe
 
 if TYPE_CHECKING:
@@ -39,9 +40,12 @@ def _active_name(paths: Paths, cwd: Path) -> str | None:
 
 def _try_target(paths: Paths, profile: Any, registry: Registry) -> tuple[Target | None, str | None]:
     from pinman.npm.registry import NotCached
+    from pinman.runtime.channel import ChannelUnset
 
     try:
         return target(paths, profile, registry=registry), None
+    except ChannelUnset:
+        return None, None  # a guarded channel not used here yet: nothing runs, nothing is wrong
     except NotCached:
         return None, f"{profile.claude_code.version} not resolved on this machine yet (--refresh asks the registry)"
     except PinmanError as e:
@@ -110,6 +114,8 @@ def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None
         "health": vars(profile.health),
         "shadows": str(profile.shadows) if profile.shadows else None,
         "withheld": _withheld_parts(paths, profile),
+        "update": vars(profile.update),
+        "channel": channel_view(paths, profile, registry or local_registry(paths)),
     }
 
 
@@ -145,12 +151,18 @@ def users_of(paths: Paths, cwd: Path, version: str) -> list[str]:
 
 
 def protected(paths: Paths, cwd: Path) -> set[str]:
-    """Versions prune must keep: in use anywhere, a recorded last known-good, or a paused bisect's."""
+    """Versions prune must keep: in use anywhere, a recorded last known-good, an override's, what a
+    guarded channel runs and its previous promotion (the way back), or a paused bisect's."""
     keep = set(used_versions(paths, cwd))
     from pinman.state.bisect_state import load_state
+    from pinman.state.channels import read_channels
     from pinman.state.journal import Journal
+    from pinman.state.overrides import read_overrides
 
     keep |= Journal(paths).known_good_versions()
+    keep |= {ov.version for ov in read_overrides(paths).values()}
+    for state in read_channels(paths).values():
+        keep |= {state.version, *([state.previous] if state.previous else [])}
     # A stopped bisect keeps its probe installs so that running it again resumes without downloads.
     for state_file in paths.bisects.glob("*.json"):
         state = load_state(state_file)
@@ -206,6 +218,7 @@ def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> li
         row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,
                               "endpoint": last.endpoint, "message": last.message} if last else None)
         row["dropped"] = _dropped(paths, journal, profile, key)
+        row["channel"] = channel_view(paths, profile, registry)
     return rows
 
 

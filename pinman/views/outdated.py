@@ -36,9 +36,20 @@ def _row(paths: Paths, profile: Profile, reg: Registry) -> dict[str, Any]:
     spec = profile.claude_code.version
     row: dict[str, Any] = {"name": profile.name, "spec": spec, "runs": None, "newest": None,
                            "outdated": False, "why": None, "problem": None}
+    from pinman.runtime.channel import ChannelUnset
+
     try:
         tgt = target(paths, profile, registry=reg)
+    except ChannelUnset:
+        row["why"] = "a guarded channel with nothing chosen on this machine yet"
+        return row
+    except PinmanError as e:
+        row["problem"] = e.message
+        return row
+    try:
         row["runs"], row["why"] = tgt.version, tgt.why
+        if profile.update.guarded and _guarded(paths, profile, reg, row):
+            return row
         if is_exact(spec):
             row["newest"] = clean_version(spec)
         else:
@@ -56,3 +67,24 @@ def newer(a: str, b: str) -> bool:
 
     pa, pb = parse_version(a, loose=True), parse_version(b, loose=True)
     return pa is not None and pb is not None and compare(pa, pb) > 0
+
+
+def _guarded(paths: Paths, profile: Profile, reg: Registry, row: dict[str, Any]) -> bool:
+    """A guarded channel is outdated when a newer candidate waits for verification here; one still
+    soaking is not (it is not a candidate yet), but is named. False when the channel is inactive."""
+    from pinman.views.channel import channel_view
+
+    view = channel_view(paths, profile, reg)
+    if view is None or not view["active"]:
+        return False
+    row["channel"] = view
+    waiting = [w["version"] for w in view["waiting"]]
+    row["newest"] = (view["candidates"] or [row["runs"]])[0]
+    row["outdated"] = bool(view["candidates"])
+    if view["candidates"]:
+        row["why"] = f"{row['newest']} waits for verification: `pinman check {profile.name}`"
+    elif waiting:
+        row["why"] = f"{waiting[0]} soaks; {row['runs']} is the newest verified here"
+    if view["problem"]:
+        row["problem"] = view["problem"]
+    return True

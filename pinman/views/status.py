@@ -44,6 +44,8 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
         ov = override_for(paths, profile)
         if ov and ov.version == version:
             why = why_override(ov)
+        elif (guarded := _guarded_why(paths, profile, version)) is not None:
+            why = guarded
         else:
             # A tag or range was resolved when the pointer was written: that is its age.
             resolved_at = _mtime(ptr_file) if _floats(profile.claude_code, version) else None
@@ -61,12 +63,23 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
         inst = installed(paths, tgt.version)
         version, binary = tgt.version, (str(inst.binary) if inst else None)
         resolved_at = tgt.resolved_at
-        why = tgt.why if tgt.override else _why_pin(profile.claude_code, version, resolved_at)
+        why = tgt.why if tgt.override or _guarded_why(paths, profile, version) else _why_pin(
+            profile.claude_code, version, resolved_at)
     dropped = dropped_override(paths, profile)
     info.update(version=version, binary=binary, installed=binary is not None, why=why,
                 install=_prefix(paths, version) if binary else None, resolved_at=resolved_at,
                 dropped=dropped_note(*dropped) if dropped else None)
     return info
+
+
+def _guarded_why(paths: Paths, profile: Any, version: str) -> str | None:
+    """Why a guarded channel runs `version` here (a promotion, not a registry resolution)."""
+    if not profile.update.guarded:
+        return None
+    from pinman.runtime.channel import channel_state, is_guarded, why_running
+
+    state = channel_state(paths, profile) if is_guarded(paths, profile) else None
+    return why_running(profile, state) if state is not None and state.version == version else None
 
 
 def _floats(pin: ClaudeCodePin, version: str) -> bool:

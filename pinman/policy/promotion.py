@@ -1,0 +1,209 @@
+"""The steps of a guarded channel's promotion: verify a candidate against this machine's endpoint,
+record the verdict, promote, refuse, and remove what the channel downloaded and no longer needs.
+
+A promotion is one rename of the channels file (`state.channels`), then the shim's pointers
+follow it (`repoint`); killed between the two, the pointers are older than the channels file and
+the shim's slow path makes them agree. A running session keeps its binary: installs are immutable
+and the one a session runs is never removed here (what runs and the previous promotion are kept).
+A refusal is a `refused` verdict in the journal, with the rejected field: the candidate is
+known-bad for this profile and endpoint, so it is not downloaded again there until a later
+verdict says otherwise.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pinman.errors import PinmanError
+from pinman.faults import point
+from pinman.health.classify import classify
+from pinman.health.prober import Prober, make_prober
+from pinman.names import CLAUDE_CODE
+from pinman.paths import Paths
+from pinman.redact import secret_values
+from pinman.state.channels import ChannelState, get_channel, update_channel
+from pinman.state.journal import Entry, Journal
+from pinman.state.overrides import profile_key
+
+if TYPE_CHECKING:
+    from pinman.health.outcome import Outcome
+    from pinman.profile.model import Profile
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What probing a candidate at this machine's endpoint decided."""
+
+    ok: bool
+    outcome: Outcome
+    duration: float = 0.0
+    remedy: dict[str, str] | None = None  # a cheap client switch the candidate passed with (none yet)
+
+
+def candidate_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isolated_home: bool = False,
+                     waiting: Any = None) -> Prober:
+    """Always the CLI probe: a direct request or the SDK says nothing about what a candidate sends."""
+    as_cli = replace(profile, health=replace(profile.health, probe="cli"))
+    return make_prober(paths, as_cli, env, isolated_home=isolated_home, waiting=waiting)
+
+
+def verify_candidate(paths: Paths, profile: Profile, version: str, env: Mapping[str, str],
+                     prober: Prober) -> Verdict:
+    """Probe `version` (installed) against the endpoint `env` names; ok only on an `ok` outcome."""
+    result = prober(version)
+    outcome = classify(result, secret_values(env))
+    return Verdict(outcome.kind.value == "ok", outcome, result.duration)
+
+
+def record(journal: Journal, key: str, version: str, endpoint: str, verdict: Verdict,
+           env: Mapping[str, str]) -> str:
+    """Journal a candidate's verdict: `check` when it passed (it is about to run), `refused` on a
+    schema rejection (known-bad here), `candidate` otherwise (says nothing about the version)."""
+    o = verdict.outcome
+    event = "check" if verdict.ok else "refused" if o.kind.value == "schema" else "candidate"
+    journal.append(Entry(event, key, version, endpoint=endpoint, outcome=o.kind.value, status=o.status,
+                         message=o.message[:300], rejected=o.rejected, duration=round(verdict.duration, 3),
+                         extra={"via": "channel"}), env)
+    return event
+
+
+def promote(paths: Paths, profile: Profile, version: str, *, endpoint: str, verified: bool,
+            downloaded: bool, env: Mapping[str, str], message: str) -> ChannelState:
+    """Make `version` what the guarded profile runs here: the channels file (one rename), then an
+    override made for the version it replaces is dropped, then the shim's pointers; journaled."""
+    from pinman.health.recovery import drop_stale_override
+    from pinman.runtime.resolution import repoint
+
+    def change(old: ChannelState | None) -> ChannelState:
+        fetched = tuple(dict.fromkeys([*(old.fetched if old else ()), *([version] if downloaded else [])]))
+        previous = old.version if old is not None and old.version != version else (old.previous if old else None)
+        return ChannelState(version, profile.claude_code.version, time.time(), previous, endpoint, verified,
+                            fetched, old.noticed if old else None)
+
+    state = update_channel(paths, profile.name, profile.project_root, change)
+    assert state is not None
+    point("promote.state_written", profile.name)
+    drop_stale_override(paths, profile, env)  # bound to the version it replaced, which no longer runs
+    repoint(paths, profile.name)
+    point("promote.repointed", profile.name)
+    key = profile_key(profile.name, profile.project_root)
+    Journal(paths).append(Entry("promoted", key, version, endpoint=endpoint, previous=state.previous,
+                                message=message, extra={"verified": verified}), env)
+    return state
+
+
+def mark_verified(paths: Paths, profile: Profile, version: str, endpoint: str) -> None:
+    """What runs passed a probe at `endpoint` (a first choice made unverified, or a new endpoint)."""
+    def change(old: ChannelState | None) -> ChannelState | None:
+        if old is None or old.version != version or (old.verified and old.endpoint == endpoint):
+            return old
+        return replace(old, verified=True, endpoint=endpoint)
+
+    _bookkeeping(paths, profile, change)
+
+
+def _bookkeeping(paths: Paths, profile: Profile,
+                 change: Callable[[ChannelState | None], ChannelState | None]) -> None:
+    """A change of the channels file that leaves what runs alone: the pointers are stamped again,
+    or the shim would take every context's slow path once (it sees the file newer than them)."""
+    from pinman.runtime.pointers import state_stamp
+    from pinman.runtime.resolution import repoint
+
+    before = state_stamp(paths)
+    update_channel(paths, profile.name, profile.project_root, change)
+    if state_stamp(paths) != before:
+        repoint(paths, profile.name)
+
+
+def note_waiting(paths: Paths, profile: Profile, newest: str | None) -> bool:
+    """Remember the newest waiting candidate told of; True when it is news (auto = false)."""
+    state = get_channel(paths, profile.name, profile.project_root)
+    if state is None or newest is None or state.noticed == newest:
+        return False
+    _bookkeeping(paths, profile, lambda old: replace(old, noticed=newest) if old is not None else None)
+    return True
+
+
+def installed_size(paths: Paths, version: str) -> int:
+    from pinman.install.layout import tree_bytes
+    from pinman.install.store import Store
+
+    inst = Store(paths).get(CLAUDE_CODE, version)
+    return tree_bytes(inst.prefix) if inst is not None else 0
+
+
+def kept(paths: Paths, cwd: Path) -> set[str]:
+    """What no clean-up of a channel removes: every version in use, pinned by a profile that runs
+    here, a last known-good, an override's, what each channel runs and its previous promotion, or
+    a paused bisect's (`views.inventory.protected`)."""
+    from pinman.runtime.resolution import in_use
+    from pinman.views.inventory import protected
+
+    keep = protected(paths, cwd)
+    keep |= {p.claude_code.exact for p in in_use(paths) if p.claude_code.exact}
+    return keep
+
+
+def remove(paths: Paths, versions: list[str], keep: set[str]) -> tuple[list[str], int]:
+    """Remove those of `versions` not in `keep`; returns (removed, bytes freed)."""
+    from pinman.install.store import Store
+
+    store, removed, freed = Store(paths), [], 0
+    for v in versions:
+        if v in keep or store.get(CLAUDE_CODE, v) is None:
+            continue
+        size = installed_size(paths, v)
+        point("promote.remove", v)
+        store.remove(CLAUDE_CODE, v)
+        removed.append(v)
+        freed += size
+    return removed, freed
+
+
+def clean_up(paths: Paths, profile: Profile, cwd: Path) -> tuple[list[str], int]:
+    """After a promotion: remove the earlier promotions the channel downloaded itself, keeping
+    what runs, the previous promotion and everything `kept` names."""
+    state = get_channel(paths, profile.name, profile.project_root)
+    if state is None:
+        return [], 0
+    gone, freed = remove(paths, [v for v in state.fetched if v not in (state.version, state.previous)],
+                         kept(paths, cwd))
+    if gone:
+        _bookkeeping(paths, profile, lambda old: replace(
+            old, fetched=tuple(v for v in old.fetched if v not in gone)) if old is not None else None)
+    return gone, freed
+
+
+@contextmanager
+def promotion_lock(paths: Paths, *, wait: bool, say: Any = None) -> Iterator[bool]:
+    """One promotion (and so one candidate download) at a time on this machine. Yields False
+    without waiting when `wait` is off and another holds it (the unattended check skips)."""
+    from filelock import FileLock, Timeout
+
+    from pinman.state.fsutil import make_dirs
+
+    make_dirs(paths.locks)
+    lock = FileLock(str(paths.lock("promotion")), mode=0o600)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not wait:
+            yield False
+            return
+        if say is not None:
+            say("waiting for another promotion to finish")
+        try:
+            lock.acquire(timeout=900)
+        except Timeout:
+            raise PinmanError("another pinman process is still promoting a guarded channel",
+                              hint="wait for it to finish, then run this again") from None
+    try:
+        yield True
+    finally:
+        lock.release()
+
