@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,14 +42,14 @@ from pinman.install.store import Store
 
 
 @pytest.fixture(scope="session")
-def real_store(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Store:
+def real_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     """A Store over a session PINMAN_HOME; npm uses the user's real ~/.npmrc and cache.
 
     With pytest-xdist the workers share one such store (the folder above their own temp folders):
     pinman's own install lock makes a second worker wait for the first one's install instead of
     running npm again."""
     base = tmp_path_factory.getbasetemp()
-    home = (base.parent if worker_id != "master" else base) / "real-pinman-home"
+    home = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "real-pinman-home"
     return Store(Paths.from_env({"PINMAN_HOME": str(home)}), npm_env=real_npm_env())
 
 
@@ -89,7 +90,6 @@ def fake_npm(tmp_path: Path) -> Path:
 
 # --- secrets: no key or token in any file under PINMAN_HOME (see tests/secret_guard.py) ---
 
-import os  # noqa: E402
 
 import secret_guard  # noqa: E402
 
