@@ -342,6 +342,7 @@ def test_every_mode_is_listed() -> None:
     assert set(MODES) == {
         "ok",
         "strict",
+        "deny",
         "reject_beta",
         "401",
         "403",
