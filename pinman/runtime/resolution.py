@@ -53,14 +53,10 @@ def override_for(paths: Paths, profile: Profile) -> Override | None:
 def stale_override(ov: Override, pin: ClaudeCodePin) -> str | None:
     """Why `ov` no longer applies: the pin it replaced is not the profile's pin any more (an edit,
     a `git pull`, `pin`, `lock` or `upgrade` moved it). None while it still applies."""
-    if ov.pin_spec is None:
-        return None  # recorded before overrides named their pin: it belongs to the pin of today
-    if _spec_key(ov.pin_spec) != _spec_key(pin.version):
-        return f"the pin changed from {ov.pin_spec} to {pin.version}"
-    now = pin.exact
-    if now and ov.pin_version and now != ov.pin_version:
-        return f"the pin moved from {ov.pin_version} to {now}"
-    return None
+    from pinman.runtime.remedies import pin_changed
+
+    # pin_spec None: recorded before overrides named their pin, it belongs to the pin of today
+    return pin_changed(ov.pin_spec, ov.pin_version, pin)
 
 
 def dropped_override(paths: Paths, profile: Profile) -> tuple[Override, str] | None:
@@ -72,13 +68,6 @@ def dropped_override(paths: Paths, profile: Profile) -> tuple[Override, str] | N
 
 def dropped_note(ov: Override, why: str) -> str:
     return f"local override {ov.version} dropped: {why}"
-
-
-def _spec_key(spec: str) -> str:
-    from pinman.npm.spec import is_exact
-
-    spec = spec.strip()
-    return (clean_version(spec) or spec) if is_exact(spec) else spec
 
 
 def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
@@ -248,8 +237,13 @@ def notices(paths: Paths, profile: Profile) -> list[str]:
 
 
 def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basis_ns: int = 0) -> Pointer:
-    """`basis_ns`: state_stamp() from before `tgt` was resolved (see write_pointer)."""
-    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile), basis_ns)
+    """`basis_ns`: state_stamp() from before `tgt` was resolved (see write_pointer). The pinned
+    version carries its remedies (an override's version has none: it is not the pin)."""
+    from pinman.runtime.remedies import remedies_for
+
+    remedies = remedies_for(paths, profile, tgt.version) if tgt.override is None else {}
+    return Pointer(profile.name, tgt.version, inst.binary, profile.path, profile_env(paths, profile), basis_ns,
+                   remedies)
 
 
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,
@@ -369,7 +363,11 @@ def shim_main(argv: list[str]) -> int:
         return int(e.exit_code)
     from pinman.runtime.sdk_env import merge_env
 
+    from pinman.runtime.remedies import applied, remedies_for
+
     env = merge_env(os.environ, profile_env(paths, profile))
+    if tgt.override is None:
+        env.update(applied(env, remedies_for(paths, profile, tgt.version)))
     binary = str(inst.binary)
     os.execve(binary, [binary, *hook_args(paths, tgt.version, argv), *argv], env)
     return 127  # not reached

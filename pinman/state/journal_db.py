@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     import sqlite3
 
 DB_VERSION = 1  # of the database (PRAGMA user_version)
-VERDICTS = ("check", "good", "bad")  # the events that say whether a version works at an endpoint
+VERDICTS = ("check", "good", "bad")  # the events that say whether a version works at an endpoint (unless
+# they carry a `remedy`: the switches the version ran with, kind "probe")
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS entries (
@@ -81,7 +82,8 @@ def column(value: Any) -> Any:
 def row(doc: dict[str, Any]) -> tuple[Any, ...]:
     """What is inserted for one (already scrubbed) document: its indexed columns and the document."""
     event = doc.get("event")
-    kind = "verdict" if event in VERDICTS else event
+    # A probe run with a remedy's switches says nothing about the plain version: not a verdict.
+    kind = ("probe" if doc.get("remedy") else "verdict") if event in VERDICTS else event
     return (doc.get("ts", 0.0), column(event), column(kind), column(doc.get("profile")), column(doc.get("version")),
             column(doc.get("endpoint")), column(doc.get("outcome")),
             json.dumps(doc, sort_keys=True, separators=(",", ":")))
