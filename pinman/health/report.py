@@ -24,6 +24,7 @@ class CheckReport:
     outcome: Outcome
     duration: float
     # ok | not-client | reported | no-known-good | endpoint-changed | rolled-back | unavailable | recovered
+    # | remedied (kept on the version with client switches, verified ok)
     action: str
     detail: str
     rollback: dict[str, str] | None = None
@@ -34,6 +35,10 @@ class CheckReport:
     extra: list[Outcome] = field(default_factory=list)
     # seconds since the check started: "detected" (first verdict), "reprobed", "switched"
     timings: dict[str, float] = field(default_factory=dict)
+    # the remedy the version runs with at this endpoint after the check (state.overrides.Remedy.to_json()
+    # plus "env_line", the profile [env] lines that would share it), set by the policy above health
+    remedy: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # what the policy tried before its last step, and why not
 
     @property
     def exit_code(self) -> ExitCode:
@@ -41,6 +46,7 @@ class CheckReport:
             "ok": ExitCode.OK,
             "recovered": ExitCode.OK,  # back on the pin, verified: all is well
             "rolled-back": ExitCode.ROLLED_BACK,
+            "remedied": ExitCode.ROLLED_BACK,  # changed what runs to keep it working, verified
             "not-client": ExitCode.NOT_CLIENT,
         }.get(self.action, ExitCode.BROKEN)
 
@@ -61,5 +67,7 @@ class CheckReport:
             "pin_probe": self.pin_probe,
             "override_dropped": self.override_dropped,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "remedy": self.remedy,
+            "notes": self.notes,
             "exit_code": int(self.exit_code),
         }
