@@ -188,7 +188,7 @@ def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, 
 def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str, str], record: Any) -> str:
     from filelock import FileLock, Timeout
 
-    from pinman.health.rollback import check
+    from pinman.policy.ladder import check
 
     files = HookFiles(paths)
     name = hashlib.sha256(f"{key}\0{endpoint}".encode()).hexdigest()[:16]
