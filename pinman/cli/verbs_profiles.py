@@ -25,7 +25,7 @@ def use(
     name: str = typer.Argument(..., help="Profile to switch to, or an exact version (e.g. 2.1.331): "
                                "that makes a profile of the same name pinned to it."),
     local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
-    reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback): back to the pin."),
+    reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback) and remedies: back to the pin."),
     check_after: bool = typer.Option(False, "--check", help="Health-check after switching; roll back on schema errors."),
     as_json: bool = JSON,
 ) -> None:

@@ -113,7 +113,7 @@ def pick(paths: Paths, s: Search, item: str, costs: tuple[str, ...], env: Mappin
         return found[0]
     dearer = [c.name for c in named if c.cost not in costs]
     s.note(f"no {'/'.join(costs)} switch drops {item} from what {s.version} sends"
-           + (f" ({', '.join(dearer)} would: [health] remedies = \"all\" allows it)" if dearer else ""))
+           + (f" (a costly one would: {', '.join(dearer)})" if dearer else ""))
     return None
 
 
