@@ -63,6 +63,7 @@ def test_a_candidate_that_needs_a_costly_switch_is_rejected_whatever_remedies_sa
         repo: Path, registry: Any, npm: Path, world: World, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     world.deny = {"thinking"}
     path = write_profile(repo, "stable", '[claude-code]\nversion = "2.1.300"\n\n[health]\nremedies = "all"\n')
+    assert run("trust", capsys=capsys)[0] == 0  # so "all" is the project's own word, not withheld
     code, out, _ = run("upgrade", "stable", capsys=capsys)
     assert code == ExitCode.BROKEN and "rejected field: thinking" in out
     assert load_profile(path).claude_code.version == "2.1.300" and world.measured == []

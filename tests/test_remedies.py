@@ -217,6 +217,19 @@ def test_a_changed_pin_drops_the_remedy(pinman_home: Paths, tmp_path: Path, worl
     assert dropped[0].extra["remedy"] == {"CLAUDE_CODE_EFFORT_LEVEL": "auto"}
 
 
+def test_a_rollback_takes_the_remedy_of_the_pin_at_that_endpoint_with_it(pinman_home: Paths, tmp_path: Path,
+                                                                         world: World) -> None:
+    profile = team(pinman_home, tmp_path)
+    assert check(pinman_home, profile, world).action == "remedied"
+    known_good(pinman_home)
+    world.deny, world.probes = {"output_config", "cache_control"}, []
+    r = check(pinman_home, profile, world)
+    assert r.action == "rolled-back" and read_remedies(pinman_home) == {}
+    assert world.probes[0] == (V2, {"CLAUDE_CODE_EFFORT_LEVEL": "auto"})  # the search went on from the remedy
+    assert r.notes[-1] == (f"remedy {EFFORT} at 127.0.0.1:4000 dropped: the version it kept running was rolled "
+                           "back")
+
+
 def test_remedies_off_drops_those_in_place(pinman_home: Paths, tmp_path: Path, world: World) -> None:
     assert check(pinman_home, team(pinman_home, tmp_path), world).action == "remedied"
     known_good(pinman_home)

@@ -135,6 +135,7 @@ def test_check_keeps_the_version_with_a_switch_and_drops_it_once_the_field_is_ac
     assert [(r["switches"], r["here"]) for r in current["remedies"]] == [(EFFORT, True)]
     shown = json.loads(pinman(pinman_home, team, "show", "team", "--json").out)["remedies"]
     assert shown[0]["env_lines"] == ['CLAUDE_CODE_EFFORT_LEVEL = "auto"']
+    assert "export CLAUDE_CODE_EFFORT_LEVEL='auto'" in pinman(pinman_home, team, "env", **user(gateway)).out
 
     # Pointed at another endpoint in this shell, the plain version runs: the switch was verified
     # at the gateway only.

@@ -174,3 +174,22 @@ def test_rejected_fields_match_request_paths_however_the_endpoint_names_them() -
     keys = ["thinking", "thinking.type", "tools", "tools.*.defer_loading"]
     assert present(keys, [], "thinking") and present(keys, [], "tools.0.custom.defer_loading")
     assert present([], ["effort-2025-11-24"], "effort-2025-11-24") and not present(keys, [], "output_config")
+
+
+def test_a_remedy_belongs_to_the_version_its_pin_ran(pinman_home: Paths, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pinman.runtime.remedies import remedies_for, stale_remedy
+
+    p = pinman_home.user_profiles / "edge.toml"
+    p.parent.mkdir(parents=True)
+    p.write_text('[claude-code]\nversion = "latest"\n')
+    edge = find_profile("edge", tmp_path, pinman_home)
+    mine = replace(remedy(), pin_spec="latest", pin_version=None)
+    set_remedy(pinman_home, "edge", None, EP, mine)
+    assert remedies_for(pinman_home, edge, "2.1.331") == {EP: mine}
+    assert stale_remedy(mine, edge, "2.1.332") == "the pin moved from 2.1.331 to 2.1.332"
+    assert remedies_for(pinman_home, edge, "2.1.332") == {}  # the tag moved on: not for the new version
+    p.write_text('[claude-code]\nversion = "latest"\n\n[env]\nCLAUDE_CODE_EFFORT_LEVEL = "auto"\n')
+    edge = find_profile("edge", tmp_path, pinman_home)
+    assert stale_remedy(mine, edge, "2.1.331") == "the profile's [env] sets CLAUDE_CODE_EFFORT_LEVEL=auto itself now"
