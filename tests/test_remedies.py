@@ -192,7 +192,8 @@ def test_a_later_check_runs_with_the_remedy_and_drops_it_once_the_plain_version_
     r = check(pinman_home, profile, world)
     assert r.action == "recovered" and r.remedy is None and read_remedies(pinman_home) == {}
     assert r.recovered == {"from": f"{V2} with {EFFORT}", "to": V2,
-                           "message": f"team runs {V2} without {EFFORT} again: 127.0.0.1:4000 accepts output_config again"}
+                           "message": f"team runs {V2} without {EFFORT} again: 127.0.0.1:4000 accepts "
+                                      "output_config again"}
     assert Journal(pinman_home).history("team")[0].event == "recovered"
     assert Journal(pinman_home).last_known_good("team", EP).version == V2  # the plain probe is a verdict
 

@@ -72,7 +72,8 @@ from typing import Any
 
 from pinman.fingerprint import fake_answers
 from pinman.fingerprint.fake_requests import RecordedRequest, key_paths, parse_request, presented_key
-from pinman.fingerprint.fake_wordings import PLAIN_ERRORS, WORDINGS, error_body, litellm_wrap, rejection, unexpected_beta_message
+from pinman.fingerprint.fake_wordings import (PLAIN_ERRORS, WORDINGS, error_body, litellm_wrap, rejection,
+                                              unexpected_beta_message)
 
 __all__ = ["CLAUDE_CODE_1_0_100_BETAS", "CLAUDE_CODE_1_0_100_KEYS", "CLAUDE_CODE_2_1_331_BETAS",
            "CLAUDE_CODE_2_1_331_KEYS", "MODES", "WORDINGS", "FakeAPI", "RecordedRequest", "error_body",

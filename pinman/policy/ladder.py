@@ -35,6 +35,7 @@ from pinman.state.journal import endpoint_of
 from pinman.state.overrides import get_remedies
 
 if TYPE_CHECKING:
+    from pinman.health.outcome import Outcome
     from pinman.health.report import CheckReport
     from pinman.health.result import Waiting
     from pinman.profile.model import Profile
@@ -43,7 +44,8 @@ if TYPE_CHECKING:
 
 def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None = None,
           auto_rollback: bool | None = None, auto_recover: bool | None = None, remedies_level: str | None = None,
-          switch: bool = True, isolated_home: bool = False, prober_for: Callable[[Mapping[str, str]], Prober] | None = None,
+          switch: bool = True, isolated_home: bool = False,
+          prober_for: Callable[[Mapping[str, str]], Prober] | None = None,
           progress: Callable[[str], None] | None = None, may_install: bool = True,
           waiting: Callable[[Waiting], None] | None = None) -> CheckReport:
     """Check `profile` and apply the ladder. `switch=False` only reports: nothing changes what runs
@@ -57,7 +59,8 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     if not switch:
         return rollback.check(paths, profile, environ=user, auto_rollback=False, auto_recover=False, steps=[],
                               switches=_in_place(paths, profile), **common)
-    notes = remedies.drop_all(paths, profile, 'the profile says [health] remedies = "off"', user) if level == "off" else []
+    off = 'the profile says [health] remedies = "off"'
+    notes = remedies.drop_all(paths, profile, off, user) if level == "off" else []
     user = remedies.without_remedies(paths, profile, user)
     found: dict[str, Search] = {}  # one search per check, shared by the cheap and costly steps
     steps = [_remedy_step(found, allowed("cheap"))] if level != "off" else []
@@ -104,8 +107,8 @@ def _remedy_step(found: dict[str, Search], costs: tuple[str, ...]) -> rollback.S
     return step
 
 
-def _probe(a: rollback.Attempt) -> Callable[[Mapping[str, str]], object]:
-    def probe(trial: Mapping[str, str]) -> object:
+def _probe(a: rollback.Attempt) -> Callable[[Mapping[str, str]], Outcome]:
+    def probe(trial: Mapping[str, str]) -> Outcome:
         outcome = probe_and_record(a.journal, a.prober_for({**a.env, **trial}), a.key, a.report.version,
                                    a.report.endpoint, a.env, sdk_version(a.paths, a.profile), switches=trial)
         a.report.extra.append(outcome)
