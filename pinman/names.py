@@ -62,3 +62,18 @@ def _safe_numbers(version: str) -> bool:
 def is_package_name(name: str) -> bool:
     """`name` is an npm package name pinman will ask for, install and use as a folder name."""
     return len(name) <= MAX_PACKAGE_LENGTH and _PACKAGE_RX.fullmatch(name) is not None
+
+
+# A client switch pinman may set as a remedy (`pinman/policy/remedies.toml`, the overrides file):
+# one of Claude Code's own knobs, never a variable that says where requests go, what they carry as
+# credentials, or what runs (ANTHROPIC_BASE_URL, a key, PATH, NODE_OPTIONS, PINMAN_*).
+_SWITCH_VAR_RX = re.compile(r"(?:CLAUDE_CODE_|DISABLE_|ENABLE_|MAX_)[A-Z0-9_]{1,60}", re.ASCII)
+_SWITCH_VALUE_RX = re.compile(r"[A-Za-z0-9._-]{1,64}", re.ASCII)
+_NOT_SWITCHES = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL|AUTOUPDATER|EXECUTABLE|PATH|URL|HEADER",
+                           re.ASCII)
+
+
+def is_switch(name: str, value: str) -> bool:
+    """`name=value` is a client switch a remedy may set: `CLAUDE_CODE_EFFORT_LEVEL=auto`."""
+    return (_SWITCH_VAR_RX.fullmatch(name) is not None and _NOT_SWITCHES.search(name) is None
+            and _SWITCH_VALUE_RX.fullmatch(value) is not None)

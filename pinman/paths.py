@@ -136,6 +136,11 @@ class Paths:
         return self.cache / "fingerprints"
 
     @property
+    def switch_effects(self) -> Path:
+        """What each client switch drops, measured offline: `claude-code-VERSION/VAR=value.json`."""
+        return self.cache / "switch-effects"
+
+    @property
     def pypi_cache(self) -> Path:
         """PyPI's answers about SDK packages, one JSON file per package."""
         return self.cache / "pypi"

@@ -105,6 +105,9 @@ def main() -> None:
     bench_rollback(home, work, prof)
     bench_bisect(home)
     bench_session_hook(home, env)
+    from bench_remedies import bench_remedies
+
+    bench_remedies(home, args.runs)
     bench_registry(home, args.runs)
     bench_journal(max(3, args.runs // 8))
     shutil.rmtree(work, ignore_errors=True)

@@ -2,6 +2,7 @@
 """Start pinman's loopback fake Anthropic API for a demo.
 
     python scripts/fakeapi.py --mode strict --port 8765
+    python scripts/fakeapi.py --mode deny --deny output_config,thinking --wording litellm
     # in another shell:
     ANTHROPIC_BASE_URL=http://127.0.0.1:8765 ANTHROPIC_API_KEY=demo claude -p "say OK"
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, MODES, FakeAPI, RecordedRequest
+from pinman.fingerprint.fakeapi import CLAUDE_CODE_1_0_100_BETAS, CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_2_1_331_BETAS, CLAUDE_CODE_2_1_331_KEYS, MODES, WORDINGS, FakeAPI, RecordedRequest
 
 PRESETS = {
     "1.0.100": (CLAUDE_CODE_1_0_100_KEYS, CLAUDE_CODE_1_0_100_BETAS),
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--allow-keys", help="comma-separated top-level body keys (overrides --preset)")
     ap.add_argument("--allow-betas", help="comma-separated betas (overrides --preset)")
     ap.add_argument("--reject-beta", help="answer 400 to requests that carry this beta")
+    ap.add_argument("--deny", help="mode deny: comma-separated top-level body keys to refuse (e.g. output_config)")
+    ap.add_argument("--wording", default="plain", choices=sorted(WORDINGS),
+                    help="how strict/deny word a refused key (a gateway's own words)")
     args = ap.parse_args(argv)
 
     keys, betas = PRESETS[args.preset]
@@ -53,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         allow_keys=_csv(args.allow_keys) if args.allow_keys is not None else keys,
         allow_betas=_csv(args.allow_betas) if args.allow_betas is not None else betas,
         reject_beta=args.reject_beta,
+        deny_keys=_csv(args.deny) or (),
+        wording=args.wording,
         port=args.port,
     )
     with api:

@@ -423,7 +423,7 @@ def test_failures_a_version_change_cannot_fix_are_only_recorded(pinman_home: Pat
                                                                 monkeypatch: pytest.MonkeyPatch, text: str,
                                                                 error: str) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr("pinman.health.rollback.check", fake_check(seen))
+    monkeypatch.setattr("pinman.policy.ladder.check", fake_check(seen))
     assert handler.handle(pinman_home, payload(team, text, error=error), ENV) == "ignored"
     assert seen == []
     (entry,) = hook_entries(pinman_home)
@@ -434,7 +434,7 @@ def test_failures_a_version_change_cannot_fix_are_only_recorded(pinman_home: Pat
 def test_a_schema_error_runs_the_check_policy_once_then_cools_down(pinman_home: Paths, team: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr("pinman.health.rollback.check", fake_check(seen))
+    monkeypatch.setattr("pinman.policy.ladder.check", fake_check(seen))
     assert handler.handle(pinman_home, payload(team, SCHEMA_TEXT), ENV) == "rolled-back"
     assert len(seen) == 1 and "CLAUDECODE" not in seen[0]  # the probe is not part of the session
     (line,) = notices.unseen(HookFiles(pinman_home))
@@ -451,7 +451,7 @@ def test_one_handler_at_a_time_per_profile_and_endpoint(pinman_home: Paths, team
     from filelock import FileLock
 
     seen: list[Any] = []
-    monkeypatch.setattr("pinman.health.rollback.check", fake_check(seen))
+    monkeypatch.setattr("pinman.policy.ladder.check", fake_check(seen))
     pinman_home.locks.mkdir(parents=True)
     held = [FileLock(str(p)) for p in _all_autopilot_locks(pinman_home, team)]
     for lock in held:
@@ -474,7 +474,7 @@ def _all_autopilot_locks(paths: Paths, work: Path) -> list[Path]:
 def test_a_client_pinman_does_not_run_gets_a_notice_not_a_switch(pinman_home: Paths, team: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
-    monkeypatch.setattr("pinman.health.rollback.check", fake_check(seen))
+    monkeypatch.setattr("pinman.policy.ladder.check", fake_check(seen))
     assert handler.handle(pinman_home, payload(team, SCHEMA_TEXT, version="2.1.400"), ENV) == "not-ours"
     assert seen == []
     (line,) = notices.unseen(HookFiles(pinman_home))
@@ -494,7 +494,7 @@ def test_a_payload_that_is_not_a_json_object_is_empty() -> None:
 def test_the_hook_entry_point_logs_and_never_raises(pinman_home: Paths, team: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "setsid", lambda: None)
-    monkeypatch.setattr("pinman.health.rollback.check", fake_check([]))
+    monkeypatch.setattr("pinman.policy.ladder.check", fake_check([]))
     f = tmp_path / "p.json"
     f.write_text(json.dumps(payload(team, "API Error: 529 Overloaded", error="overloaded")))
     assert handler.main(["stop-failure", str(f)]) == 0

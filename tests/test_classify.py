@@ -227,6 +227,55 @@ SCHEMA_CASES = [
         "thinking",
         "unrecognized_argument",
     ),
+    # A FastAPI gateway whose pydantic model forbids extra fields: the field is in `loc`.
+    Case(
+        "pydantic-422",
+        http(422, {"detail": [{"type": "extra_forbidden", "loc": ["body", "output_config"],
+                               "msg": "Extra inputs are not permitted", "input": {"effort": "medium"}}]}),
+        Kind.SCHEMA,
+        "output_config",
+        "pydantic_extra_forbidden",
+    ),
+    Case(
+        "pydantic-nested-cc2",  # as 2.1.331 reports it, a nested path with a list index
+        cli('API Error: 422 {"detail":[{"type":"extra_forbidden","loc":["body","tools",3,"defer_loading"],'
+            '"msg":"Extra inputs are not permitted","input":true}]}', 422, None),
+        Kind.SCHEMA,
+        "tools.3.defer_loading",
+        "pydantic_extra_forbidden",
+    ),
+    Case(
+        "jsonschema-python",
+        http(400, anthropic("Additional properties are not allowed ('thinking' was unexpected)")),
+        Kind.SCHEMA,
+        "thinking",
+        "jsonschema_additional",
+    ),
+    Case(
+        "jsonschema-ajv",
+        http(400, {"errors": [{"instancePath": "", "keyword": "additionalProperties",
+                               "params": {"additionalProperty": "context_management"},
+                               "message": "must NOT have additional properties"}]}),
+        Kind.SCHEMA,
+        "context_management",
+        "jsonschema_additional",
+    ),
+    Case(
+        "openai-unknown-parameter",
+        http(400, {"error": {"message": "Unknown parameter: 'output_config'.", "type": "invalid_request_error",
+                             "param": "output_config", "code": "unknown_parameter"}}),
+        Kind.SCHEMA,
+        "output_config",
+        "unknown_parameter",
+    ),
+    Case(
+        "serde-unknown-field",
+        http(400, {"error": {"message": "Failed to deserialize the JSON body into the target type: unknown "
+                                        "field `thinking`, expected one of `model`, `messages` at line 1"}}),
+        Kind.SCHEMA,
+        "thinking",
+        "unknown_parameter",
+    ),
     # Gateways: unwrap before matching.
     Case(
         "litellm-fake",

@@ -342,6 +342,7 @@ def test_every_mode_is_listed() -> None:
     assert set(MODES) == {
         "ok",
         "strict",
+        "deny",
         "reject_beta",
         "401",
         "403",
@@ -377,3 +378,19 @@ def test_stream_error_always_fails_the_non_streaming_retry_too(api: FakeAPI) -> 
     r = post(api)  # not asked to stream
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     assert [e for e, _ in sse_events(r.text)][-1] == "error"
+
+
+@pytest.mark.parametrize("wording", ["plain", "litellm", "bedrock", "vertex", "openai", "pydantic", "jsonschema"])
+def test_deny_refuses_only_its_keys_in_the_wording_chosen_and_the_classifier_names_them(api: FakeAPI,
+                                                                                        wording: str) -> None:
+    from pinman.health.classify import classify
+    from pinman.health.http_probe import result_from_http
+
+    api.mode, api.deny_keys, api.wording = "deny", {"output_config", "thinking"}, wording
+    assert post(api, body={**BODY, "context_management": {}}, betas=["anything-2099-01-01"]).status_code == 200
+    r = post(api, body={**BODY, "context_management": {}, "output_config": {"effort": "medium"}})
+    assert r.status_code in (400, 422)
+    outcome = classify(result_from_http(r.status_code, r.text))
+    assert (outcome.kind.value, outcome.rejected) == ("schema", "output_config")
+    api.deny_keys = set()  # switched at run time
+    assert post(api, body={**BODY, "output_config": {"effort": "medium"}}).status_code == 200

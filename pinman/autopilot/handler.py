@@ -12,8 +12,9 @@ all of these hold, and journals what it decided either way (event "hook"):
 3. no other handler runs for this profile and endpoint (a lock), and none ran in the last
    `COOLDOWN` seconds, so a broken endpoint is not probed in a loop.
 
-Then it runs the same policy as `pinman check` (probe current, re-probe last known-good against
-the same endpoint, switch only if that is ok) and leaves a notice for the next session.
+Then it runs the same ladder as `pinman check` (`policy.ladder`: probe current; a client switch that
+drops the rejected field, measured and verified; else re-probe the last known-good against the same
+endpoint and switch only if that is ok) and leaves a notice for the next session.
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, 
 def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str, str], record: Any) -> str:
     from filelock import FileLock, Timeout
 
-    from pinman.health.rollback import check
+    from pinman.policy.ladder import check
 
     files = HookFiles(paths)
     name = hashlib.sha256(f"{key}\0{endpoint}".encode()).hexdigest()[:16]

@@ -60,6 +60,11 @@ def describe(report: CheckReport, trigger: str) -> str | None:
     if report.action == "rolled-back" and report.rollback:
         return (f"pinman: rolled back {report.profile} {report.rollback['from']} → {report.rollback['to']} "
                 f"at {at} — {what} · pinman status")
+    if report.action == "remedied" and report.remedy:
+        m = report.remedy
+        return (f"pinman: {report.profile} stays on {report.version} with {m['switches']}: {m['reason']} at {at} — "
+                f"{'; '.join(m['tradeoffs'])}; for everyone, add {' and '.join(m['env_lines'])} to [env] of "
+                f"{report.profile}; pinman status")
     if report.action == "recovered" and report.recovered:
         return f"pinman: {report.recovered['message']} ({host(report.endpoint)}, {at}) · pinman status"
     if report.action in ("no-known-good", "endpoint-changed", "unavailable"):

@@ -48,11 +48,12 @@ def _check_one(paths: Any, profile: Any, auto_rollback: bool | None, isolated_ho
 
         return check_channel(paths, profile, auto_rollback=auto_rollback, isolated_home=isolated_home,
                              progress=progress(profile.name), waiting=probe_meter(), periodic=not may_install)
-    from pinman.health.rollback import check as run_check
+    from pinman.policy.ladder import check as run_check
 
+    # --no-rollback means "never switch": no remedy applied or dropped either
     return run_check(paths, profile, auto_rollback=auto_rollback, auto_recover=auto_rollback,
-                     isolated_home=isolated_home, progress=progress(profile.name), may_install=may_install,
-                     waiting=probe_meter())
+                     switch=auto_rollback is not False, isolated_home=isolated_home, progress=progress(profile.name),
+                     may_install=may_install, waiting=probe_meter())
 
 
 def _quiet(r: Any) -> bool:
@@ -135,9 +136,12 @@ def render_check(r: Any) -> None:
     head = f"{r.profile} {r.version}  "
     if r.override_dropped:
         out(f"{r.profile}: {r.override_dropped}")
+    for note in r.notes if r.action in ("ok", "recovered") else []:
+        out(f"  note: {note}")  # a remedy dropped before the probe
     if r.recovered:
         out(f"{head}ok  ({r.duration:.1f} s)")
-        out(f"  recovered: {r.detail} (probed {r.recovered['to']} ok, override {r.recovered['from']} dropped)")
+        what = "remedy" if " with " in r.recovered["from"] else "override"
+        out(f"  recovered: {r.detail} (probed {r.recovered['to']} ok, {what} {r.recovered['from']} dropped)")
         return
     if o.kind.value == "ok":
         out(f"{head}ok  ({r.duration:.1f} s)  - {r.detail}")
@@ -145,8 +149,15 @@ def render_check(r: Any) -> None:
     label = "schema error" if o.kind.value == "schema" else o.kind.value.replace("_", " ")
     status = f"{o.status} " if o.status and not o.message.startswith(str(o.status)) else ""  # said once
     out(f"{head}{label}: {status}{o.message}")
+    for note in r.notes:
+        out(f"  tried: {note}")
     if r.rollback:
         checked = f", checked {age(r.known_good_checked_at)}" if r.known_good_checked_at else ""
         out(f"  rolled back: {r.profile} -> {r.rollback['to']} (last known-good for this endpoint{checked}) - verified ok")
+    elif r.action == "remedied" and r.remedy:
+        m = r.remedy
+        out(f"  remedied: {r.detail}")
+        out(f"  costs: {'; '.join(m['tradeoffs'])}")
+        out(f"  for everyone: add {' and '.join(m['env_lines'])} to [env] in the profile {r.profile}")
     else:
         out(f"  {r.detail}")

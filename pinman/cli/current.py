@@ -26,10 +26,15 @@ def render_current(command: str, as_json: bool) -> int:
         out(json.dumps(info, indent=2))
         return 0
     state = "" if info["installed"] else "  (not installed: `pinman install` or run claude once)"
-    out(f"{info['profile']} {info['version']}{state}")
+    here = [r["switches"] for r in info.get("remedies") or [] if r["here"]]
+    out(f"{info['profile']} {info['version']}{' with ' + here[0] if here else ''}{state}")
     out(f"  why:     {info['why']}")
     if info.get("dropped"):
         out(f"  note:    {info['dropped']}")
+    for r in info.get("remedies") or []:
+        where = "" if r["here"] else " (not applied here: another endpoint)"
+        out(f"  remedy:  {r['summary']}{where} — {'; '.join(r['tradeoffs'])}")
+        out(f"  share:   add {' and '.join(r['env_lines'])} to [env] in {Path(info['profile_file']).name}")
     out(f"  chosen:  {info['source']} ({info['detail']})")
     out(f"  profile: {info['profile_file']}")
     if info["shadows"]:

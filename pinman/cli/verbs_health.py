@@ -70,6 +70,8 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
         last = r["last_check"]
         seen = f"last check: {last['outcome']} {age(last['ts'])}" if last else "never checked"
         mark = "*" if r["active"] else " "
+        here = [m["switches"] for m in r.get("remedies") or [] if m["here"]]
+        running += f" with {here[0]}" if here else ""
         out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
         if r.get("dropped"):
             out(f"    note: {r['dropped']}")
@@ -77,6 +79,7 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
             from pinman.views.channel import summary
 
             out(f"    channel: {summary(r['channel'])}")
+        _remedy_lines(r)
         if r["problem"]:
             out(f"    problem: {r['problem']}")
     from pinman.autopilot.files import HookFiles
@@ -85,6 +88,14 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
     out(hooks_line())
     for line in unseen(HookFiles(get_paths())):
         out(f"notice: {line}")
+
+
+def _remedy_lines(row: dict) -> None:
+    """A profile's remedies under its status line: why, what it costs, the [env] line to share it."""
+    for m in row.get("remedies") or []:
+        where = "" if m["here"] else " (not applied here: another endpoint)"
+        out(f"    remedy: {m['summary']}{where} — {'; '.join(m['tradeoffs'])}")
+        out(f"      for everyone: add {' and '.join(m['env_lines'])} to [env] in {Path(row['path']).name}")
 
 
 def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all)."),
@@ -107,6 +118,8 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
         bits = [doc["time"], e.event, e.profile, e.version]
         if e.outcome:
             bits.append(e.outcome)
+        if isinstance(e.extra.get("remedy"), dict) and e.event == "check":
+            bits.append("with " + ", ".join(f"{k}={v}" for k, v in e.extra["remedy"].items()))
         if e.previous:
             bits.append(f"(from {e.previous})")
         if e.endpoint:

@@ -25,7 +25,7 @@ def use(
     name: str = typer.Argument(..., help="Profile to switch to, or an exact version (e.g. 2.1.331): "
                                "that makes a profile of the same name pinned to it."),
     local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
-    reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback): back to the pin."),
+    reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback) and remedies: back to the pin."),
     check_after: bool = typer.Option(False, "--check", help="Health-check after switching; roll back on schema errors."),
     as_json: bool = JSON,
 ) -> None:
@@ -207,10 +207,25 @@ def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
     from pinman.install.sdk import PATH_PREPEND
 
     env = profile_env(paths, profile)
+    env.update(_remedy_env(paths, profile, env))
     front = [str(paths.bin), *([env.pop(PATH_PREPEND)] if PATH_PREPEND in env else [])]
     env["PINMAN_PROFILE"] = chosen
     env["PATH"] = _path_with(front)
     return chosen, env
+
+
+def _remedy_env(paths: Paths, profile: Any, env: dict[str, str]) -> dict[str, str]:
+    """The switches of the pinned version's remedy at the endpoint this environment names (a
+    script may start the pinned binary itself, through CLAUDE_CODE_EXECUTABLE, not the shim)."""
+    from pinman.errors import PinmanError
+    from pinman.runtime.remedies import applied, remedies_for
+    from pinman.runtime.resolution import local_registry, target
+
+    try:
+        tgt = target(paths, profile, registry=local_registry(paths))
+    except PinmanError:
+        return {}
+    return {} if tgt.override else applied({**os.environ, **env}, remedies_for(paths, profile, tgt.version))
 
 
 def _path_with(front: list[str]) -> str:
@@ -342,6 +357,9 @@ def _render_show(data: dict[str, Any]) -> None:
             value = ", ".join(value) + " (until `pinman trust`)"
         if value not in (None, ""):
             out(f"{key + ':':14} {value}")
+    for m in data.get("remedies") or []:
+        out(f"{'remedy:':14} {m['summary']} — {'; '.join(m['tradeoffs'])}")
+        out(f"{'':14} for everyone: add {' and '.join(m['env_lines'])} to [env]")
     sdk = data.get("sdk")
     if sdk:
         out(f"{'sdk:':14} {json.dumps(sdk)}")

@@ -179,7 +179,7 @@ def upgrade(
 ) -> None:
     """Try a newer version against your endpoint; move the pin only if it checks ok."""
     from pinman.profile.discovery import find_profile
-    from pinman.team.upgrade import upgrade as run_upgrade
+    from pinman.policy.upgrade import upgrade as run_upgrade
 
     paths = get_paths()
     if not dry_run:

@@ -40,14 +40,23 @@ streaming (which `stream_error` answers normally), so that mode does not fail `c
 default) accepts 1.0.100 and rejects 2.1.331 with `thinking: Extra inputs are not permitted`
 (this fake names the first extra top-level key in body order).
 
-Modes: `ok`; `strict` (allow-lists of top-level body keys and betas); `reject_beta` (the named
-`reject_beta`, or else the first beta sent); `401`, `403`, `429` (with retry-after), `529`, `500`;
-`credit` (the 400 for a low credit balance); `litellm` (strict, but errors wrapped the way a LiteLLM
-proxy wraps an upstream 400); `bedrock` / `vertex` (strict, in the words of a gateway before AWS
-Bedrock, `extraneous key [x] is not permitted`, or Google Vertex, `Unknown name "x"`); `stream_error` (a 200 stream that ends in an `error` event;
-non-streaming requests succeed); `stream_error_always` (every answer, asked for a stream or not, is
-a stream that ends in an `error` event, so the client's retry without streaming fails too); `hang` (no answer until the server stops); `garbage` (200, HTML).
+Modes: `ok`; `strict` (allow-lists of top-level body keys and betas); `deny` (a deny-list of
+top-level body keys, `deny_keys`: every other key passes, as a gateway that refuses a few fields);
+`reject_beta` (the named `reject_beta`, or else the first beta sent); `401`, `403`, `429` (with
+retry-after), `529`, `500`; `credit` (the 400 for a low credit balance); `litellm` (strict, but
+errors wrapped the way a LiteLLM proxy wraps an upstream 400); `bedrock` / `vertex` (strict, in the
+words of a gateway before AWS Bedrock, `extraneous key [x] is not permitted`, or Google Vertex,
+`Unknown name "x"`); `stream_error` (a 200 stream that ends in an `error` event; non-streaming
+requests succeed); `stream_error_always` (every answer, asked for a stream or not, is a stream that
+ends in an `error` event, so the client's retry without streaming fails too); `hang` (no answer
+until the server stops); `garbage` (200, HTML).
+
+`strict` and `deny` refuse a key in the words of `wording` (`fake_wordings.WORDINGS`: `plain`, the
+API's own, `litellm`, `bedrock`, `vertex`, `openai`, `pydantic`, `jsonschema`); `mode`, `wording`,
+`allow_keys` and `deny_keys` may all change while the server runs. The parts: `fake_requests`
+(what is recorded of a request), `fake_wordings` (refusals), `fake_answers` (good answers).
 """
+
 
 from __future__ import annotations
 
@@ -56,155 +65,42 @@ import json
 import socket
 import sys
 import threading
-import time
 import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+
+from pinman.fingerprint import fake_answers
+from pinman.fingerprint.fake_requests import RecordedRequest, key_paths, parse_request, presented_key
+from pinman.fingerprint.fake_wordings import (PLAIN_ERRORS, WORDINGS, error_body, litellm_wrap, rejection,
+                                              unexpected_beta_message)
+
+__all__ = ["CLAUDE_CODE_1_0_100_BETAS", "CLAUDE_CODE_1_0_100_KEYS", "CLAUDE_CODE_2_1_331_BETAS",
+           "CLAUDE_CODE_2_1_331_KEYS", "MODES", "WORDINGS", "FakeAPI", "RecordedRequest", "error_body",
+           "key_paths", "litellm_wrap"]
 
 # Recorded from `claude -p "say OK" --output-format json` (see the module docstring).
 CLAUDE_CODE_1_0_100_KEYS: frozenset[str] = frozenset(
     {"max_tokens", "messages", "metadata", "model", "stream", "system", "temperature", "tools"}
 )
 CLAUDE_CODE_1_0_100_BETAS: frozenset[str] = frozenset(
-    {
-        "claude-code-20250219",
-        "fine-grained-tool-streaming-2025-05-14",
-        "interleaved-thinking-2025-05-14",
-    }
+    {"claude-code-20250219", "fine-grained-tool-streaming-2025-05-14", "interleaved-thinking-2025-05-14"}
 )
 CLAUDE_CODE_2_1_331_KEYS: frozenset[str] = frozenset(
-    {
-        "context_management",
-        "max_tokens",
-        "messages",
-        "metadata",
-        "model",
-        "output_config",
-        "stream",
-        "system",
-        "thinking",
-        "tools",
-    }
+    {"context_management", "max_tokens", "messages", "metadata", "model", "output_config", "stream", "system",
+     "thinking", "tools"}
 )
 CLAUDE_CODE_2_1_331_BETAS: frozenset[str] = frozenset(
-    {
-        "advanced-tool-use-2025-11-20",
-        "claude-code-20250219",
-        "context-management-2025-06-27",
-        "effort-2025-11-24",
-        "interleaved-thinking-2025-05-14",
-        "mid-conversation-tool-changes-2026-07-01",
-        "per-turn-control-2026-07-01",
-        "thinking-token-count-2026-05-13",
-    }
+    {"advanced-tool-use-2025-11-20", "claude-code-20250219", "context-management-2025-06-27", "effort-2025-11-24",
+     "interleaved-thinking-2025-05-14", "mid-conversation-tool-changes-2026-07-01", "per-turn-control-2026-07-01",
+     "thinking-token-count-2026-05-13"}
 )
 
-MODES: tuple[str, ...] = (
-    "ok",
-    "strict",
-    "reject_beta",
-    "401",
-    "403",
-    "429",
-    "529",
-    "500",
-    "stream_error",
-    "hang",
-    "garbage",
-    "litellm",
-    "credit",
-    "bedrock",
-    "vertex",
-    "stream_error_always",
-)
-
-REDACTED = "<redacted>"
-_SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
-
-# mode -> (HTTP status, error type, message): plain errors that ignore the request.
-_PLAIN_ERRORS: dict[str, tuple[int, str, str]] = {
-    "401": (401, "authentication_error", "invalid x-api-key"),
-    "403": (
-        403,
-        "permission_error",
-        "Your API key does not have permission to use the specified resource.",
-    ),
-    "429": (
-        429,
-        "rate_limit_error",
-        "Number of request tokens has exceeded your per-minute rate limit "
-        "(https://docs.anthropic.com/en/api/rate-limits); see the response headers for current "
-        "usage. Please reduce the prompt length or the maximum tokens requested, or try again "
-        "later.",
-    ),
-    "529": (529, "overloaded_error", "Overloaded"),
-    "500": (500, "api_error", "Internal server error"),
-    "credit": (
-        400,
-        "invalid_request_error",
-        "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing "
-        "to upgrade or purchase credits.",
-    ),
-}
-
-
-@dataclass
-class RecordedRequest:
-    """One request as the server saw it; secrets are already redacted."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]  # lower-cased names; x-api-key / authorization -> "<redacted>"
-    keys: list[str]  # top-level body keys, sorted
-    key_paths: list[str]  # every nested key path, list indices folded to `*`, sorted
-    betas: list[str]  # `anthropic-beta` split on commas, in order
-    user_agent: str
-    body: Any = None  # parsed JSON body (None if absent or not JSON)
-    time: float = field(default_factory=time.time)
-
-
-def key_paths(value: Any, prefix: str = "") -> set[str]:
-    """Every key path in a JSON value: `a`, `a.b`, `tools.*.name` (list indices become `*`)."""
-    out: set[str] = set()
-    if isinstance(value, dict):
-        for k, v in value.items():
-            p = f"{prefix}.{k}" if prefix else str(k)
-            out.add(p)
-            out |= key_paths(v, p)
-    elif isinstance(value, list):
-        p = f"{prefix}.*" if prefix else "*"
-        for item in value:
-            out |= key_paths(item, p)
-    return out
-
-
-def error_body(error_type: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "error": {"type": error_type, "message": message}}
-
-
-def extra_inputs_message(key: str) -> str:
-    return f"{key}: Extra inputs are not permitted"
-
-
-def unexpected_beta_message(betas: Iterable[str]) -> str:
-    names = ", ".join(f"`{b}`" for b in betas)
-    return (
-        f"Unexpected value(s) {names} for the `anthropic-beta` header. Please consult our "
-        "documentation at docs.anthropic.com or try again without the header."
-    )
-
-
-def litellm_wrap(upstream: dict[str, Any], model_group: str) -> dict[str, Any]:
-    """How a LiteLLM proxy reports an upstream 400: the upstream JSON as a string in a message."""
-    message = (
-        f"litellm.BadRequestError: AnthropicException - {json.dumps(upstream)}. "
-        f"Received Model Group={model_group}\nAvailable Model Group Fallbacks=None"
-    )
-    return {"error": {"message": message, "type": None, "param": None, "code": "400"}}
+MODES: tuple[str, ...] = ("ok", "strict", "deny", "reject_beta", "401", "403", "429", "529", "500", "stream_error",
+                          "hang", "garbage", "litellm", "credit", "bedrock", "vertex", "stream_error_always")
+# Modes that validate bodies, and the wording each refuses a key in (None: the server's `wording`).
+_VALIDATING: dict[str, str | None] = {"strict": None, "deny": None, "litellm": "litellm", "bedrock": "bedrock",
+                                      "vertex": "vertex"}
 
 
 class FakeAPI:
@@ -216,6 +112,8 @@ class FakeAPI:
         *,
         allow_keys: Iterable[str] | None = None,
         allow_betas: Iterable[str] | None = None,
+        deny_keys: Iterable[str] = (),
+        wording: str = "plain",
         reject_beta: str | None = None,
         require_key: str | None = None,
         reply: str = "OK",
@@ -224,14 +122,14 @@ class FakeAPI:
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
+        if wording not in WORDINGS:
+            raise ValueError(f"unknown wording {wording!r}; one of {', '.join(WORDINGS)}")
         self.mode = mode
         # strict/litellm default to what Claude Code 1.0.100 sends: the common demo scenario.
-        self.allow_keys: set[str] = set(
-            CLAUDE_CODE_1_0_100_KEYS if allow_keys is None else allow_keys
-        )
-        self.allow_betas: set[str] = set(
-            CLAUDE_CODE_1_0_100_BETAS if allow_betas is None else allow_betas
-        )
+        self.allow_keys: set[str] = set(CLAUDE_CODE_1_0_100_KEYS if allow_keys is None else allow_keys)
+        self.allow_betas: set[str] = set(CLAUDE_CODE_1_0_100_BETAS if allow_betas is None else allow_betas)
+        self.deny_keys: set[str] = set(deny_keys)  # mode "deny": these top-level keys are refused
+        self.wording = wording  # how "strict" and "deny" word a refused key
         # Named beta to refuse in any mode that validates; in mode "reject_beta" with no name,
         # the first beta a request carries is refused.
         self.reject_beta = reject_beta
@@ -297,23 +195,35 @@ class FakeAPI:
             self.requests.append(req)
 
     # -- validation ------------------------------------------------------------------------------
-    def schema_error(self, req: RecordedRequest) -> str | None:
-        """The message of the 400 this request earns in the current mode, or None."""
+    def refused(self, req: RecordedRequest) -> tuple[str, str] | None:
+        """What this request earns a 400 for in the current mode: ("beta", message) or ("key", the
+        body key), or None."""
         if self.reject_beta is not None and self.reject_beta in req.betas:
-            return unexpected_beta_message([self.reject_beta])
+            return "beta", unexpected_beta_message([self.reject_beta])
         if self.mode == "reject_beta" and self.reject_beta is None and req.betas:
-            return unexpected_beta_message(req.betas[:1])
-        if self.mode not in ("strict", "litellm", "bedrock", "vertex"):
+            return "beta", unexpected_beta_message(req.betas[:1])
+        if self.mode not in _VALIDATING:
             return None
-        bad_betas = [b for b in req.betas if b not in self.allow_betas]
         if req.path == "/v1/messages" and isinstance(req.body, dict):
             # One field per error, like the real API; this fake names the first in body order.
             for key in req.body:
-                if key not in self.allow_keys:
-                    return extra_inputs_message(key)
-        if bad_betas:
-            return unexpected_beta_message(bad_betas)
-        return None
+                if (key in self.deny_keys) if self.mode == "deny" else (key not in self.allow_keys):
+                    return "key", key
+        bad_betas = [b for b in req.betas if b not in self.allow_betas] if self.mode != "deny" else []
+        return ("beta", unexpected_beta_message(bad_betas)) if bad_betas else None
+
+    def refusal(self, req: RecordedRequest) -> tuple[int, Any] | None:
+        """The status and body of the 400 (or 422) this request earns, or None."""
+        found = self.refused(req)
+        if found is None:
+            return None
+        what, detail = found
+        model = str(req.body.get("model", "claude")) if isinstance(req.body, dict) else "claude"
+        wording = _VALIDATING.get(self.mode) or self.wording
+        if what == "key":
+            return rejection(wording, detail, model)
+        upstream = error_body("invalid_request_error", detail)
+        return 400, (litellm_wrap(upstream, model) if wording == "litellm" else upstream)
 
 
 class _Server(ThreadingHTTPServer):
@@ -325,6 +235,9 @@ class _Server(ThreadingHTTPServer):
         # Clients drop keep-alive connections without ceremony; that is not worth a traceback.
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
+
+
+_ROUTES = (("POST", "/v1/messages"), ("POST", "/v1/messages/count_tokens"), ("GET", "/v1/models"))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -346,34 +259,6 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.api._lock:
                 self.server.api._conns.discard(self.connection)
 
-    # -- request parsing -------------------------------------------------------------------------
-    def _read_request(self) -> RecordedRequest:
-        length = int(self.headers.get("content-length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = None
-        split = urlsplit(self.path)
-        headers = {
-            k.lower(): (REDACTED if k.lower() in _SECRET_HEADERS else v)
-            for k, v in self.headers.items()
-        }
-        betas = [b.strip() for b in self.headers.get("anthropic-beta", "").split(",") if b.strip()]
-        return RecordedRequest(
-            method=self.command,
-            path=split.path,
-            query=dict(parse_qsl(split.query)),
-            headers=headers,
-            keys=sorted(body) if isinstance(body, dict) else [],
-            key_paths=sorted(key_paths(body)),
-            betas=betas,
-            user_agent=self.headers.get("user-agent", ""),
-            body=body,
-        )
-
     def do_GET(self) -> None:
         self._dispatch()
 
@@ -382,17 +267,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         api = self.server.api
-        req = self._read_request()
+        length = int(self.headers.get("content-length") or 0)
+        req = parse_request(self.command, self.path, dict(self.headers.items()),
+                            self.rfile.read(length) if length else b"")
         api._record(req)
-        route = (req.method, req.path.rstrip("/"))
-        if route not in (
-            ("POST", "/v1/messages"),
-            ("POST", "/v1/messages/count_tokens"),
-            ("GET", "/v1/models"),
-        ):
+        if (req.method, req.path.rstrip("/")) not in _ROUTES:
             self._json(404, error_body("not_found_error", f"{req.method} {req.path} not found"))
             return
-        if api.require_key is not None and _presented_key(self.headers) != api.require_key:
+        if api.require_key is not None and presented_key(self.headers) != api.require_key:
             self._json(401, error_body("authentication_error", "invalid x-api-key"))
             return
         mode = api.mode
@@ -403,35 +285,29 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "garbage":
             self._send(200, b"<html><body>502 Bad Gateway</body></html>\n", "text/html")
             return
-        if mode in _PLAIN_ERRORS:
-            status, etype, message = _PLAIN_ERRORS[mode]
+        if mode in PLAIN_ERRORS:
+            status, etype, text = PLAIN_ERRORS[mode]
             extra = {"retry-after": str(api.retry_after)} if status == 429 else {}
-            self._json(status, error_body(etype, message), extra)
+            self._json(status, error_body(etype, text), extra)
             return
-        problem = api.schema_error(req)
-        if problem is not None:
-            upstream = error_body("invalid_request_error", problem)
-            if mode == "litellm":
-                model = req.body.get("model", "claude") if isinstance(req.body, dict) else "claude"
-                self._json(400, litellm_wrap(upstream, str(model)))
-            elif mode in ("bedrock", "vertex") and problem.endswith(": Extra inputs are not permitted"):
-                self._json(400, _cloud_error(mode, problem.split(":", 1)[0]))
-            else:
-                self._json(400, upstream)
+        refusal = api.refusal(req)
+        if refusal is not None:
+            self._json(*refusal)
             return
+        self._answer(req, mode)
+
+    def _answer(self, req: RecordedRequest, mode: str) -> None:
         if req.path == "/v1/models":
-            self._json(200, _models())
+            self._json(200, fake_answers.models())
         elif req.path.endswith("/count_tokens"):
-            self._json(200, {"input_tokens": _estimate_tokens(req.body)})
+            self._json(200, {"input_tokens": fake_answers.estimate_tokens(req.body)})
         elif (isinstance(req.body, dict) and req.body.get("stream")) or mode == "stream_error_always":
             self._stream(req, fail=mode in ("stream_error", "stream_error_always"))
         else:
-            self._json(200, _message(req, api.reply))
+            self._json(200, fake_answers.message(req.body, self.server.api.reply))
 
     # -- responses -------------------------------------------------------------------------------
-    def _send(
-        self, status: int, data: bytes, ctype: str, extra: dict[str, str] | None = None
-    ) -> None:
+    def _send(self, status: int, data: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
         self.send_header("content-type", ctype)
         self.send_header("content-length", str(len(data)))
@@ -452,97 +328,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("request-id", f"req_fake_{uuid.uuid4().hex[:20]}")
         self.end_headers()
         try:
-            for chunk in _sse_events(req, self.server.api.reply, fail=fail):
+            for chunk in fake_answers.sse_events(req.body, self.server.api.reply, fail=fail):
                 self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.flush()
             self.wfile.write(b"0\r\n\r\n")
         except OSError:
             self.close_connection = True
-
-
-def _cloud_error(mode: str, key: str) -> dict[str, Any]:
-    """An extra body key rejected in the words of Bedrock's or Vertex's request validation."""
-    if mode == "bedrock":
-        return {"message": f"Malformed input request: #: extraneous key [{key}] is not permitted, "
-                           "please reformat your input and try again."}
-    said = f'Invalid JSON payload received. Unknown name "{key}": Cannot find field.'
-    return {"error": {"code": 400, "message": said, "status": "INVALID_ARGUMENT",
-                      "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest",
-                                   "fieldViolations": [{"description": said}]}]}}
-
-
-def _presented_key(headers: Any) -> str | None:
-    key: str | None = headers.get("x-api-key")
-    auth: str = headers.get("authorization") or ""
-    if key is None and auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    return key
-
-
-def _sse(event: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-def _sse_events(req: RecordedRequest, text: str, *, fail: bool) -> Iterator[bytes]:
-    msg = _message(req, "")
-    msg["content"] = []
-    msg["stop_reason"] = None
-    msg["usage"]["output_tokens"] = 1
-    yield _sse("message_start", {"type": "message_start", "message": msg})
-    yield _sse(
-        "content_block_start",
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-    )
-    yield _sse("ping", {"type": "ping"})
-    if fail:
-        # The real API ends a failing stream with an `error` event and no message_stop.
-        yield _sse("error", error_body("overloaded_error", "Overloaded"))
-        return
-    yield _sse(
-        "content_block_delta",
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}},
-    )
-    yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-    yield _sse(
-        "message_delta",
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": max(1, len(text) // 4)},
-        },
-    )
-    yield _sse("message_stop", {"type": "message_stop"})
-
-
-def _message(req: RecordedRequest, text: str) -> dict[str, Any]:
-    model = req.body.get("model") if isinstance(req.body, dict) else None
-    return {
-        "id": f"msg_fake_{uuid.uuid4().hex[:24]}",
-        "type": "message",
-        "role": "assistant",
-        "model": model or "claude-sonnet-4-5-20250929",
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
-        "stop_sequence": None,
-        "usage": {
-            "input_tokens": _estimate_tokens(req.body),
-            "output_tokens": max(1, len(text) // 4),
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-        },
-    }
-
-
-def _estimate_tokens(body: Any) -> int:
-    # Roughly four characters a token, like the real tokenizer on English text.
-    return max(1, len(json.dumps(body)) // 4) if body is not None else 1
-
-
-def _models() -> dict[str, Any]:
-    models = [
-        ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", "2025-09-29T00:00:00Z"),
-        ("claude-haiku-4-5-20251001", "Claude Haiku 4.5", "2025-10-01T00:00:00Z"),
-        ("claude-opus-4-1-20250805", "Claude Opus 4.1", "2025-08-05T00:00:00Z"),
-    ]
-    data = [{"type": "model", "id": i, "display_name": n, "created_at": c} for i, n, c in models]
-    return {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}

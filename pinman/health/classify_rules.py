@@ -52,6 +52,18 @@ def _bedrock_key(m: re.Match[str]) -> str:
     return ".".join([*parts, m.group("key")])
 
 
+def _pydantic_loc(m: re.Match[str]) -> str | None:
+    # ["body", "tools", 3, "defer_loading"] -> "tools.3.defer_loading"
+    parts = [p.strip().strip('\\"').strip("'") for p in (m.group("loc") or m.group("loc2") or "").split(",")]
+    parts = [p for p in parts if p]
+    return ".".join(parts[1:] if parts[:1] == ["body"] else parts) or None
+
+
+def _schema_names(m: re.Match[str]) -> str:
+    # "'a', 'b'" -> "a, b"
+    return m.group("name") or ", ".join(re.findall(r"'([^']+)'", m.group("names")))
+
+
 def _vertex_name(m: re.Match[str]) -> str:
     at = m.group("at")
     return f"{at}.{m.group('name')}" if at else m.group("name")
@@ -103,6 +115,31 @@ RULES: tuple[Rule, ...] = (
         "unrecognized_argument",
         Kind.SCHEMA,
         r"Unrecognized request arguments? supplied:\s*(?P<rejected>[\w.\-]+(?:,\s*[\w.\-]+)*)",
+    ),
+    # A FastAPI/pydantic gateway forbidding extra fields (a 422): {"detail": [{"type":
+    # "extra_forbidden", "loc": ["body", "thinking"], "msg": "Extra inputs are not permitted", …}]}
+    _rule(
+        "pydantic_extra_forbidden",
+        Kind.SCHEMA,
+        r'\\?"loc\\?"\s*:\s*\[(?P<loc>[^\]]*)\][^{}]{0,200}?(?:extra_forbidden|Extra inputs are not permitted)'
+        r'|extra_forbidden\\?"[^{}]{0,200}?\\?"loc\\?"\s*:\s*\[(?P<loc2>[^\]]*)\]',
+        _pydantic_loc,
+    ),
+    # JSON Schema validators: Python's jsonschema "Additional properties are not allowed ('thinking'
+    # was unexpected)"; ajv's "must NOT have additional properties" with params.additionalProperty.
+    _rule(
+        "jsonschema_additional",
+        Kind.SCHEMA,
+        r"Additional properties are not allowed \((?P<names>'[^)]*?')\s+(?:was|were) unexpected\)"
+        r'|additionalProperty\\?"\s*:\s*\\?"(?P<name>[^"\\]+)',
+        _schema_names,
+    ),
+    # OpenAI's newer wording, "Unknown parameter: 'thinking'.", and serde's "unknown field `thinking`".
+    _rule(
+        "unknown_parameter",
+        Kind.SCHEMA,
+        r"Unknown parameter:?\s*'(?P<p1>[\w.\[\]\-]+)'|unknown field `(?P<p2>[^`]+)`",
+        lambda m: m.group("p1") or m.group("p2"),
     ),
     # 400s that no version change fixes.
     _rule(

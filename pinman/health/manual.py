@@ -14,7 +14,7 @@ from pinman.health.prober import offline_registry, run_env
 from pinman.install.layout import validate_version
 from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal, endpoint_of
-from pinman.state.overrides import Override, get_override, profile_key, set_override
+from pinman.state.overrides import Override, get_override, get_remedies, profile_key, set_override, set_remedy
 from pinman.names import clean_version
 from pinman.faults import point
 from pinman.npm.spec import is_exact
@@ -93,12 +93,19 @@ def _running(paths: Paths, profile: Profile) -> str:
 
 
 def reset(paths: Paths, profile: Profile) -> str | None:
-    """Drop the local override: back to the pin. Returns the dropped override's version."""
+    """Drop the local override and every remedy: back to the plain pin. Returns the dropped
+    override's version."""
 
     ov = get_override(paths, profile.name, profile.project_root)
     set_override(paths, profile.name, profile.project_root, None)
+    remedies = get_remedies(paths, profile.name, profile.project_root)
+    for endpoint in remedies:
+        set_remedy(paths, profile.name, profile.project_root, endpoint, None)
     repoint(paths, profile.name)
+    key = profile_key(profile.name, profile.project_root)
     if ov:
-        key = profile_key(profile.name, profile.project_root)
         Journal(paths).append(Entry("reset", key, ov.version, message="override dropped"))
+    for r in remedies.values():
+        Journal(paths).append(Entry("reset", key, r.version, endpoint=r.endpoint,
+                                    message=f"remedy {r.switches} dropped", extra={"remedy": dict(r.env)}))
     return ov.version if ov else None

@@ -121,12 +121,17 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
 
 
 def probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
-                      env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False) -> Outcome:
-    """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict."""
+                      env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False,
+                      switches: Mapping[str, str] | None = None) -> Outcome:
+    """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict.
+
+    `switches`: the client switches the probe ran with (a remedy's); its entry then records them
+    and is no verdict about the plain version (`journal_db.row`)."""
 
     result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
     outcome = classify(result, secret_values(env))
     journal.append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
                          status=outcome.status, message=outcome.message[:300], rejected=outcome.rejected,
-                         duration=round(result.duration, 3), sdk_version=sdk), env)
+                         duration=round(result.duration, 3), sdk_version=sdk,
+                         extra={"remedy": dict(switches)} if switches else {}), env)
     return outcome

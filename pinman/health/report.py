@@ -24,6 +24,7 @@ class CheckReport:
     outcome: Outcome
     duration: float
     # ok | not-client | reported | no-known-good | endpoint-changed | rolled-back | unavailable | recovered
+    # | remedied (kept on the version with client switches, verified ok)
     action: str
     detail: str
     rollback: dict[str, str] | None = None
@@ -35,6 +36,10 @@ class CheckReport:
     # seconds since the check started: "detected" (first verdict), "reprobed", "switched"
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what this machine's managed settings would stop
+    # the remedy the version runs with at this endpoint after the check (state.overrides.Remedy.to_json()
+    # plus "env_line", the profile [env] lines that would share it), set by the policy above health
+    remedy: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)  # what the policy tried before its last step, and why not
 
     @property
     def exit_code(self) -> ExitCode:
@@ -42,6 +47,7 @@ class CheckReport:
             "ok": ExitCode.OK,
             "recovered": ExitCode.OK,  # back on the pin, verified: all is well
             "rolled-back": ExitCode.ROLLED_BACK,
+            "remedied": ExitCode.ROLLED_BACK,  # changed what runs to keep it working, verified
             "not-client": ExitCode.NOT_CLIENT,
         }.get(self.action, ExitCode.BROKEN)
 
@@ -63,5 +69,7 @@ class CheckReport:
             "override_dropped": self.override_dropped,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             "warnings": self.warnings,
+            "remedy": self.remedy,
+            "notes": self.notes,
             "exit_code": int(self.exit_code),
         }

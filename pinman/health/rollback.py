@@ -5,6 +5,10 @@ target is the last known-good version for this profile *and endpoint*; it is re-
 same endpoint before anything switches, because if it fails too the endpoint changed, not the
 client. A rollback writes a local override and repoints the shim; it never edits a profile file.
 
+This is the policy with remedies off. `policy.ladder` hands in the other steps (client switches
+before and after the rollback, the remedy a version runs with, dropping it once not needed): health
+never imports the layer above it.
+
 Recovery (`pinman.health.recovery`) is the way back: while a profile runs on an override, every
 check also probes the pinned version against the same endpoint, and once that is ok the override
 goes, the shim follows the pin again and the journal records a `recovered` event. An override
@@ -15,7 +19,9 @@ belongs to the pin it replaced: when the profile's pin changes, the next check d
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pinman.errors import PinmanError
 from pinman.health.managed_guard import known_good_within, warnings as managed_warnings
@@ -34,34 +40,69 @@ from pinman.runtime.sdk_env import untrusted_project
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
+    from pinman.runtime.resolution import Target
+
+
+@dataclass
+class Attempt:
+    """What a step of the policy works with after the first verdict: the report so far, the plain
+    env (the user's and the profile's) and how to probe with it, or with more (client switches)."""
+
+    paths: Paths
+    profile: Profile
+    report: CheckReport
+    journal: Journal
+    probe: Prober  # the plain probe
+    prober_for: Callable[[Mapping[str, str]], Prober]  # a probe with this complete env instead
+    key: str
+    env: Mapping[str, str]
+    start: float
+    switches: Mapping[str, str] = field(default_factory=dict)  # what the version ran with in this check
+
+
+# A step of the policy: True when it settled the check (switched, or kept the version working).
+Step = Callable[[Attempt], bool]
+# (the target, the env it is probed with) -> the client switches to add for it (its remedy there), or {}
+Switches = Callable[["Target", Mapping[str, str]], Mapping[str, str]]
 
 
 def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None = None,
           auto_rollback: bool | None = None, auto_recover: bool | None = None, isolated_home: bool = False,
           prober: Prober | None = None, progress: Callable[[str], None] | None = None,
-          may_install: bool = True, waiting: Callable[[Waiting], None] | None = None) -> CheckReport:
+          may_install: bool = True, waiting: Callable[[Waiting], None] | None = None,
+          prober_for: Callable[[Mapping[str, str]], Prober] | None = None, switches: Switches | None = None,
+          steps: Sequence[Step] | None = None, after_ok: Step | None = None) -> CheckReport:
     """Probe the version this profile runs now; record it; on `schema`, apply the policy.
 
     On an override it also probes the pin and returns to it when the endpoint accepts it again.
     `may_install=False` (the periodic mode): nothing is downloaded, not even registry data; a
     version that is not in the store is not probed.
+
+    The policy above health hands in the rest of the ladder: `switches` (the remedy the version
+    runs with), `steps` (what to try on `schema`, in order; default: the verified rollback when
+    enabled) and `after_ok` (e.g. probing the version without its remedy).
     """
 
     env = run_env(paths, profile, environ)
     dropped = drop_stale_override(paths, profile, env)
     tgt = target(paths, profile, registry=None if may_install else offline_registry(paths))
     have(paths, tgt, progress, may_install)
-    probe = prober or make_prober(paths, profile, env, isolated_home=isolated_home, waiting=waiting)
+    make = prober_for or (lambda e: make_prober(paths, profile, e, isolated_home=isolated_home, waiting=waiting))
+    probe = prober or make(env)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
     key = profile_key(profile.name, profile.project_root)
     journal = Journal(paths)
+    extra = dict(switches(tgt, env)) if switches is not None else {}
+    now = probe if prober is not None or not extra else make({**env, **extra})
 
     start = time.monotonic()
-    outcome = probe_and_record(journal, probe, key, tgt.version, endpoint, env, sdk_version(paths, profile))
+    outcome = probe_and_record(journal, now, key, tgt.version, endpoint, env, sdk_version(paths, profile),
+                               switches=extra)
     report = CheckReport(profile.name, tgt.version, endpoint, outcome, time.monotonic() - start,
                          action="ok", detail="recorded as known-good for " + endpoint, override_dropped=dropped)
     report.timings["detected"] = report.duration
     report.warnings = managed_warnings(paths, profile, tgt.version, endpoint, environ)
+    attempt = Attempt(paths, profile, report, journal, probe, make, key, env, start, extra)
     recover = profile.health.auto_recover if auto_recover is None else auto_recover
     ov = tgt.override
     if ov is not None and recover and recoverable(profile, ov) and outcome.kind.value in ("ok", "schema"):
@@ -69,19 +110,29 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
         if try_recover(paths, profile, report, journal, probe, key, env, ov, may_install):
             return report
     if outcome.kind.value == "ok":
+        if after_ok is not None:
+            after_ok(attempt)
         return report
     if outcome.kind.value != "schema":
         report.action, report.detail = "not-client", outcome.advice or "changing versions will not help"
         return report
-    enabled = profile.health.auto_rollback if auto_rollback is None else auto_rollback
-    if not enabled:
-        report.action, report.detail = "reported", "auto_rollback is off: nothing changed"
-        return report
-    return _roll_back(paths, profile, report, journal, probe, key, env, start)
+    ladder = list(steps) if steps is not None else ([roll_back] if rollback_enabled(profile, auto_rollback) else [])
+    report.action, report.detail = "reported", "auto_rollback is off: nothing changed"
+    for step in ladder:
+        if step(attempt):
+            break
+    return report
 
 
-def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober,
-               key: str, env: Mapping[str, str], start: float) -> CheckReport:
+def rollback_enabled(profile: Profile, auto_rollback: bool | None) -> bool:
+    return profile.health.auto_rollback if auto_rollback is None else auto_rollback
+
+
+def roll_back(a: Attempt) -> bool:
+    """The verified rollback: re-probe the last known-good against the same endpoint (plain, as
+    it ran when it was good), switch only when it is ok. True when it switched."""
+    paths, profile, report, journal, probe, key, env, start = (a.paths, a.profile, a.report, a.journal, a.probe,
+                                                               a.key, a.env, a.start)
     # A known-good this machine's managed version range would not let start is no rollback target.
     kg, refused = known_good_within(journal, key, report.endpoint, report.version, read_managed())
     if kg is None:
@@ -90,7 +141,7 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
                else f"no known-good version recorded for {report.endpoint}")
         report.detail = (f"{why}; pick one by hand: `pinman rollback {profile.name} --to VERSION` "
                          f"or `pinman bisect {profile.name}`")
-        return report
+        return False
     report.known_good_checked_at = kg.ts
     sdk_now = sdk_version(paths, profile)
     restore_sdk = kg.sdk_version if kg.sdk_version and kg.sdk_version != sdk_now else None
@@ -103,14 +154,14 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
                                   restore_sdk or sdk_now, with_sdk=restore_sdk is not None)
     except PinmanError as e:
         report.action, report.detail = "unavailable", f"known-good {kg.version} cannot run: {e.message}"
-        return report
+        return False
     report.extra.append(again)
     report.timings["reprobed"] = time.monotonic() - start
     if again.kind.value != "ok":
         report.action = "endpoint-changed"
         report.detail = (f"known-good {kg.version} fails too ({again.kind.value}: {again.message}); "
                          "the endpoint changed, not the client: no rollback")
-        return report
+        return False
     reason = f"{report.outcome.rejected or 'request'} rejected by {report.endpoint}"
     switch_to(paths, profile, kg.version, previous=report.version, reason=reason, env=env, sdk=restore_sdk)
     report.timings["switched"] = time.monotonic() - start
@@ -119,7 +170,7 @@ def _roll_back(paths: Paths, profile: Profile, report: CheckReport, journal: Jou
     if restore_sdk:
         report.rollback.update(sdk_from=sdk_now or "", sdk_to=restore_sdk)
     report.detail = f"rolled back {profile.name}: {report.version} -> {kg.version} (last known-good, verified ok)"
-    return report
+    return True
 
 
 def sdk_withheld(paths: Paths, profile: Profile) -> bool:

@@ -35,6 +35,8 @@ timeout = 60                    # seconds, > 0
 auto_rollback = true            # roll back to the last known-good version on a schema error
 auto_recover = true             # on a rollback override, return to the pin once the endpoint accepts it
 interval = "6h"                 # periodic check at most this often: "90s", "30m", "6h", "1d", "1h30m" or seconds
+remedies = "cheap"              # on a schema error: "cheap" client switches first, then the rollback;
+                                # "all": costly switches too (thinking off) before the rollback; "off"
 
 [update]                        # a dist-tag or range only: how it moves forward on this machine
 policy = "guarded"              # "pin" (default): npm's resolution; "guarded": only to releases verified here
@@ -79,11 +81,12 @@ KEYS: dict[KeyPath, tuple[str, ...]] = {
     ("claude-code",): ("version", "locked", "integrity", "bad", "native"),
     ("claude-code", "bad", 0): ("version", "reason"),
     ("sdk",): ("package", "version"),
-    ("health",): ("probe", "model", "prompt", "timeout", "auto_rollback", "auto_recover", "interval"),
+    ("health",): ("probe", "model", "prompt", "timeout", "auto_rollback", "auto_recover", "interval", "remedies"),
     ("update",): ("policy", "soak", "auto"),
 }
 POLICIES = ("pin", "guarded")
 PROBES = ("cli", "http", "sdk")
+REMEDIES = ("off", "cheap", "all")  # [health] remedies: which client switches a check may apply
 # The suffix of a platform package, @anthropic-ai/claude-code-<key>: "linux-x64", "linux-arm64-musl".
 PLATFORM_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){1,3}\Z")
 
@@ -136,6 +139,7 @@ class HealthConfig:
     interval: float = 6 * 3600.0  # seconds
     model: str | None = None
     auto_recover: bool = True  # while on a rollback override, return to the pin once it checks ok
+    remedies: str = "cheap"  # one of REMEDIES
 
 
 @dataclass(frozen=True)

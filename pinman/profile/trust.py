@@ -67,6 +67,8 @@ def guarded_parts(profile: Profile) -> list[str]:
         parts.append("[health] model")
     if profile.update.guarded:
         parts.append("[update] policy")
+    if profile.health.remedies != HealthConfig.remedies:
+        parts.append("[health] remedies")  # "all" turns thinking off with the user's key
     return parts
 
 
@@ -93,7 +95,7 @@ def withheld_notice(profile: Profile) -> str:
     if profile.sdk is not None:
         extra += "; the SDK is not installed, run or put on PATH"
     if any(p.startswith("[health]") for p in parts):
-        extra += "; checks use the default prompt and model"
+        extra += "; checks use the default prompt, model and remedies"
     if profile.update.guarded:
         extra += '; [update] resolves as policy = "pin" (no release is downloaded or probed for it)'
     return (f"{profile.path} sets {', '.join(parts)} but this project is not trusted: {what} NOT applied"
@@ -101,14 +103,16 @@ def withheld_notice(profile: Profile) -> str:
 
 
 def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
-    """The `[health]` a check runs with: an untrusted project's prompt and model are replaced by
-    the defaults (they are what the real agent is asked, with the user's key and permissions)."""
+    """The `[health]` a check runs with: an untrusted project's prompt, model and remedies are
+    replaced by the defaults (what the real agent is asked, with the user's key and permissions, and
+    which client switches pinman may turn on for the user)."""
     import dataclasses
 
 
     if is_trusted(paths, profile):
         return profile.health
-    return dataclasses.replace(profile.health, prompt=HealthConfig.prompt, model=None)
+    return dataclasses.replace(profile.health, prompt=HealthConfig.prompt, model=None,
+                               remedies=HealthConfig.remedies)
 
 
 def applied_update(paths: Paths, profile: Profile) -> UpdateConfig:

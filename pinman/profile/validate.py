@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pinman.errors import ProfileError
-from pinman.profile.model import ENV_KEY_RE, KEYS, NAME_RE, PLATFORM_RE, POLICIES, PROBES, SCHEMA, BadVersion, ClaudeCodePin, HealthConfig, KeyPath, Profile, SdkPin, Source, UpdateConfig, format_key, show
+from pinman.profile.model import ENV_KEY_RE, KEYS, NAME_RE, PLATFORM_RE, POLICIES, PROBES, REMEDIES, SCHEMA, BadVersion, ClaudeCodePin, HealthConfig, KeyPath, Profile, SdkPin, Source, UpdateConfig, format_key, show
 from pinman.profile.tomlfile import ProfileFileError, TomlFile, read_toml
 
 _INTEGRITY_RE = re.compile(r"sha512-([A-Za-z0-9+/]{86}==)\Z")
@@ -304,6 +304,10 @@ def _health(f: TomlFile, value: object) -> HealthConfig:
     if probe not in PROBES:
         f.fail((*key, "probe"), f"{show(probe)} is not a probe", f"use one of: {', '.join(PROBES)}")
     model = h.get("model")
+    remedies = check_str(f, h.get("remedies", d.remedies), (*key, "remedies"))
+    if remedies not in REMEDIES:
+        f.fail((*key, "remedies"), f"{show(remedies)} is not a remedies level",
+               f"use one of: {', '.join(REMEDIES)}")
     return HealthConfig(
         probe=probe,
         prompt=check_str(f, h.get("prompt", d.prompt), (*key, "prompt"), empty_ok=False),
@@ -312,6 +316,7 @@ def _health(f: TomlFile, value: object) -> HealthConfig:
         auto_recover=_check_bool(f, h.get("auto_recover", d.auto_recover), (*key, "auto_recover")),
         interval=_interval(f, h.get("interval", d.interval), (*key, "interval")),
         model=None if model is None else check_str(f, model, (*key, "model"), empty_ok=False),
+        remedies=remedies,
     )
 
 

@@ -16,12 +16,15 @@ the newest of what it was made from, so any later change of one of those makes i
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pinman.faults import point
 from pinman.paths import Paths
+from pinman.runtime.remedies import sh_case
 from pinman.runtime.sh import sh_quote
+from pinman.state.overrides import Remedy
 from pinman.state.fsutil import atomic_write
 from pinman.names import is_exact_version
 
@@ -80,6 +83,7 @@ class Pointer:
     source: Path  # the profile file it was made from
     env: dict[str, str]
     basis_ns: int = 0  # state_stamp() taken before the override and trust were read for it
+    remedies: Mapping[str, Remedy] = field(default_factory=dict)  # endpoint -> switches (runtime.remedies)
 
 
 def write_pointer(paths: Paths, project_root: Path | None, pointer: Pointer) -> Path:
@@ -94,6 +98,7 @@ def write_pointer(paths: Paths, project_root: Path | None, pointer: Pointer) -> 
         "_pm_env() {",
         *(_export(k, v) for k, v in sorted(env.items())),
         *([f'  export PATH={sh_quote(prepend)}"${{PATH:+:$PATH}}"'] if prepend else []),
+        *sh_case(pointer.remedies),  # after the profile's exports: its ANTHROPIC_BASE_URL decides
         "  :",
         "}",
     ]

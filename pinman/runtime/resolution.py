@@ -55,14 +55,10 @@ def stale_override(ov: Override, pin: ClaudeCodePin, promoted: str | None = None
     """Why `ov` no longer applies: the pin it replaced is not the profile's pin any more (an edit,
     a `git pull`, `pin`, `lock` or `upgrade` moved it; for a guarded channel, a promotion, which
     only a probe at this machine's endpoint makes). None while it still applies."""
-    if ov.pin_spec is None:
-        return None  # recorded before overrides named their pin: it belongs to the pin of today
-    if _spec_key(ov.pin_spec) != _spec_key(pin.version):
-        return f"the pin changed from {ov.pin_spec} to {pin.version}"
-    now = pin.exact or promoted
-    if now and ov.pin_version and now != ov.pin_version:
-        return f"the pin moved from {ov.pin_version} to {now}"
-    return None
+    from pinman.runtime.remedies import pin_changed
+
+    # pin_spec None: recorded before overrides named their pin, it belongs to the pin of today
+    return pin_changed(ov.pin_spec, ov.pin_version, pin, promoted)
 
 
 def _promoted(paths: Paths, profile: Profile) -> str | None:
@@ -84,13 +80,6 @@ def dropped_override(paths: Paths, profile: Profile) -> tuple[Override, str] | N
 
 def dropped_note(ov: Override, why: str) -> str:
     return f"local override {ov.version} dropped: {why}"
-
-
-def _spec_key(spec: str) -> str:
-    from pinman.npm.spec import is_exact
-
-    spec = spec.strip()
-    return (clean_version(spec) or spec) if is_exact(spec) else spec
 
 
 def target(paths: Paths, profile: Profile, *, registry: Registry | None = None,
@@ -266,11 +255,14 @@ def notices(paths: Paths, profile: Profile) -> list[str]:
 
 
 def pointer_for(paths: Paths, profile: Profile, tgt: Target, inst: Install, basis_ns: int = 0) -> Pointer:
-    """`basis_ns`: state_stamp() from before `tgt` was resolved (see write_pointer)."""
+    """`basis_ns`: state_stamp() from before `tgt` was resolved (see write_pointer). The pinned
+    version carries its remedies (an override's version has none: it is not the pin)."""
+    from pinman.runtime.remedies import remedies_for
     from pinman.runtime.self_spawn import wrapper_env
 
+    remedies = remedies_for(paths, profile, tgt.version) if tgt.override is None else {}
     env = {**profile_env(paths, profile), **wrapper_env(paths, tgt.version)}
-    return Pointer(profile.name, tgt.version, inst.binary, profile.path, env, basis_ns)
+    return Pointer(profile.name, tgt.version, inst.binary, profile.path, env, basis_ns, remedies)
 
 
 def activate(paths: Paths, profile: Profile, context_root: Path | None, *,

@@ -61,11 +61,14 @@ def shim_main(argv: list[str], first_choice: FirstChoice | None = None) -> int:
         hint = f" ({e.hint})" if e.hint else ""
         print(f"pinman: {e.message}{hint}", file=sys.stderr)
         return int(e.exit_code)
+    from pinman.runtime.remedies import applied, remedies_for
     from pinman.runtime.sdk_env import merge_env
     from pinman.runtime.self_spawn import keep_callers, wrapper_env
 
     env = keep_callers(merge_env(os.environ, {**profile_env(paths, profile), **wrapper_env(paths, tgt.version)}),
                        os.environ)
+    if tgt.override is None:  # the pinned version carries its remedy at this endpoint
+        env.update(applied(env, remedies_for(paths, profile, tgt.version)))
     binary = str(inst.binary)
     os.execve(binary, [binary, *hook_args(paths, tgt.version, argv), *argv], env)
     return 127  # not reached

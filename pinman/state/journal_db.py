@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     import sqlite3
 
 DB_VERSION = 1  # of the database (PRAGMA user_version)
-# The events that say whether a version works at an endpoint. `refused`: a guarded channel's
-# candidate the endpoint rejected (outcome schema), so it is known-bad there until a later verdict.
+# The events that say whether a version works at an endpoint (unless they carry a `remedy`: the
+# switches the version ran with, kind "probe"). `refused`: a guarded channel's candidate the
+# endpoint rejected (outcome schema), so it is known-bad there until a later verdict.
 VERDICTS = ("check", "good", "bad", "refused")
 
 DDL = (
@@ -83,7 +84,8 @@ def column(value: Any) -> Any:
 def row(doc: dict[str, Any]) -> tuple[Any, ...]:
     """What is inserted for one (already scrubbed) document: its indexed columns and the document."""
     event = doc.get("event")
-    kind = "verdict" if event in VERDICTS else event
+    # A probe run with a remedy's switches says nothing about the plain version: not a verdict.
+    kind = ("probe" if doc.get("remedy") else "verdict") if event in VERDICTS else event
     return (doc.get("ts", 0.0), column(event), column(kind), column(doc.get("profile")), column(doc.get("version")),
             column(doc.get("endpoint")), column(doc.get("outcome")),
             json.dumps(doc, sort_keys=True, separators=(",", ":")))

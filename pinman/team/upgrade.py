@@ -4,7 +4,7 @@ in the file's bad list) and the pin does not move."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- guarded upgrade
 
+# (the profile, the installed candidate, the env to probe it with) -> the verdict that decides
+Verify = Callable[["Profile", str, Mapping[str, str]], "Outcome"]
+
 
 @dataclass
 class UpgradeReport:
@@ -49,6 +52,7 @@ class UpgradeReport:
     outcome: Outcome | None = None
     written: str | None = None  # "version" (exact pin) or "locked"
     recorded: bool = False  # the candidate was added to the file's bad list
+    remedy: dict[str, Any] | None = None  # the client switches the candidate passed with (policy.upgrade)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -61,14 +65,17 @@ class UpgradeReport:
                 "detail": self.detail, "skipped": [vars(s) for s in self.skipped],
                 "outcome": o.kind.value if o else None, "rejected": o.rejected if o else None,
                 "message": o.message if o else None, "written": self.written, "recorded": self.recorded,
-                "exit_code": int(self.exit_code)}
+                "remedy": self.remedy, "exit_code": int(self.exit_code)}
 
 
 def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_run: bool = False,
             record: bool = False, isolated_home: bool = False, environ: Mapping[str, str] | None = None,
             registry: Registry | None = None, store: Store | None = None, prober: Prober | None = None,
-            progress: Progress | None = None) -> UpgradeReport:
-    """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok."""
+            progress: Progress | None = None, verify: Verify | None = None) -> UpgradeReport:
+    """Install a candidate, probe it against the profile's endpoint, and move the pin only if ok.
+
+    `verify` (handed in by `policy.upgrade`) replaces the plain probe: it may let the candidate pass
+    with client switches, which the caller keeps as a remedy once the pin moved."""
     from pinman.state.journal import Journal, endpoint_of
     from pinman.health.prober import run_env
 
@@ -101,7 +108,10 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
         return report
     data = lock_data(reg, candidate, pin.native)
     install_checked(_store(paths, store), name, candidate, data.integrity, data.native, progress)
-    outcome = _probe(paths, profile, env, key, endpoint, candidate, prober, isolated_home)
+    if verify is not None:
+        outcome = verify(profile, candidate, env)
+    else:
+        outcome = _probe(paths, profile, env, key, endpoint, candidate, prober, isolated_home)
     report.outcome = outcome
     if outcome.kind.value == "ok":
         _move(paths, profile, spec, data, reg, report)

@@ -116,6 +116,7 @@ def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None
         "withheld": _withheld_parts(paths, profile),
         "update": vars(profile.update),
         "channel": channel_view(paths, profile, registry or local_registry(paths)),
+        "remedies": _remedies(paths, profile, tgt),
     }
 
 
@@ -219,11 +220,21 @@ def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> li
                               "endpoint": last.endpoint, "message": last.message} if last else None)
         row["dropped"] = _dropped(paths, journal, profile, key)
         row["channel"] = channel_view(paths, profile, registry)
+        row["remedies"] = _remedies(paths, profile, tgt)
     return rows
 
 
+def _remedies(paths: Paths, profile: Profile, tgt: Target | None) -> list[dict[str, Any]]:
+    """The client switches the profile's version runs with, per endpoint (none on an override)."""
+    import os
+
+    from pinman.runtime.remedies import shown
+
+    return shown(paths, profile, tgt.version, os.environ) if tgt is not None and tgt.override is None else []
+
+
 # What last changed which version a profile runs, in the journal (checks do not).
-_SWITCHES = frozenset({"rollback", "reset", "recovered", "dropped", "switch"})
+_SWITCHES = frozenset({"rollback", "reset", "recovered", "dropped", "switch", "remedied"})
 
 
 def _dropped(paths: Paths, journal: Any, profile: Any, key: str) -> str | None:

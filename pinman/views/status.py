@@ -13,7 +13,7 @@ from pinman.runtime.resolution import dropped_note, dropped_override, override_f
 from pinman.names import clean_version
 
 if TYPE_CHECKING:
-    from pinman.profile.model import ClaudeCodePin
+    from pinman.profile.model import ClaudeCodePin, Profile
     from pinman.npm.registry import Registry
 
 
@@ -68,7 +68,8 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
     dropped = dropped_override(paths, profile)
     info.update(version=version, binary=binary, installed=binary is not None, why=why,
                 install=_prefix(paths, version) if binary else None, resolved_at=resolved_at,
-                dropped=dropped_note(*dropped) if dropped else None)
+                dropped=dropped_note(*dropped) if dropped else None,
+                remedies=_remedies(paths, profile, version))
     return info
 
 
@@ -80,6 +81,15 @@ def _guarded_why(paths: Paths, profile: Any, version: str) -> str | None:
 
     state = channel_state(paths, profile) if is_guarded(paths, profile) else None
     return why_running(profile, state) if state is not None and state.version == version else None
+
+
+def _remedies(paths: Paths, profile: Profile, version: str) -> list[dict[str, Any]]:
+    """The client switches this version runs with (a remedy per endpoint; none on an override)."""
+    import os
+
+    from pinman.runtime.remedies import shown
+
+    return [] if override_for(paths, profile) is not None else shown(paths, profile, version, os.environ)
 
 
 def _floats(pin: ClaudeCodePin, version: str) -> bool:
