@@ -240,7 +240,7 @@ def test_sdk_and_health_prompt_are_withheld_and_named(pinman_home: Paths, tmp_pa
     assert trust.needs_trust(profile) and not trust.is_trusted(pinman_home, profile)
     notice = withheld(pinman_home, profile)
     assert notice and "[sdk] somepkg" in notice and "[health] prompt" in notice and "[health] model" in notice
-    assert "not installed" in notice and "default prompt" in notice
+    assert "not installed" in notice and "else the defaults" in notice
     health = trust.applied_health(pinman_home, profile)
     assert health.prompt == "Reply with the single word OK." and health.model is None
 
@@ -264,14 +264,20 @@ def test_pinmans_own_edit_does_not_carry_trust_over_an_sdk_change(pinman_home: P
     assert not trust.is_trusted(pinman_home, find_profile("team", repo, pinman_home))
 
 
-def test_an_untrusted_sdk_probe_refuses_to_run_the_sdk(pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.errors import HealthError
+def test_an_untrusted_sdk_probe_runs_the_cli_not_the_sdk(pinman_home: Paths, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`probe` is one of the keys an untrusted project does not decide: the default CLI probe runs."""
+    from pinman.health import cli_probe
     from pinman.health.prober import make_prober
+    from pinman.health.result import ProbeResult
 
+    ran: list[object] = []
+    monkeypatch.setattr(cli_probe, "probe_cli", lambda binary, *a, **k: ran.append(binary) or ProbeResult(
+        "cli", 0, None, None, "OK", 0.1, is_error=False))
+    monkeypatch.setattr("pinman.runtime.resolution.installed", lambda paths, v: type("I", (), {"binary": "claude"}))
     repo = _sdk_project(tmp_path, "anthropic", '\n[health]\nprobe = "sdk"\n')
-    with pytest.raises(HealthError, match="not trusted") as e:
-        make_prober(pinman_home, find_profile("team", repo, pinman_home), {})(V2)
-    assert "pinman trust" in (e.value.hint or "")
+    assert make_prober(pinman_home, find_profile("team", repo, pinman_home), {})(V2).probe == "cli"
+    assert ran == ["claude"]
     assert not (pinman_home.store / "pypi").exists()
 
 
@@ -375,7 +381,7 @@ def test_check_asks_the_real_agent_the_default_prompt_until_trusted(
         r = pinman(pinman_home, repo, "check", "--isolated-home", ANTHROPIC_BASE_URL=api.url)
         assert r.code == 0, r.text
         assert "Reply with the single word OK." in sent(api) and "INJECTED" not in sent(api)
-        assert "[health] prompt" in r.err and "default prompt" in r.err
+        assert "[health] prompt" in r.err and "else the defaults" in r.err
 
         assert pinman(pinman_home, repo, "trust").code == 0
         api.clear()

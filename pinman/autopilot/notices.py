@@ -72,6 +72,7 @@ def describe(report: CheckReport, trigger: str) -> str | None:
 
 def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | None = None) -> None:
     """After checks: the next time any of these profiles is due ([health] interval), for the sh hook."""
+    from pinman.profile.trust import applied_health
     from pinman.state.journal import Journal
 
     journal = Journal(files.paths)
@@ -79,6 +80,6 @@ def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | Non
     due = []
     for p in profiles:
         last = journal.last_check(profile_key(p.name, p.project_root))
-        due.append((last.ts if last else now) + p.health.interval)
+        due.append((last.ts if last else now) + applied_health(files.paths, p).interval)
     if due:
         atomic_write(files.next_due, f"{int(min(due))}\n", mode=0o600)

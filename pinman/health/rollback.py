@@ -24,6 +24,7 @@ from pinman.health.recovery import drop_stale_override, recoverable, try_recover
 from pinman.health.report import CheckReport
 from pinman.health.result import Waiting
 from pinman.paths import Paths
+from pinman.profile.trust import applied_health
 from pinman.state.journal import Journal, endpoint_of
 from pinman.state.overrides import profile_key
 from pinman.install.sdk import SdkStore
@@ -59,9 +60,10 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     report = CheckReport(profile.name, tgt.version, endpoint, outcome, time.monotonic() - start,
                          action="ok", detail="recorded as known-good for " + endpoint, override_dropped=dropped)
     report.timings["detected"] = report.duration
-    recover = profile.health.auto_recover if auto_recover is None else auto_recover
+    health = applied_health(paths, profile)  # an untrusted project's [health] does not decide
+    recover = health.auto_recover if auto_recover is None else auto_recover
     ov = tgt.override
-    if ov is not None and recover and recoverable(profile, ov) and outcome.kind.value in ("ok", "schema"):
+    if ov is not None and recover and recoverable(paths, profile, ov) and outcome.kind.value in ("ok", "schema"):
         # Only a verdict about the client says anything about the pin; an outage says nothing.
         if try_recover(paths, profile, report, journal, probe, key, env, ov, may_install):
             return report
@@ -70,7 +72,7 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     if outcome.kind.value != "schema":
         report.action, report.detail = "not-client", outcome.advice or "changing versions will not help"
         return report
-    enabled = profile.health.auto_rollback if auto_rollback is None else auto_rollback
+    enabled = health.auto_rollback if auto_rollback is None else auto_rollback
     if not enabled:
         report.action, report.detail = "reported", "auto_rollback is off: nothing changed"
         return report
@@ -132,4 +134,4 @@ def _install_sdk(paths: Paths, profile: Profile, version: str) -> None:
 def due(paths: Paths, profile: Profile, now: float | None = None) -> bool:
     """For the cheap periodic mode: is the last check older than `[health] interval`?"""
     last = Journal(paths).last_check(profile_key(profile.name, profile.project_root))
-    return last is None or (now or time.time()) - last.ts >= profile.health.interval
+    return last is None or (now or time.time()) - last.ts >= applied_health(paths, profile).interval
