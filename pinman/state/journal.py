@@ -42,6 +42,7 @@ from pinman.faults import point
 from pinman.state.fsutil import make_dirs
 from pinman.paths import Paths
 from pinman.state.journal_db import BOUND_ALL, BOUND_ONE, DB_VERSION, DDL, FEW_GROUPS, INSERT, VERDICT_DOCS, aside, column, db_error, read_legacy, row, transaction, user_version
+from pinman.redact import scrub as scrub_text
 from pinman.redact import secret_values as values
 
 if TYPE_CHECKING:
@@ -74,11 +75,10 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every secret value inside strings (recursively) with <redacted>."""
+    """Replace every secret value inside strings (recursively) with <redacted>, in every encoding
+    `pinman.redact.scrub` knows (`\\/`-escaped, percent-encoded, base64)."""
     if isinstance(value, str):
-        for s in secrets:
-            value = value.replace(s, "<redacted>")
-        return value
+        return scrub_text(value, secrets)
     if isinstance(value, dict):
         return {k: scrub(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
