@@ -57,11 +57,21 @@ def test_user_and_builtin_profiles_need_no_trust(pinman_home: Paths, tmp_path: P
 
 
 def test_a_project_file_cannot_trust_itself(pinman_home: Paths, tmp_path: Path) -> None:
-    """Trust lives in the user's config folder; nothing in the project is read as trust."""
+    """Trust lives in the user's config folder; nothing in the project is read as trust, not even
+    the very record that, in the config folder, does trust the file."""
+    import json
+
     repo = _project(tmp_path, 'X = "1"\n')
-    (repo / "trust.json").write_text('{"files": {"%s": {"hash": "anything"}}}' % (repo / "profiles/team.toml"))
-    (repo / "profiles" / "trust.json").write_text("{}")
+    path = repo / "profiles" / "team.toml"
+    record = json.dumps({"schema": 1, "files": {str(path): {"hash": trust.file_hash(path), "keys": ["X"],
+                                                            "at": 1.0, "project": str(repo)}}})
+    for planted in (repo / "trust.json", repo / "profiles" / "trust.json", repo / ".pinman-trust.json"):
+        planted.write_text(record)
     assert "X" not in profile_env(pinman_home, find_profile("team", repo, pinman_home))
+    # Not vacuous: the same bytes where the user's trust lives do trust the file.
+    pinman_home.trust.parent.mkdir(parents=True, exist_ok=True)
+    pinman_home.trust.write_text(record)
+    assert profile_env(pinman_home, find_profile("team", repo, pinman_home))["X"] == "1"
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def add(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -
     from pinman.state.journal import scrub, secret_values
 
     files.paths.locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(files.lock("notice"))):
+    with FileLock(str(files.lock("notice")), mode=0o600):  # not the umask: 0666 under umask 000
         lines = [*unseen(files), scrub(line, secret_values(environ))][-_MAX_LINES:]
         doc = {"systemMessage": "\n".join(lines)}
         atomic_write(files.notice, json.dumps(doc, ensure_ascii=False) + "\n", mode=0o600)
