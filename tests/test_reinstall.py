@@ -168,3 +168,27 @@ def test_install_force_offline_keeps_the_install_running(
     r = pinman(pinman_home, work, "install", "--force", "legacy", npm_config_registry="http://127.0.0.1:9/", **npm)
     assert r.code != 0 and "kept as it was" in r.err, r.text
     assert claude(pinman_home, work, "--version").out.startswith("1.0.100")
+
+
+def test_a_forced_rebuild_of_a_pin_without_a_hash_is_checked_against_the_registrys(
+        pinman_home: Paths, fake_npm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`install --force PROFILE` repairs: with no integrity in the profile, the registry's applies,
+    and a rebuild that does not match it never replaces the install."""
+    from pinman.profile.discovery import find_profile
+    from pinman.runtime.resolution import ensure_installed, target
+
+    monkeypatch.setenv("PATH", f"{fake_npm.parent}{os.pathsep}{os.environ['PATH']}")
+    old = Store(pinman_home).install(CLAUDE_CODE, V)
+    marker = (old.prefix / MARKER).read_bytes()
+    p = pinman_home.user_profiles / "team.toml"
+    p.parent.mkdir(parents=True)
+    p.write_text(f'[claude-code]\nversion = "{V}"\n')
+    team = find_profile("team", tmp_path, pinman_home)
+    doc = {"name": CLAUDE_CODE, "dist-tags": {"latest": V},
+           "versions": {V: {"name": CLAUDE_CODE, "version": V, "dist": {"integrity": "sha512-registrys"}}}}
+    with serve_packuments({CLAUDE_CODE: doc}) as url:
+        monkeypatch.setenv("npm_config_registry", url)
+        with pytest.raises(IntegrityError, match="expected sha512-registrys.*is kept as it was"):
+            ensure_installed(pinman_home, target(pinman_home, team), force=True)
+    kept = Store(pinman_home).get(CLAUDE_CODE, V)
+    assert kept is not None and (kept.prefix / MARKER).read_bytes() == marker

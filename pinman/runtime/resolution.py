@@ -162,7 +162,7 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
 
     store = Store(paths)
     integrity = tgt.integrity
-    if integrity is None and store.get(CLAUDE_CODE, tgt.version) is None:
+    if integrity is None and (force or store.get(CLAUDE_CODE, tgt.version) is None):
         # Overrides carry no hash: take the registry's so npm's download is still checked.
         try:
             integrity = _registry(paths).packument(CLAUDE_CODE).versions[tgt.version].integrity
