@@ -152,7 +152,8 @@ def test_every_state_file_is_private_under_umask_000(pinman_home: Paths, seeded_
     prof.parent.mkdir(parents=True)
     prof.write_text(f'[claude-code]\nversion = "{V1}"\n')
     files = HookFiles(pinman_home)
-    # The hook log is appended to with open(); its own mode is a matter of issue 16's item 1.
+    # The hook log is created by the failure hook's own logging, checked where that is tested: here it
+    # exists already, as after any earlier failure, and is only appended to.
     pinman_home.state.mkdir(mode=0o700, parents=True, exist_ok=True)
     files.folder.mkdir(mode=0o700)
     files.log.touch(mode=0o600)
