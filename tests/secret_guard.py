@@ -4,11 +4,18 @@
 that contains one (`assert_clean_output`); the autouse fixture in conftest scans the test's
 PINMAN_HOME after the test (`leaks_under`). Secrets are the values of ANTHROPIC_API_KEY and
 ANTHROPIC_AUTH_TOKEN, and each header value in ANTHROPIC_CUSTOM_HEADERS ("Name: value" lines).
+Each is looked for in every form a gateway may echo it in (`encodings`): as is, `\\/`-escaped,
+percent-encoded, and base64/base64url alone or inside an encoded header line. The forms are
+derived here, independently of pinman's scrubbing, so a gap in one is not hidden by the other.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -43,10 +50,34 @@ def take() -> set[str]:
     return found
 
 
+def encodings(secret: str) -> dict[str, str]:
+    """form -> how `secret` reads in that form. Base64 at each of the three byte alignments a
+    value can have inside a longer encoded string (`x-api-key: KEY` encoded whole): only the
+    characters the secret's own bytes decide, which any encoding of it contains."""
+    forms = {"plain": secret, "json-slash": secret.replace("/", "\\/"),
+             "percent": urllib.parse.quote(secret, safe=""), "percent-plus": urllib.parse.quote_plus(secret)}
+    forms["percent-lower"] = re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), forms["percent"])
+    raw = secret.encode()
+    for shift in (0, 1, 2):
+        text = base64.b64encode(b"\0" * shift + raw).decode()
+        fragment = text[-(-8 * shift // 6):(8 * shift + 8 * len(raw)) // 6]
+        forms[f"base64+{shift}"] = fragment
+        forms[f"base64url+{shift}"] = fragment.replace("+", "-").replace("/", "_")
+    # each as it reads inside a JSON string (`--json` output, a journal row): "\\/" becomes "\\\\/"
+    forms.update({f"{form} in JSON": json.dumps(text)[1:-1] for form, text in list(forms.items())})
+    return forms
+
+
+def _forms(secrets: Iterable[str]) -> dict[str, str]:
+    """encoded text -> "form of secret…" for a message."""
+    return {text: f"{form} of {s[:12]}…" for s in secrets for form, text in encodings(s).items()}
+
+
 def assert_clean_output(text: str, secrets: Iterable[str], what: str) -> None:
+    forms = _forms(secrets)
     for line in text.splitlines():
-        for s in secrets:
-            assert s not in line, f"{what} shows a secret: {line!r}"
+        for encoded, which in forms.items():
+            assert encoded not in line, f"{what} shows a secret ({which}): {line!r}"
 
 
 def _files(root: Path, store: Path) -> Iterable[Path]:
@@ -66,8 +97,8 @@ def _files(root: Path, store: Path) -> Iterable[Path]:
 
 
 def leaks_under(root: Path, secrets: Iterable[str]) -> list[str]:
-    """`path: secret…` for every file under `root` that holds one of `secrets`."""
-    wanted = [s.encode() for s in secrets]
+    """`path: secret…` for every file under `root` that holds one of `secrets`, in any form."""
+    wanted = {encoded.encode(): which for encoded, which in _forms(secrets).items()}
     if not wanted or not root.is_dir():
         return []
     out = []
@@ -78,9 +109,9 @@ def leaks_under(root: Path, secrets: Iterable[str]) -> list[str]:
             data = path.read_bytes()
         except OSError:
             continue
-        for s in wanted:
+        for s, which in wanted.items():
             if s in data:
-                out.append(f"{path}: {s[:12].decode(errors='replace')}…")
+                out.append(f"{path}: {which}")
     return out
 
 

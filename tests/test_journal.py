@@ -170,14 +170,13 @@ def test_a_symlink_at_either_journal_is_refused(pinman_home: Paths, tmp_path: Pa
     assert pinman_home.journal.is_symlink() and "6.6.6" in victim.read_text()
 
 
-def test_a_damaged_database_is_one_error_with_a_hint(pinman_home: Paths) -> None:
+def test_a_damaged_database_is_moved_aside_not_an_error(pinman_home: Paths) -> None:
+    """Once an error that stopped every command; now a new journal (tests/test_journal_damage.py)."""
     pinman_home.state.mkdir(parents=True)
     pinman_home.journal_db.write_bytes(b'{"event": "check"}\n' * 200)  # e.g. a JSONL copied over it
-    with pytest.raises(PinmanError) as info:
-        Journal(pinman_home).history()
-    assert str(pinman_home.journal_db) in info.value.message and "not a journal" in (info.value.hint or "")
     r = pinman(pinman_home, Path.cwd(), "history")
-    assert r.code != 0 and r.err.startswith("pinman: cannot open the journal") and "hint:" in r.err, r.err
+    assert r.code == 0 and r.err.startswith("pinman: cannot open the journal") and "moved it aside" in r.err, r.err
+    assert Journal(pinman_home).history() == []
 
 
 # --------------------------------------------------------------------------- bounded growth
@@ -200,6 +199,40 @@ def test_growth_is_bounded_and_never_drops_what_decides(pinman_home: Paths) -> N
     assert j.last_known_good("stable", EP).version == "1.0.0"  # type: ignore[union-attr]
     assert set(j.known_bad("stable", EP)) == {"2.0.0", "3.0.0"}
     assert j.known_good_versions() == {"1.0.0"}
+
+
+@pytest.mark.parametrize("how", ["import of an old journal.jsonl", "one append_many"])
+def test_a_bulk_insert_bounds_each_group_alone(pinman_home: Paths, how: str) -> None:
+    """More than FEW_GROUPS groups take the one-pass bound (BOUND_ALL): it must count per profile,
+    endpoint, version and kind, or the only known-good verdict, the oldest entry, goes."""
+    from pinman.state.journal_db import FEW_GROUPS
+
+    other = "https://other.example:443"
+    old = [Entry("check", "stable", "1.0.0", endpoint=EP, outcome="ok", ts=0)]  # the only ok
+    old += [Entry("check", "stable", f"2.0.{i}", endpoint=EP, outcome="schema", ts=1 + i) for i in range(70)]
+    for i in range(50):  # newer, each one column away from the ok check's group
+        old.append(Entry("check", "stable", "1.0.0", endpoint=other, outcome="schema", ts=100 + i))
+        old.append(Entry("rollback", "stable", "1.0.0", endpoint=EP, previous="2.0.0", ts=100 + i))
+        old.append(Entry("check", "elsewhere", "1.0.0", endpoint=EP, outcome="schema", ts=100 + i))
+    groups = {(e.event == "check", e.profile, e.version, e.endpoint) for e in old}
+    assert len(groups) > FEW_GROUPS
+    j = Journal(pinman_home, keep=50)
+    if how == "one append_many":
+        j.append_many(old)
+    else:
+        pinman_home.journal.parent.mkdir(parents=True)
+        pinman_home.journal.write_bytes(b"".join(legacy_line(e) for e in old))
+    assert len(list(j.entries())) == len(old)  # no group holds more than 50: nothing goes
+    assert j.last_known_good("stable", EP).version == "1.0.0"  # type: ignore[union-attr]
+    assert len(j.known_bad("stable", EP)) == 70
+    # 20 more of three full groups, in a bulk insert: each is back to its newest 50
+    j.append_many(old[-3:] * 20 + [Entry("check", "stable", f"3.0.{i}", endpoint=EP, outcome="ok", ts=300)
+                                   for i in range(70)])
+    kept: dict[tuple[str, str, str | None], list[float]] = {}
+    for e in j.entries():
+        kept.setdefault((e.profile, e.event, e.endpoint), []).append(e.ts)
+    for group in (("stable", "rollback", EP), ("elsewhere", "check", EP), ("stable", "check", other)):
+        assert len(kept[group]) == 50 and min(kept[group]) == 120, group  # 30 of the old, the 20 new
 
 
 def test_keep_comes_from_the_environment(pinman_home: Paths, monkeypatch: pytest.MonkeyPatch) -> None:

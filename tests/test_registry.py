@@ -556,10 +556,25 @@ def test_a_declared_length_over_the_cap_is_refused_unread(pinman_home: Paths, fa
     assert registry(pinman_home, url, max_bytes=len(state.body)).packument(NAME).versions
 
 
-def test_the_default_cap_leaves_room_for_the_real_document() -> None:
-    from pinman.npm.fetch import MAX_BYTES
+def test_the_default_cap_takes_a_document_far_bigger_than_the_real_one(pinman_home: Paths,
+                                                                      fake: tuple[Fake, str]) -> None:
+    """The abbreviated claude-code document is ~0.74 MB today; one of 16 MB, served, is read
+    whole by a client with the default cap (and an endless answer is cut at that cap, below)."""
+    state, url = fake
+    pad = "x" * 1500
+    versions = {f"2.0.{i}": {"name": NAME, "version": f"2.0.{i}", "dist": {"integrity": f"sha512-{pad}"}}
+                for i in range(11000)}
+    state.body = json.dumps({**DOC, "versions": {**DOC["versions"], **versions}}).encode()  # type: ignore[dict-item]
+    assert len(state.body) > 16 * 2**20
+    doc = registry(pinman_home, url).packument(NAME)
+    assert len(doc.versions) == 11000 + len(DOC["versions"])  # type: ignore[arg-type]
 
-    assert MAX_BYTES >= 50 * 2**20  # the abbreviated claude-code document is ~0.74 MB today
+
+def test_the_default_cap_stops_an_endless_answer(pinman_home: Paths) -> None:
+    """A registry streaming 96 MB of nothing: the client stops reading at 64 MB, with the reason."""
+    with streaming("endless", limit=96 * 2**20) as url, pytest.raises(RegistryError) as err:
+        registry(pinman_home, url, timeout=120).packument(NAME)
+    assert str(err.value) == f"cannot fetch {NAME} from {url}: the answer grew past 64 MB"
 
 
 def test_a_dead_proxy_costs_one_deadline_per_process(pinman_home: Paths) -> None:

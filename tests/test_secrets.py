@@ -9,8 +9,10 @@ request header, credentials included, in the error it returns, probed by the rea
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,10 +39,32 @@ STYLES = {
 }
 
 
-@pytest.fixture
-def echoing_gateway() -> Iterator[str]:
-    """Answers every request with a 400 whose message repeats all the request's headers."""
-    seen: list[str] = []
+def _b64(text: str, url: bool = False) -> str:
+    raw = text.encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=") if url else base64.b64encode(raw).decode()
+
+
+# How a gateway may echo a credential header (name, value): each is a form the secret guard knows.
+ENCODINGS: dict[str, Callable[[str, str], str]] = {
+    "plain": lambda name, value: value,
+    # an upstream's JSON error quoted in the message, written with "/" as "\\/" (PHP's default)
+    "json-slash": lambda name, value: value.replace("/", "\\/"),
+    "percent": lambda name, value: urllib.parse.quote(value, safe=""),
+    "base64": lambda name, value: _b64(value),
+    "base64url-unpadded": lambda name, value: _b64(value, url=True),
+    "base64-header-line": lambda name, value: _b64(f"{name}: {value}"),  # "x-api-key: K", "authorization: Bearer T"
+    "base64url-header-line": lambda name, value: _b64(f"{name}: {value}", url=True),
+}
+
+
+def _is_credential(name: str) -> bool:
+    return name.lower() in ("x-api-key", "authorization") or name.lower().startswith("x-gateway")
+
+
+def _echoing(form: str, seen: list[str]) -> Iterator[str]:
+    """A gateway answering every request with a 400 whose message repeats all the request's
+    headers, the credentials first and in `form` (see ENCODINGS)."""
+    encode = ENCODINGS[form]
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
@@ -48,9 +72,9 @@ def echoing_gateway() -> Iterator[str]:
             self.rfile.read(length)
             # credentials first (messages are cut to a line), values only (a header name like
             # x-api-key in the text makes Claude Code reword the error and drop the body)
-            creds = [v for k, v in self.headers.items() if k.lower() in ("x-api-key", "authorization")
-                     or k.lower().startswith("x-gateway")]
-            echoed = ", ".join(creds + [f"{k}={v}" for k, v in self.headers.items() if v not in creds])
+            creds = [v for k, v in self.headers.items() if _is_credential(k)]
+            shown = [encode(k.lower(), v) for k, v in self.headers.items() if _is_credential(k)]
+            echoed = ", ".join(shown + [f"{k}={v}" for k, v in self.headers.items() if v not in creds])
             seen.append(echoed)
             body = json.dumps({"type": "error", "error": {
                 "type": "invalid_request_error", "message": f"gateway rejected {echoed}"}}).encode()
@@ -74,6 +98,11 @@ def echoing_gateway() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def echoing_gateway() -> Iterator[str]:
+    yield from _echoing("plain", [])
 
 
 @pytest.fixture
@@ -111,6 +140,55 @@ def test_an_echoing_gateway_never_gets_a_secret_into_output_or_files(
     assert any("<redacted>" in e.message for e in checks), [e.message for e in checks]
     assert secret_guard.leaks_under(pinman_home.config.parent, secrets) == []
     assert not any(s in text for s in secrets for text in outputs)
+
+
+SLASHY_TOKEN = "oauth/bearer+secrets=e2e/TOKEN+0a1b2c3d4e5f6071"  # "/", "+", "=": every form differs
+SLASHY_GATEWAY = "gw/secret+e2e=HEADER/VALUE/77aa88bb99cc"
+ENCODED_STYLES = {
+    "api-key+header": {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_CUSTOM_HEADERS": f"X-Gateway-Token: {SLASHY_GATEWAY}"},
+    "auth-token": {"ANTHROPIC_AUTH_TOKEN": SLASHY_TOKEN},
+}
+
+
+@pytest.mark.parametrize("form", [f for f in ENCODINGS if f != "plain"])
+@pytest.mark.parametrize("style", list(ENCODED_STYLES))
+def test_an_encoded_echo_never_gets_a_secret_into_output_or_files(
+        pinman_home: Paths, profiles: Path, style: str, form: str) -> None:
+    """The gateway echoes the credentials `\\/`-escaped, percent-encoded or base64(url)-encoded,
+    alone or as a whole `x-api-key: …`/`authorization: Bearer …` line; the guard looks for each
+    form in every line of output (cli_support.run) and every file under PINMAN_HOME."""
+    seen: list[str] = []
+    gateway = _echoing(form, seen)
+    creds = {**ENCODED_STYLES[style], "ANTHROPIC_BASE_URL": next(gateway), "CLAUDE_CODE_MAX_RETRIES": "0"}
+    try:
+        docs = [json.loads(pinman(pinman_home, profiles, "check", name, "--json", **creds).out)
+                for name in ("gw", "gwh")]
+        pinman(pinman_home, profiles, "history", "--json", **creds)
+    finally:
+        gateway.close()
+    secrets = _secrets(creds)
+    # Not vacuous: each credential went out in that form, and what came back was scrubbed.
+    for s in secrets:
+        assert any(f in echo for echo in seen for f in secret_guard.encodings(s).values()), (s, seen)
+    assert all("<redacted>" in d["message"] for d in docs), [d["message"] for d in docs]
+    assert secret_guard.leaks_under(pinman_home.config.parent, secrets) == []
+
+
+def test_the_guard_sees_every_encoding(tmp_path: Path) -> None:
+    """A secret in any form a gateway echoes fails the output check and the file scan."""
+    line = f"authorization: Bearer {SLASHY_TOKEN}"
+    for form, encode in ENCODINGS.items():
+        for echoed in (encode("authorization", SLASHY_TOKEN), "x" + encode("authorization", SLASHY_TOKEN) + "y"):
+            with pytest.raises(AssertionError, match="shows a secret"):
+                secret_guard.assert_clean_output(f"ok\n{echoed}\n", {SLASHY_TOKEN}, form)
+            home = tmp_path / form
+            (home / "state").mkdir(parents=True, exist_ok=True)
+            (home / "state" / "journal.db").write_bytes(b"\0SQLite" + echoed.encode() + b"\0")
+            assert secret_guard.leaks_under(home, {SLASHY_TOKEN}), form
+    for shift in range(3):  # inside a longer encoded text, at each alignment
+        echoed = _b64("x" * shift + line + " and more")
+        with pytest.raises(AssertionError, match="shows a secret"):
+            secret_guard.assert_clean_output(echoed, {SLASHY_TOKEN}, "base64")
 
 
 def test_the_guard_sees_every_credential_style() -> None:

@@ -57,11 +57,21 @@ def test_user_and_builtin_profiles_need_no_trust(pinman_home: Paths, tmp_path: P
 
 
 def test_a_project_file_cannot_trust_itself(pinman_home: Paths, tmp_path: Path) -> None:
-    """Trust lives in the user's config folder; nothing in the project is read as trust."""
+    """Trust lives in the user's config folder; nothing in the project is read as trust, not even
+    the very record that, in the config folder, does trust the file."""
+    import json
+
     repo = _project(tmp_path, 'X = "1"\n')
-    (repo / "trust.json").write_text('{"files": {"%s": {"hash": "anything"}}}' % (repo / "profiles/team.toml"))
-    (repo / "profiles" / "trust.json").write_text("{}")
+    path = repo / "profiles" / "team.toml"
+    record = json.dumps({"schema": 1, "files": {str(path): {"hash": trust.file_hash(path), "keys": ["X"],
+                                                            "at": 1.0, "project": str(repo)}}})
+    for planted in (repo / "trust.json", repo / "profiles" / "trust.json", repo / ".pinman-trust.json"):
+        planted.write_text(record)
     assert "X" not in profile_env(pinman_home, find_profile("team", repo, pinman_home))
+    # Not vacuous: the same bytes where the user's trust lives do trust the file.
+    pinman_home.trust.parent.mkdir(parents=True, exist_ok=True)
+    pinman_home.trust.write_text(record)
+    assert profile_env(pinman_home, find_profile("team", repo, pinman_home))["X"] == "1"
 
 
 @pytest.fixture
@@ -240,7 +250,7 @@ def test_sdk_and_health_prompt_are_withheld_and_named(pinman_home: Paths, tmp_pa
     assert trust.needs_trust(profile) and not trust.is_trusted(pinman_home, profile)
     notice = withheld(pinman_home, profile)
     assert notice and "[sdk] somepkg" in notice and "[health] prompt" in notice and "[health] model" in notice
-    assert "not installed" in notice and "default prompt" in notice
+    assert "not installed" in notice and "else the defaults" in notice
     health = trust.applied_health(pinman_home, profile)
     assert health.prompt == "Reply with the single word OK." and health.model is None
 
@@ -264,14 +274,20 @@ def test_pinmans_own_edit_does_not_carry_trust_over_an_sdk_change(pinman_home: P
     assert not trust.is_trusted(pinman_home, find_profile("team", repo, pinman_home))
 
 
-def test_an_untrusted_sdk_probe_refuses_to_run_the_sdk(pinman_home: Paths, tmp_path: Path) -> None:
-    from pinman.errors import HealthError
+def test_an_untrusted_sdk_probe_runs_the_cli_not_the_sdk(pinman_home: Paths, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`probe` is one of the keys an untrusted project does not decide: the default CLI probe runs."""
+    from pinman.health import cli_probe
     from pinman.health.prober import make_prober
+    from pinman.health.result import ProbeResult
 
+    ran: list[object] = []
+    monkeypatch.setattr(cli_probe, "probe_cli", lambda binary, *a, **k: ran.append(binary) or ProbeResult(
+        "cli", 0, None, None, "OK", 0.1, is_error=False))
+    monkeypatch.setattr("pinman.runtime.resolution.installed", lambda paths, v: type("I", (), {"binary": "claude"}))
     repo = _sdk_project(tmp_path, "anthropic", '\n[health]\nprobe = "sdk"\n')
-    with pytest.raises(HealthError, match="not trusted") as e:
-        make_prober(pinman_home, find_profile("team", repo, pinman_home), {})(V2)
-    assert "pinman trust" in (e.value.hint or "")
+    assert make_prober(pinman_home, find_profile("team", repo, pinman_home), {})(V2).probe == "cli"
+    assert ran == ["claude"]
     assert not (pinman_home.store / "pypi").exists()
 
 
@@ -375,7 +391,7 @@ def test_check_asks_the_real_agent_the_default_prompt_until_trusted(
         r = pinman(pinman_home, repo, "check", "--isolated-home", ANTHROPIC_BASE_URL=api.url)
         assert r.code == 0, r.text
         assert "Reply with the single word OK." in sent(api) and "INJECTED" not in sent(api)
-        assert "[health] prompt" in r.err and "default prompt" in r.err
+        assert "[health] prompt" in r.err and "else the defaults" in r.err
 
         assert pinman(pinman_home, repo, "trust").code == 0
         api.clear()

@@ -195,7 +195,7 @@ def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str
     name = hashlib.sha256(f"{key}\0{endpoint}".encode()).hexdigest()[:16]
     paths.locks.mkdir(parents=True, exist_ok=True)
     try:
-        with FileLock(str(files.lock(name)), timeout=0):
+        with FileLock(str(files.lock(name)), timeout=0, mode=0o600):
             if not _cooled_down(files, name):
                 return record("cooling-down", f"StopFailure: checked less than {int(COOLDOWN)} s ago: not again yet")
             _mark_run(files, name)

@@ -41,7 +41,7 @@ def add(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -
     from pinman.state.journal import scrub, secret_values
 
     files.paths.locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(files.lock("notice"))):
+    with FileLock(str(files.lock("notice")), mode=0o600):  # not the umask: 0666 under umask 000
         lines = [*unseen(files), scrub(line, secret_values(environ))][-_MAX_LINES:]
         doc = {"systemMessage": "\n".join(lines)}
         atomic_write(files.notice, json.dumps(doc, ensure_ascii=False) + "\n", mode=0o600)
@@ -98,6 +98,7 @@ def describe_any(report: Any, trigger: str) -> list[str]:
 
 def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | None = None) -> None:
     """After checks: the next time any of these profiles is due ([health] interval), for the sh hook."""
+    from pinman.profile.trust import applied_health
     from pinman.state.journal import Journal
 
     journal = Journal(files.paths)
@@ -105,6 +106,6 @@ def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | Non
     due = []
     for p in profiles:
         last = journal.last_check(profile_key(p.name, p.project_root))
-        due.append((last.ts if last else now) + p.health.interval)
+        due.append((last.ts if last else now) + applied_health(files.paths, p).interval)
     if due:
         atomic_write(files.next_due, f"{int(min(due))}\n", mode=0o600)

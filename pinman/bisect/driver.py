@@ -76,14 +76,15 @@ def run(paths: Paths, profile: Profile, *, good: str | None = None, bad: str | N
     """
     from pinman.state.journal import Journal, endpoint_of
     from pinman.health.prober import make_prober, run_env
+    from pinman.profile.trust import applied_health
 
     start = time.monotonic()
     emit = on_event or (lambda _e: None)
-    if prober is None and profile.health.probe != "cli":
+    probe_kind = applied_health(paths, profile).probe  # what make_prober will run
+    if prober is None and probe_kind != "cli":
         raise UsageError(
-            f"bisect needs the CLI probe, and {profile.name} sets [health] probe = "
-            f"{profile.health.probe!r}",
-            hint=f"the {profile.health.probe} probe does not run Claude Code, so every version "
+            f"bisect needs the CLI probe, and {profile.name} sets [health] probe = {probe_kind!r}",
+            hint=f"the {probe_kind} probe does not run Claude Code, so every version "
                  "would get the same answer; set probe = \"cli\" for the bisect")
     env = run_env(paths, profile, environ)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))

@@ -84,6 +84,9 @@ def _crash(e: BaseException) -> int:
     _stop_progress()
     from pinman.paths import Paths
 
+    from pinman.redact import scrub, secret_values
+
+    secrets = secret_values(os.environ)  # an exception may quote what an endpoint echoed
     log = Paths.from_env().log
     try:
         from pinman.state.fsutil import make_dirs
@@ -92,11 +95,11 @@ def _crash(e: BaseException) -> int:
         # O_NOFOLLOW: a symlink planted at the log is refused, not appended through.
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "a") as f:
-            f.write("".join(traceback.format_exception(e)))
+            f.write(scrub("".join(traceback.format_exception(e)), secrets))
         where = f" (details in {log})"
     except OSError:
         where = ""
-    err(f"pinman: unexpected error: {e.__class__.__name__}: {e}{where}")
+    err(scrub(f"pinman: unexpected error: {e.__class__.__name__}: {e}{where}", secrets))
     return int(ExitCode.ERROR)
 
 

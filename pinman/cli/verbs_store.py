@@ -41,8 +41,8 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
     profile = get_profile(name)
     tgt = resolve_target(paths, profile, registry=fresh_registry(paths))
     if force:
-        _discard_installs(paths, profile, tgt.version)
-    inst = ensure_installed(paths, tgt, progress=progress(name))
+        _discard_sdk(paths, profile)
+    inst = ensure_installed(paths, tgt, progress=progress(name), force=force)  # rebuilt aside, then swapped
     notices(paths, profile)
     pinned = ensure_sdk(paths, profile, refresh=True, progress=progress(f"{name} sdk"))
     if as_json:
@@ -54,14 +54,11 @@ def install(target: Optional[str] = typer.Argument(None, help="Profile name or e
         out(f"{name}: {pinned.label} installed at {pinned.prefix}")
 
 
-def _discard_installs(paths: Paths, profile: Any, version: str) -> None:
-    """`install --force PROFILE`: drop its Claude Code and SDK installs, so both are built afresh."""
+def _discard_sdk(paths: Paths, profile: Any) -> None:
+    """`install --force PROFILE`: drop its SDK install, so it is built afresh."""
     from pinman.install.sdk import SdkStore
     from pinman.runtime.sdk_env import installed_for
-    from pinman.names import CLAUDE_CODE
-    from pinman.install.store import Store
 
-    Store(paths).remove(CLAUDE_CODE, version)
     pinned = installed_for(paths, profile)
     if pinned is not None:
         SdkStore(paths).remove(pinned.ecosystem, pinned.name, pinned.version)

@@ -44,11 +44,14 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
 
     `waiting` hears about a CLI probe while it waits for the client (about once a second) and once
     more when it is over, so a terminal can show that something is happening."""
+    from pinman.profile.trust import applied_health
+
     def probe(version: str, sdk_version: str | None = None) -> ProbeResult:
-        if waiting is None or profile.health.probe != "cli":
+        cfg = applied_health(paths, profile)  # an untrusted project's [health] does not decide
+        if waiting is None or cfg.probe != "cli":
             return _probe(paths, profile, env, version, sdk_version, isolated_home, None)
         endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
-        limit = profile.health.timeout
+        limit = cfg.timeout
 
         def tick(elapsed: float) -> None:
             waiting(Waiting(version, endpoint, elapsed, limit))
@@ -66,7 +69,7 @@ def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str,
     from pinman.runtime.resolution import installed
     from pinman.profile.trust import applied_health
 
-    cfg = applied_health(paths, profile)  # an untrusted project's prompt and model are not used
+    cfg = applied_health(paths, profile)  # an untrusted project's prompt, model, probe, timeout are not used
     if cfg.probe == "http":
         return http_probe.probe_http(env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com", env,
                                  timeout=cfg.timeout)

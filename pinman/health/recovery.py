@@ -24,13 +24,15 @@ if TYPE_CHECKING:
     from pinman.profile.model import Profile
 
 
-def recoverable(profile: Profile, ov: Override) -> bool:
+def recoverable(paths: Paths, profile: Profile, ov: Override) -> bool:
     """An override pinman made because the endpoint rejected the pin, judged by the real client.
 
     A rollback by hand is the user's decision, for reasons a probe cannot see: it stays until
     `use --reset`. The http probe sends the same request whatever the version, and the sdk probe
     tests the SDK, so neither can say the pinned CLI is accepted again."""
-    return ov.reason != BY_HAND and profile.health.probe == "cli"
+    from pinman.profile.trust import applied_health
+
+    return ov.reason != BY_HAND and applied_health(paths, profile).probe == "cli"
 
 
 def try_recover(paths: Paths, profile: Profile, report: CheckReport, journal: Journal, probe: Prober, key: str,

@@ -8,23 +8,18 @@ token values from the environment scrubbed out, so results are safe to journal a
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
+from pinman.redact import REDACTED  # noqa: F401 - the marker, as results show it
+from pinman.redact import scrub as _scrub_text
 from pinman.redact import secret_values as values
 
 DEFAULT_PROMPT = "Reply with the single word OK."
 DEFAULT_MODEL = "claude-sonnet-4-5"  # probe_http only; ANTHROPIC_MODEL in the env wins
-REDACTED = "<redacted>"
 
 _MESSAGE_MAX = 2000
 RAW_MAX = 4000
-_SECRET_PATTERNS = (
-    re.compile(r"sk-ant-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
-    re.compile(r"(?i)(\bx-api-key[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]{8,}"),
-)
 
 
 @dataclass
@@ -62,11 +57,8 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        text = text.replace(s, REDACTED)
-    for pat in _SECRET_PATTERNS:
-        text = pat.sub(lambda m: (m.group(1) if m.groups() else "") + REDACTED, text)
-    return text
+    """Every secret out of `text`, in every encoding `pinman.redact.scrub` knows."""
+    return _scrub_text(text, secrets)
 
 
 def scrubbed(result: ProbeResult, secrets: list[str]) -> ProbeResult:

@@ -31,6 +31,7 @@ from pinman.health.recovery import drop_stale_override, recoverable, try_recover
 from pinman.health.report import CheckReport
 from pinman.health.result import Waiting
 from pinman.paths import Paths
+from pinman.profile.trust import applied_health
 from pinman.state.journal import Journal, endpoint_of
 from pinman.state.overrides import profile_key
 from pinman.install.sdk import SdkStore
@@ -103,9 +104,10 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     report.timings["detected"] = report.duration
     report.warnings = managed_warnings(paths, profile, tgt.version, endpoint, environ)
     attempt = Attempt(paths, profile, report, journal, probe, make, key, env, start, extra)
-    recover = profile.health.auto_recover if auto_recover is None else auto_recover
+    health = applied_health(paths, profile)  # an untrusted project's [health] does not decide
+    recover = health.auto_recover if auto_recover is None else auto_recover
     ov = tgt.override
-    if ov is not None and recover and recoverable(profile, ov) and outcome.kind.value in ("ok", "schema"):
+    if ov is not None and recover and recoverable(paths, profile, ov) and outcome.kind.value in ("ok", "schema"):
         # Only a verdict about the client says anything about the pin; an outage says nothing.
         if try_recover(paths, profile, report, journal, probe, key, env, ov, may_install):
             return report
@@ -116,7 +118,8 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     if outcome.kind.value != "schema":
         report.action, report.detail = "not-client", outcome.advice or "changing versions will not help"
         return report
-    ladder = list(steps) if steps is not None else ([roll_back] if rollback_enabled(profile, auto_rollback) else [])
+    ladder = list(steps) if steps is not None else ([roll_back] if rollback_enabled(paths, profile, auto_rollback)
+                                                     else [])
     report.action, report.detail = "reported", "auto_rollback is off: nothing changed"
     for step in ladder:
         if step(attempt):
@@ -124,8 +127,9 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     return report
 
 
-def rollback_enabled(profile: Profile, auto_rollback: bool | None) -> bool:
-    return profile.health.auto_rollback if auto_rollback is None else auto_rollback
+def rollback_enabled(paths: Paths, profile: Profile, auto_rollback: bool | None) -> bool:
+    """`auto_rollback` as asked, else as the profile says (an untrusted project's: the user's)."""
+    return applied_health(paths, profile).auto_rollback if auto_rollback is None else auto_rollback
 
 
 def roll_back(a: Attempt) -> bool:
@@ -189,4 +193,4 @@ def _install_sdk(paths: Paths, profile: Profile, version: str) -> None:
 def due(paths: Paths, profile: Profile, now: float | None = None) -> bool:
     """For the cheap periodic mode: is the last check older than `[health] interval`?"""
     last = Journal(paths).last_check(profile_key(profile.name, profile.project_root))
-    return last is None or (now or time.time()) - last.ts >= profile.health.interval
+    return last is None or (now or time.time()) - last.ts >= applied_health(paths, profile).interval

@@ -73,15 +73,20 @@ class Checked:
 
 
 def install_checked(store: Store, profile_name: str, version: str, integrity: str | None,
-                    native: Mapping[str, str], progress: Progress | None = None) -> Checked:
+                    native: Mapping[str, str], progress: Progress | None = None, *, force: bool = False) -> Checked:
     """Install (or find) `version`, checking the package and platform-package hashes.
 
     A mismatch on a fresh install removes it again; an install that was already in the store is
-    left alone (other profiles may use it) but still refused.
+    left alone (other profiles may use it) but still refused. `force` rebuilds a present install;
+    the rebuild replaces it only after both hashes are checked.
     """
     fresh = store.get(CLAUDE_CODE, version) is None
     try:
-        inst = store.install(CLAUDE_CODE, version, integrity=integrity, progress=progress)
+        if force and not fresh:
+            inst = store.reinstall(CLAUDE_CODE, version, integrity=integrity, progress=progress,
+                                   accept=lambda built: check_native(profile_name, built, native))
+        else:
+            inst = store.install(CLAUDE_CODE, version, integrity=integrity, progress=progress)
     except IntegrityError as e:
         raise IntegrityError(f"{profile_name}: {e.message}", e.hint) from None
     try:

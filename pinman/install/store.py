@@ -3,7 +3,9 @@
 `store/<slug>/<version>/` is an npm prefix written once. npm installs into a temp dir under
 `store/.tmp` (same filesystem), pinman checks the result, writes the marker `.pinman-install.json`
 last and renames the dir into place. A dir without the marker is not an install: the next
-`install()` removes it and starts again.
+`install()` removes it and starts again. `reinstall()` (`install --force`) builds aside the same
+way and swaps the new install in only once it is complete and checked (`pinman.install.publish`):
+a failed or offline rebuild leaves the present install as it was.
 
 npm runs with `--ignore-scripts`: the only install script we need is Claude Code 2.x's postinstall,
 which links the platform package's native binary over the `bin/claude.exe` placeholder. npm 11
@@ -13,24 +15,23 @@ pinman always places the binary itself and no package code runs at install time.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import stat
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pinman.errors import InstallError, IntegrityError
+from pinman.errors import InstallError, IntegrityError, PinmanError
 from pinman.faults import point
 from pinman.state.fsutil import atomic_write, make_dirs
-from pinman.install.manifest import FileCheck, check as check_manifest, record as record_manifest
+from pinman.install.manifest import FileCheck, check as check_manifest
+from pinman.install.publish import publish, restore_swapped, swap_stem
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE, Progress
 from pinman.install.layout import MARKER, SCHEMA, Install, read_install, read_marker, semver_key, slug, validate_version
@@ -109,11 +110,27 @@ class Store:
         found = self.get(package, version)
         if found is None:
             with self._lock(package, version, report):
+                self._clean_tmp(held=self._lock_path(package, version))  # puts back a half-done swap
                 found = self.get(package, version)  # another process may have finished it
                 if found is None:
                     return self._build(package, version, integrity, report)
         _check_cached_integrity(found, integrity)
         return found
+
+    def reinstall(self, package: str, version: str, *, integrity: str | None = None,
+                  progress: Progress | None = None, accept: Callable[[Install], object] | None = None) -> Install:
+        """Build `version` again aside; swap it in once complete, checked and `accept`ed. Until
+        then the present install stays and runs; a failed or offline build leaves it, and says so."""
+        report = progress or (lambda _phase: None)
+        with self._lock(package, version, report):
+            self._clean_tmp(held=self._lock_path(package, version))
+            if self.get(package, version) is None:
+                return self._build(package, version, integrity, report, accept=accept)
+            try:
+                return self._build(package, version, integrity, report, accept=accept, replace=True)
+            except PinmanError as e:
+                raise type(e)(f"{e.message}; the installed {version} is kept as it was and still runs",
+                              hint=e.hint) from None
 
     def remove(self, package: str, version: str) -> None:
         """Delete an install; a missing one is not an error."""
@@ -147,12 +164,14 @@ class Store:
     # -- building ------------------------------------------------------------------------------
 
     @contextmanager
-    def building(self, final: Path, prefix: str, *, held: Path | None = None) -> Iterator[Path]:
+    def building(self, final: Path, prefix: str, *, held: Path | None = None,
+                 replace: bool = False) -> Iterator[Path]:
         """A build dir on the store's filesystem, removed if the body fails. The body ends with
-        `publish`. `prefix` names the build after its lock, so a killed builder's dir is removed
-        by the next build as soon as that lock is free."""
+        `publish` (or `swap_in` when it `replace`s the install at `final`). `prefix` names the
+        build after its lock, so a killed builder's dir is removed by the next build as soon as
+        that lock is free."""
         self._clean_tmp(held=held)
-        if final.exists() or final.is_symlink():
+        if not replace and (final.exists() or final.is_symlink()):
             self._discard(final)  # left without a marker by a killed process: not an install
         tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=self._tmp_root))
         try:
@@ -161,12 +180,11 @@ class Store:
             _rmtree(tmp)
             raise
 
-    def _build(
-        self, package: str, version: str, integrity: str | None, report: Progress
-    ) -> Install:
+    def _build(self, package: str, version: str, integrity: str | None, report: Progress, *,
+               accept: Callable[[Install], object] | None = None, replace: bool = False) -> Install:
         final = self.path_for(package, version)
         prefix = f"build-{final.parent.name}-{version}-"
-        with self.building(final, prefix, held=self._lock_path(package, version)) as tmp:
+        with self.building(final, prefix, held=self._lock_path(package, version), replace=replace) as tmp:
             point("store.build_dir_made", version)
             report("downloading with npm")
             self._npm_install(tmp, package, version)
@@ -179,7 +197,10 @@ class Store:
             report("verifying")
             marker = self._check_built(tmp, package, version, integrity)
             marker["native"] = native
-            publish(tmp, final, marker, version)
+            # `accept` (e.g. the lock's native hash) judges the build before it takes any place
+            check = None if accept is None else (lambda p: accept(Install(
+                package, version, p, marker["integrity"], marker["installed_at"], marker["bin"])))
+            publish(tmp, final, marker, version, tmp_root=self._tmp_root if replace else None, accept=check)
         report("done")
         install = read_install(final, package, version)
         assert install is not None
@@ -189,12 +210,7 @@ class Store:
         spec = f"{package}@{version}"
         cmd = [
             self._npm_path(),
-            "install",
-            "--prefix",
-            str(prefix),
-            "--no-audit",
-            "--no-fund",
-            "--ignore-scripts",
+            "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--ignore-scripts",
             "--include=optional",  # the native binary is an optional dependency; beats omit=
             "--save-exact",  # keep saving: the package-lock carries the integrity we check
             spec,
@@ -203,10 +219,8 @@ class Store:
         try:
             code, output = run_captured(cmd, cwd=prefix, env=env, timeout=self.timeout)
         except subprocess.TimeoutExpired:
-            raise InstallError(
-                f"npm install {spec} did not finish in {self.timeout:.0f} s",
-                hint="check the network and the registry/proxy settings in ~/.npmrc",
-            ) from None
+            raise InstallError(f"npm install {spec} did not finish in {self.timeout:.0f} s",
+                               hint="check the network and the registry/proxy settings in ~/.npmrc") from None
         if code != 0:
             log = self.paths.logs / f"npm-{slug(package)}-{version}.log"
             try:
@@ -305,15 +319,20 @@ class Store:
                 _rmtree(entry)
 
     def _drop_orphan(self, entry: Path, held: Path | None) -> bool:
-        """Remove `entry` if it is a build dir whose builder's lock is free; True if removed."""
+        """Settle `entry` if it is a build or swap dir whose owner's lock is free: a build dir is
+        removed, a swap dir's old install goes back to its place if that is empty. True if done."""
         from filelock import FileLock, Timeout
 
-        if not entry.name.startswith("build-"):
+        if entry.name.startswith("build-"):
+            stem: str | None = entry.name[len("build-"):].rpartition("-")[0]  # mkdtemp's suffix has no "-"
+        else:
+            stem = swap_stem(entry)
+        if stem is None:
             return False
-        stem = entry.name[len("build-"):].rpartition("-")[0]  # mkdtemp's suffix has no "-"
+        settle = _rmtree if entry.name.startswith("build-") else self._settle_swap
         for lock_path in (self.paths.lock(f"store-{stem}"), self.paths.lock(f"sdk-{stem}")):
             if held is not None and lock_path == held:
-                _rmtree(entry)  # our own lock: whoever built here before us is gone
+                settle(entry)  # our own lock: whoever built here before us is gone
                 return True
             if not lock_path.is_file():
                 continue
@@ -323,11 +342,18 @@ class Store:
             except Timeout:
                 return False  # a live build
             try:
-                _rmtree(entry)  # under its lock: no new builder of that version starts meanwhile
+                settle(entry)  # under its lock: no new builder of that version starts meanwhile
             finally:
                 lock.release()
             return True
         return False
+
+    def _settle_swap(self, entry: Path) -> None:
+        """A rebuild killed between its two renames: the old install goes back (or, if a new one
+        is in its place after all, away)."""
+        if restore_swapped(entry, self.path_for):
+            point("store.swap_undone", entry.name)
+        _rmtree(entry)
 
 
 def _check_cached_integrity(install: Install, expected: str | None) -> None:
@@ -359,32 +385,6 @@ def install_lock(path: Path, what: str, report: Progress, timeout: float) -> Ite
         yield
     finally:
         lock.release()
-
-
-def publish(tmp: Path, final: Path, marker: Mapping[str, Any], label: str) -> None:
-    """Marker last, then one rename: a folder without its marker is never an install."""
-    no_write_for_others(tmp)
-    marker = {**marker, "files": record_manifest(tmp, exclude=(MARKER,))}  # what `verify` compares
-    point("store.before_marker", label)
-    atomic_write(tmp / MARKER, json.dumps(marker, indent=2) + "\n")
-    point("store.after_marker", label)
-    make_dirs(final.parent)
-    point("store.before_rename", label)
-    os.rename(tmp, final)
-    point("store.renamed", label)
-
-
-def no_write_for_others(tree: Path) -> None:
-    """Take group and world write off everything npm or pip wrote (they follow the umask: 0666 and
-    0777 under umask 000). Read and execute bits stay as the package has them, the way a umask of
-    022 installs it: the store is private anyway, below folders pinman makes 0700, and a second
-    copy of ~380 MB per mode would buy nothing. Symlinks have no mode of their own on Linux."""
-    for folder, dirs, files in os.walk(tree):
-        for name in (".", *dirs, *files):
-            path = os.path.join(folder, name)
-            mode = os.lstat(path).st_mode
-            if mode & 0o022 and not stat.S_ISLNK(mode):
-                os.chmod(path, stat.S_IMODE(mode) & ~0o022)
 
 
 def check_files(prefix: Path) -> FileCheck:

@@ -25,6 +25,7 @@ from pinman.health.prober import Prober, run_env
 from pinman.names import CLAUDE_CODE
 from pinman.paths import Paths
 from pinman.policy.channel_report import ChannelReport
+from pinman.profile.trust import applied_update
 from pinman.policy.promotion import (candidate_prober, clean_up, installed_size, kept, mark_verified,
                                      note_waiting, promote, promotion_lock, record, remove, verify_candidate)
 from pinman.runtime.channel import candidates, channel_state
@@ -102,7 +103,7 @@ def check_channel(paths: Paths, profile: Profile, *, environ: Mapping[str, str] 
                                      progress=progress, may_install=not periodic, waiting=waiting)
         if not _after_check(paths, profile, report, state.version, state.verified, state.endpoint):
             return report
-    moving = auto_rollback is not False and (not periodic or profile.update.auto)
+    moving = auto_rollback is not False and (not periodic or applied_update(paths, profile).auto)
     registry = _registry(paths, online=not periodic or moving)  # unattended and not moving: no network
     if not moving:
         _list_waiting(paths, profile, report, registry, periodic)

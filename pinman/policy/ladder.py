@@ -65,8 +65,8 @@ def check(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None =
     found: dict[str, Search] = {}  # one search per check, shared by the cheap and costly steps
     steps = [_remedy_step(found, allowed("cheap"))] if level != "off" else []
     steps += [_remedy_step(found, allowed("all"))] if level == "all" else []
-    steps += [_after_rollback(rollback.roll_back)] if rollback.rollback_enabled(profile, auto_rollback) else []
-    recover = profile.health.auto_recover if auto_recover is None else auto_recover
+    steps += [_after_rollback(rollback.roll_back)] if rollback.rollback_enabled(paths, profile, auto_rollback) else []
+    recover = applied_health(paths, profile).auto_recover if auto_recover is None else auto_recover
     report = rollback.check(paths, profile, environ=user, auto_rollback=auto_rollback, auto_recover=auto_recover,
                             switches=_switches(paths, profile, notes), steps=steps,
                             after_ok=_recover if recover else None, **common)

@@ -2,11 +2,11 @@
 
 A project's profile can point ANTHROPIC_BASE_URL at a host that then receives the user's API key,
 or set NODE_OPTIONS; its `[sdk]` names a package whose install can run code (a wheel's `.pth`
-file runs at every start of the venv's Python); its `[health]` prompt and model drive the real
-agent with the user's key; its `[update] policy = "guarded"` makes pinman download releases and
-probe them with the user's key. So pins from a project folder apply freely, but its `[env]`,
-`[sdk]`, `[health]` prompt/model and a guarded `[update]` are withheld until `pinman trust` in
-that project (the guarded channel then resolves as `policy = "pin"` does). Trust is recorded
+file runs at every start of the venv's Python); its `[health]` decides what the real agent is
+asked with the user's key and when, how long and whether pinman probes or acts (`ACTING`). So pins
+from a project folder apply freely, but its `[env]`, `[sdk]` and acting keys are withheld until
+`pinman trust` in that project; until then each acting key takes the user's value: their own
+profile of that name (the one the project's hides) when it loads, else the default. Trust is recorded
 per file as the sha256 of its bytes, in the user's config folder (a project file cannot mark
 itself trusted); any edit needs trust again. The hash is of the bytes the profile was parsed
 from (`Profile.digest`), never of a second read: a file swapped between two reads must not be
@@ -28,11 +28,23 @@ from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 from pinman.profile.discovery import list_profiles
-from pinman.profile.model import HealthConfig, UpdateConfig
 from pinman.state.statefile import load_json, number, records, strings
 
 if TYPE_CHECKING:
-    from pinman.profile.model import HealthConfig, Profile
+    from pinman.profile.model import HealthConfig, Profile, UpdateConfig
+
+# The keys of a profile that act with the user's key: what the agent is asked, and when, how long,
+# how and whether pinman probes or acts on the answer. Per TOML table; a table's Profile attribute
+# is its name with "-" as "_", a dataclass whose fields are the TOML keys and whose field defaults
+# are the defaults. A new key that decides any of that is covered by adding its name here (a new
+# table by adding a line): until `pinman trust` it takes the user's value, is named in the notice,
+# and an edit of its table by pinman itself no longer keeps trust (`_same_env`).
+ACTING: dict[str, tuple[str, ...]] = {
+    # "remedies": which client switches pinman turns on for the user ("all" turns thinking off)
+    "health": ("prompt", "model", "probe", "timeout", "auto_rollback", "auto_recover", "interval", "remedies"),
+    # a guarded channel downloads releases and probes them with the user's key
+    "update": ("policy", "soak", "auto"),
+}
 
 
 def _db_path(paths: Paths) -> Path:
@@ -55,21 +67,35 @@ def _save(paths: Paths, files: dict[str, dict[str, Any]]) -> None:
 
 
 def guarded_parts(profile: Profile) -> list[str]:
-    """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`,
-    `[health] prompt`/`model` (when they differ from the defaults), a guarded `[update]`."""
+    """What in `profile` acts for the user and so waits for trust: env keys, `[sdk] NAME`, and
+    each `ACTING` key whose value is not the default (`[health] interval`)."""
 
     parts = sorted(profile.env)
     if profile.sdk is not None:
         parts.append(f"[sdk] {profile.sdk.package}")
-    if profile.health.prompt != HealthConfig.prompt:
-        parts.append("[health] prompt")
-    if profile.health.model is not None:
-        parts.append("[health] model")
-    if profile.update.guarded:
-        parts.append("[update] policy")
-    if profile.health.remedies != HealthConfig.remedies:
-        parts.append("[health] remedies")  # "all" turns thinking off with the user's key
+    for table, keys in ACTING.items():
+        value = _table(profile, table)
+        if value is not None:
+            defaults = _defaults(value)
+            parts += [f"[{table}] {k}" for k in keys if getattr(value, k) != defaults[k]]
     return parts
+
+
+def _table(profile: Profile, table: str) -> Any:
+    return getattr(profile, table.replace("-", "_"), None)
+
+
+def _defaults(value: Any) -> dict[str, Any]:
+    """A table dataclass's field defaults, by name."""
+    import dataclasses
+
+    out = {}
+    for f in dataclasses.fields(value):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 def needs_trust(profile: Profile) -> bool:
@@ -94,33 +120,50 @@ def withheld_notice(profile: Profile) -> str:
     extra = ""
     if profile.sdk is not None:
         extra += "; the SDK is not installed, run or put on PATH"
-    if any(p.startswith("[health]") for p in parts):
-        extra += "; checks use the default prompt, model and remedies"
-    if profile.update.guarded:
-        extra += '; [update] resolves as policy = "pin" (no release is downloaded or probed for it)'
+    tables = sorted({p.split("]")[0] + "]" for p in parts if p.startswith("[") and not p.startswith("[sdk]")})
+    if tables:
+        extra += f"; its {', '.join(tables)} settings are your own {profile.name} profile's, else the defaults"
     return (f"{profile.path} sets {', '.join(parts)} but this project is not trusted: {what} NOT applied"
             f"{extra}; review the file, then run `pinman trust` in {profile.project_root}")
 
 
 def applied_health(paths: Paths, profile: Profile) -> HealthConfig:
-    """The `[health]` a check runs with: an untrusted project's prompt, model and remedies are
-    replaced by the defaults (what the real agent is asked, with the user's key and permissions, and
-    which client switches pinman may turn on for the user)."""
-    import dataclasses
-
-
-    if is_trusted(paths, profile):
-        return profile.health
-    return dataclasses.replace(profile.health, prompt=HealthConfig.prompt, model=None,
-                               remedies=HealthConfig.remedies)
+    """The `[health]` pinman acts on: every read of a key in `ACTING["health"]` that decides what
+    pinman does goes through here, never `profile.health` directly."""
+    return applied(paths, profile, "health")  # type: ignore[no-any-return]
 
 
 def applied_update(paths: Paths, profile: Profile) -> UpdateConfig:
-    """The `[update]` that applies: an untrusted project's guarded channel resolves as a plain pin
-    (a guarded channel downloads releases and probes them with the user's key)."""
-    if not profile.update.guarded or is_trusted(paths, profile):
-        return profile.update
-    return UpdateConfig()
+    """The `[update]` pinman acts on: an untrusted project's guarded channel resolves as the user's
+    own profile of that name does, else as a plain pin (the default)."""
+    return applied(paths, profile, "update")  # type: ignore[no-any-return]
+
+
+def applied(paths: Paths, profile: Profile, table: str) -> Any:
+    """`profile`'s `table` as pinman acts on it: an untrusted project's `ACTING` keys replaced by
+    the user's values (their own profile of that name, else the defaults); the rest as written."""
+    import dataclasses
+
+    mine = _table(profile, table)
+    if mine is None or is_trusted(paths, profile):
+        return mine
+    theirs = _users_table(paths, profile, table)
+    defaults = _defaults(mine)
+    values = {k: getattr(theirs, k) if theirs is not None else defaults[k] for k in ACTING[table]}
+    return dataclasses.replace(mine, **values)
+
+
+def _users_table(paths: Paths, profile: Profile, table: str) -> Any:
+    """The user's own profile of this name (what runs without the project's file), its `table`;
+    None when there is none or it does not load."""
+    from pinman.errors import ProfileError
+    from pinman.profile.validate import load_profile
+
+    path = paths.user_profiles / f"{profile.name}.toml"
+    try:
+        return _table(load_profile(path, name=profile.name, source="user"), table)
+    except ProfileError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -133,8 +176,7 @@ class Trusted:
 
 
 def project_candidates(root: Path, paths: Paths) -> list[Profile]:
-    """The project's profiles that carry env, [sdk], a [health] prompt/model or a guarded [update]
-    (what trust is about)."""
+    """The project's profiles that carry env, [sdk] or an `ACTING` key (what trust is about)."""
 
     found = list_profiles(root, paths)
     if found.broken:
@@ -211,11 +253,11 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-_GUARDED_TABLES = ("env", "sdk", "health", "update")
+_GUARDED_TABLES = ("env", "sdk", *ACTING)
 
 
 def _same_env(before: bytes, after: bytes) -> bool:
-    """Whether the tables trust is about ([env], [sdk], [health], [update]) are the same in both."""
+    """Whether the tables trust is about ([env], [sdk], the `ACTING` ones) are the same in both."""
     import tomllib
 
     try:

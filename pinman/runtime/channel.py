@@ -119,10 +119,11 @@ def candidates(paths: Paths, profile: Profile, registry: Registry, endpoint: str
     """The channel's members split into eligible, soaking and excluded, from `registry` (which
     decides whether that asks the network), with why publish times are missing, if they are."""
     from pinman.npm.channel import channel
+    from pinman.profile.trust import applied_update
 
     doc = registry.packument(CLAUDE_CODE)
     times, problem = registry.publish_times(CLAUDE_CODE)
     found = channel(profile.claude_code.version, doc.versions, doc.dist_tags, times,
-                    soak=profile.update.soak, now=time.time() if now is None else now,
+                    soak=applied_update(paths, profile).soak, now=time.time() if now is None else now,
                     bad=bad_in_file(profile), refused=refused_here(paths, profile, endpoint))
     return found, problem or doc.problem

@@ -154,8 +154,10 @@ def installed(paths: Paths, version: str) -> Install | None:
     return Store(paths).get(CLAUDE_CODE, version)
 
 
-def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None) -> Install:
-    """The install for `tgt`: from the store if present (offline), else through npm.
+def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None, *,
+                     force: bool = False) -> Install:
+    """The install for `tgt`: from the store if present (offline), else through npm; `force`
+    rebuilds a present one aside and swaps it in only once it is checked.
 
     Either way it is checked against the pin: the package's integrity and, for 2.x, the lock's
     hash of this platform's native package. An override runs a version the pin does not name, so
@@ -167,14 +169,14 @@ def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None
 
     store = Store(paths)
     integrity = tgt.integrity
-    if integrity is None and store.get(CLAUDE_CODE, tgt.version) is None:
+    if integrity is None and (force or store.get(CLAUDE_CODE, tgt.version) is None):
         # Overrides carry no hash: take the registry's so npm's download is still checked.
         try:
             integrity = _registry(paths).packument(CLAUDE_CODE).versions[tgt.version].integrity
         except (PinmanError, KeyError):  # best effort; npm verifies against the registry anyway
             integrity = None
     native = tgt.profile.claude_code.native if tgt.override is None else {}
-    return install_checked(store, tgt.profile.name, tgt.version, integrity, native, progress).install
+    return install_checked(store, tgt.profile.name, tgt.version, integrity, native, progress, force=force).install
 
 
 def install_exact(paths: Paths, version: str, progress: Progress | None = None, *,
@@ -182,8 +184,10 @@ def install_exact(paths: Paths, version: str, progress: Progress | None = None, 
     """`pinman install VERSION`: from the store, else from npm checked against the registry's hash.
 
     An unknown version fails before npm runs, naming the nearest published ones. `force`
-    installs again what is present (a changed install is rebuilt, never patched).
+    installs again what is present (a changed install is rebuilt, never patched): built aside and
+    swapped in once checked, so a failed or offline rebuild leaves the present install running.
     """
+    from pinman.errors import PinmanError
     from pinman.install.store import Store
     from pinman.npm.spec import parse_spec
     from pinman.npm.pick import pick
@@ -192,11 +196,17 @@ def install_exact(paths: Paths, version: str, progress: Progress | None = None, 
     found = store.get(CLAUDE_CODE, version)
     if found is not None and not force:
         return found
-    doc = fresh_registry(paths).packument(CLAUDE_CODE)
+    try:
+        doc = fresh_registry(paths).packument(CLAUDE_CODE)
+    except PinmanError as e:
+        if found is None:
+            raise
+        raise type(e)(f"{e.message}; the installed {version} is kept as it was and still runs", hint=e.hint) from None
     pick(parse_spec(version), doc, None)
+    integrity = doc.versions[version].integrity
     if found is not None:
-        store.remove(CLAUDE_CODE, version)
-    return store.install(CLAUDE_CODE, version, integrity=doc.versions[version].integrity, progress=progress)
+        return store.reinstall(CLAUDE_CODE, version, integrity=integrity, progress=progress)
+    return store.install(CLAUDE_CODE, version, integrity=integrity, progress=progress)
 
 
 def pinned_binary(paths: Paths, profile: Profile) -> Path | None:

@@ -14,6 +14,8 @@ an indexed lookup whose cost does not grow with the journal's age:
 * Growth is bounded: only the newest `keep` entries per profile × endpoint × version × kind stay
   (`PINMAN_JOURNAL_KEEP`, default 50; 0 keeps all). The newest verdict of each version is always
   among them, and it alone decides known-good and known-bad.
+* A damaged journal (corrupt, not a database, another schema) is moved aside and a new one
+  started, once, with one line on stderr (`journal_db.move_aside`); every command goes on.
 * A `journal.jsonl` from earlier versions is taken over on first use: imported in one transaction
   that also records its SHA-256, then renamed aside (`journal.jsonl.imported`). Killed between
   the two, the next run finds the hash and only renames: nothing is imported twice.
@@ -25,7 +27,6 @@ string is scrubbed of the secret values present in the environment before it is 
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -37,11 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from pinman.errors import PinmanError, from_os_error
+from pinman.errors import PinmanError
 from pinman.faults import point
 from pinman.state.fsutil import make_dirs
 from pinman.paths import Paths
-from pinman.state.journal_db import BOUND_ALL, BOUND_ONE, DB_VERSION, DDL, FEW_GROUPS, INSERT, VERDICT_DOCS, aside, column, db_error, read_legacy, row, transaction, user_version
+from pinman.state.journal_db import BOUND_ALL, BOUND_ONE, DB_VERSION, DDL, FEW_GROUPS, INSERT, VERDICT_DOCS, JournalDamaged, aside, column, failing, foreign, identity, move_aside, read_legacy, refuse_links, row, say, transaction, user_version
+from pinman.redact import scrub as scrub_text
 from pinman.redact import secret_values as values
 
 if TYPE_CHECKING:
@@ -74,11 +76,10 @@ def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
 
 
 def scrub(value: Any, secrets: Iterable[str]) -> Any:
-    """Replace every secret value inside strings (recursively) with <redacted>."""
+    """Replace every secret value inside strings (recursively) with <redacted>, in every encoding
+    `pinman.redact.scrub` knows (`\\/`-escaped, percent-encoded, base64)."""
     if isinstance(value, str):
-        for s in secrets:
-            value = value.replace(s, "<redacted>")
-        return value
+        return scrub_text(value, secrets)
     if isinstance(value, dict):
         return {k: scrub(v, secrets) for k, v in value.items()}
     if isinstance(value, list):
@@ -168,6 +169,7 @@ class Journal:
         self.legacy = paths.journal  # the JSON Lines journal of earlier versions
         self.keep = keep
         self._conn: sqlite3.Connection | None = None
+        self._seen: tuple[int, int] | None = None  # the file the connection opened (move_aside)
 
     # ------------------------------------------------------------------ writing
 
@@ -181,13 +183,20 @@ class Journal:
         rows = [row(scrub(e.to_json(), secrets)) for e in entries]
         # pinman's own environment, not `environ` (a probe's, which a project's [env] adds to)
         keep = keep_from_env() if self.keep is None else self.keep
-        conn = self._open(create=True)
-        assert conn is not None
-        with self._failing("append to"), transaction(conn):
-            point("journal.append", event)
-            self._insert(conn, rows, keep)
-            point("journal.written", event)
-        return len(rows)
+        for again in (False, True):
+            conn = self._open(create=True)
+            assert conn is not None
+            try:
+                with self._failing("append to"), transaction(conn):
+                    point("journal.append", event)
+                    self._insert(conn, rows, keep)
+                    point("journal.written", event)
+                return len(rows)
+            except JournalDamaged as e:
+                if again:
+                    raise
+                self._start_again(e)
+        raise AssertionError("unreachable")
 
     def _insert(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]], keep: int) -> None:
         conn.executemany(INSERT, rows)
@@ -259,6 +268,13 @@ class Journal:
 
     def _select(self, sql: str, args: tuple[Any, ...] = ()) -> Iterator[Entry]:
         """The entries a query's `doc` column holds, in its order; unreadable ones are skipped."""
+        try:
+            yield from self._select_once(sql, args)
+        except JournalDamaged as e:
+            self._start_again(e)
+            yield from self._select_once(sql, args)  # a new journal: what was written since, if anything
+
+    def _select_once(self, sql: str, args: tuple[Any, ...]) -> Iterator[Entry]:
         conn = self._open(create=False)
         if conn is None:
             return
@@ -286,38 +302,50 @@ class Journal:
         legacy = os.path.lexists(self.legacy)
         if not create and not legacy and not os.path.lexists(self.path):
             return None
+        try:
+            self._conn = self._connect(legacy)
+        except JournalDamaged as e:
+            self._start_again(e)
+            if not create and not legacy and not os.path.lexists(self.path):
+                return None
+            self._conn = self._connect(legacy)
+        return self._conn
+
+    def _connect(self, legacy: bool) -> sqlite3.Connection:
         import sqlite3
 
         with self._failing("open"):
-            self._refuse_links()
+            refuse_links(self.path)
+            before = identity(self.path)
             conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, isolation_level=None)
+            self._seen = before if identity(self.path) == before else None  # replaced meanwhile: unknown
             try:
                 conn.execute("PRAGMA synchronous = FULL")  # fsync each commit, as the JSONL append did
-                if user_version(conn) != DB_VERSION:
+                found = user_version(conn)
+                why = foreign(conn, found) if found <= DB_VERSION else None  # newer: refused below
+                if why:
+                    raise JournalDamaged(f"the journal {self.path} is not pinman's: {why}")
+                if found != DB_VERSION:
                     self._set_up(conn)
                 if legacy:
                     self._take_over(conn)
             except BaseException:
                 conn.close()
                 raise
-        self._conn = conn
         return conn
 
-    def _refuse_links(self) -> None:
-        """Create the file ourselves (0600, O_NOFOLLOW): SQLite would write through a planted symlink.
-
-        An existing file is only looked at (lstat), never opened and closed here: closing any
-        descriptor of a database file drops every POSIX lock this process holds on it, so another
-        connection of this process would go on writing unlocked (SQLite's "how to corrupt" 2.2;
-        seen here as a malformed database after kills at random instants)."""
-        make_dirs(self.path.parent)
-        try:
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
-        except FileExistsError:
-            pass  # there already (or made by another process just now): checked below, not opened
-        for f in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
-            if f.is_symlink():
-                raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(f))  # as O_NOFOLLOW says it
+    def _start_again(self, e: JournalDamaged) -> None:
+        """Move the damaged journal aside so that a new one starts; said once, by the process
+        that moved it (another that found it damaged too finds the new one and moves nothing)."""
+        seen, self._seen = self._seen, None
+        with self._lock():
+            moved = move_aside(self.path, seen)
+            # Closed only now, under the lock: SQLite's last close of a WAL database checkpoints
+            # into the file it has open and deletes `journal.db-wal` *by name*; moved aside first,
+            # nothing is there yet (a new journal gets its -wal in _set_up, which takes this lock).
+            self.close()
+        if moved is not None:
+            say(f"{e.message}; moved it aside to {moved.name} and started a new journal")
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -363,20 +391,7 @@ class Journal:
             point("journal.take_over", "committed")
             os.rename(self.legacy, aside(self.legacy))
 
-    @contextmanager
-    def _failing(self, doing: str) -> Iterator[None]:
-        """SQLite's and the OS's refusals as one-line errors naming the journal."""
-        import sqlite3
-
-        try:
-            yield
-        except OSError as e:
-            known = from_os_error(e)
-            where = e.filename or self.path
-            raise (type(known) if known else PinmanError)(
-                f"cannot {doing} the journal {where}: {e.strerror or e}",
-                hint=known.hint if known else "check the path is a plain file") from None
-        except sqlite3.Error as e:
-            raise db_error(e, f"cannot {doing} the journal {self.path}", self.path) from None
+    def _failing(self, doing: str) -> Any:
+        return failing(doing, self.path)
 
 

@@ -1,5 +1,12 @@
 """The journal's SQLite database: its tables, the statements pinman runs on it, transactions,
-the old JSON Lines file it takes over, and SQLite's refusals as one-line errors.
+the old JSON Lines file it takes over, SQLite's refusals as one-line errors, and what is done with
+a damaged journal.
+
+A journal that SQLite calls corrupt or "not a database", or that holds another schema (a foreign
+file, a WAL of another database beside it), is moved aside with its `-wal` and `-shm` as
+`journal.db.corrupt-YYYYmmddTHHMMSS` and a new one starts: the journal is pinman's memory, not a
+reason for status, history or the autopilot to stop. Only the file that was found damaged moves:
+two processes finding it at once move it once, never the new journal the first one started.
 
 `pinman.state.journal` is the only user. Tables: `entries` (one row per entry: indexed columns plus
 the JSON document `history --json` prints), `verdicts` (the latest check/good/bad per profile,
@@ -9,8 +16,11 @@ insert's own transaction, and `meta` (the hashes of JSON Lines files already imp
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -131,6 +141,95 @@ def aside(path: Path) -> Path:
     return out
 
 
+TABLES = {"entries": "id, ts, event, kind, profile, version, endpoint, outcome, doc",
+          "verdicts": "profile, endpoint, version, outcome, ts, entry_id",
+          "known_good": "profile, endpoint, entry_id", "meta": "key, value"}
+
+
+class JournalDamaged(SystemProblem):
+    """The journal file is damaged or not pinman's: it can be moved aside and started again."""
+
+
+def damaged(e: Exception) -> bool:
+    name = str(getattr(e, "sqlite_errorname", "") or "")
+    return name == "SQLITE_NOTADB" or name.startswith("SQLITE_CORRUPT")
+
+
+def foreign(conn: sqlite3.Connection, version: int) -> str | None:
+    """Why the open database is not a journal of pinman's (another schema), or None."""
+    import sqlite3
+
+    names = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+             if not str(n).startswith("sqlite_")}
+    if names - set(TABLES):
+        return f"it holds tables pinman does not use: {', '.join(sorted(map(str, names - set(TABLES))))}"
+    if version == DB_VERSION and names != set(TABLES):
+        return f"tables are missing: {', '.join(sorted(set(TABLES) - names))}"
+    for table in sorted(names):
+        try:
+            conn.execute(f"SELECT {TABLES[table]} FROM {table} LIMIT 0")
+        except sqlite3.OperationalError as e:
+            return f"table {table} is not pinman's ({e})"
+    return None
+
+
+def identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def move_aside(path: Path, seen: tuple[int, int] | None) -> Path | None:
+    """Move the damaged journal `seen` (its identity when it was opened) and its `-wal`/`-shm`
+    aside; None when `path` is another file by now (someone already did) or was never seen.
+    The caller holds the journal lock, so the check and the renames are one step."""
+    if seen is None or identity(path) != seen:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    out = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while any(os.path.lexists(f"{out}{side}") for side in ("", "-wal", "-shm")):
+        n += 1
+        out = path.with_name(f"{path.name}.corrupt-{stamp}.{n}")
+    # The side files first: a -wal left beside a new journal would be read into it.
+    for side in ("-wal", "-shm", ""):
+        try:
+            os.rename(f"{path}{side}", f"{out}{side}")
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def say(line: str) -> None:
+    """One line on stderr (a detached hook's stderr is its log)."""
+    try:
+        sys.stderr.write(f"pinman: {line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # no stderr: the aside file itself still says what happened
+        pass
+
+
+def refuse_links(path: Path) -> None:
+    """Create the file ourselves (0600, O_NOFOLLOW): SQLite would write through a planted symlink.
+
+    An existing file is only looked at (lstat), never opened and closed here: closing any
+    descriptor of a database file drops every POSIX lock this process holds on it, so another
+    connection of this process would go on writing unlocked (SQLite's "how to corrupt" 2.2;
+    seen here as a malformed database after kills at random instants)."""
+    from pinman.state.fsutil import make_dirs
+
+    make_dirs(path.parent)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+    except FileExistsError:
+        pass  # there already (or made by another process just now): checked below, not opened
+    for f in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if f.is_symlink():
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), str(f))  # as O_NOFOLLOW says it
+
+
 _HINTS = {
     "SQLITE_FULL": "free some disk space, then run the command again",
     "SQLITE_READONLY": "the journal cannot be written: check its owner and permissions, or set PINMAN_HOME",
@@ -143,13 +242,32 @@ _HINTS = {
 }
 
 
+@contextmanager
+def failing(doing: str, path: Path) -> Iterator[None]:
+    """SQLite's and the OS's refusals as one-line errors naming the journal at `path`."""
+    import sqlite3
+
+    from pinman.errors import from_os_error
+
+    try:
+        yield
+    except OSError as e:
+        known = from_os_error(e)
+        where = e.filename or path
+        raise (type(known) if known else PinmanError)(
+            f"cannot {doing} the journal {where}: {e.strerror or e}",
+            hint=known.hint if known else "check the path is a plain file") from None
+    except sqlite3.Error as e:
+        raise db_error(e, f"cannot {doing} the journal {path}", path) from None
+
+
 def db_error(e: Exception, what: str, path: Path) -> PinmanError:
     name = str(getattr(e, "sqlite_errorname", "") or "")
     base = next((k for k in _HINTS if name == k or name.startswith(k + "_")), "")
     if base == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and _disk_full(path)):
         return SystemProblem(f"{what}: No space left on device ({e})", hint=_HINTS["SQLITE_FULL"])
-    return SystemProblem(f"{what}: {e}", hint=_HINTS.get(base, "check the disk and the file, then run the "
-                                                               "command again"))
+    kind = JournalDamaged if damaged(e) else SystemProblem
+    return kind(f"{what}: {e}", hint=_HINTS.get(base, "check the disk and the file, then run the command again"))
 
 
 def _disk_full(path: Path) -> bool:
