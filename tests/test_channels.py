@@ -662,10 +662,11 @@ def test_update_in_a_project_profile_waits_for_trust(pinman_home: Paths, tmp_pat
     (repo / "profiles" / "team.toml").write_text(guarded)
     (repo / "profiles" / "plain.toml").write_text('[claude-code]\nversion = "latest"\n[update]\npolicy = "pin"\n')
     team, plain = find_profile("team", repo, pinman_home), find_profile("plain", repo, pinman_home)
-    assert trust.guarded_parts(team) == ["[update] policy"] and not trust.needs_trust(plain)
+    assert trust.guarded_parts(team) == ["[update] policy", "[update] soak", "[update] auto"]
+    assert not trust.needs_trust(plain)
     assert trust.applied_update(pinman_home, team) == UpdateConfig() and not is_guarded(pinman_home, team)
     notice = trust.withheld_notice(team)
-    assert "sets [update] policy but this project is not trusted" in notice
+    assert "sets [update] policy, [update] soak, [update] auto but this project is not trusted" in notice
     assert '[update] resolves as policy = "pin" (no release is downloaded or probed for it)' in notice
     trust.trust_project(pinman_home, repo)
     assert trust.applied_update(pinman_home, team) == team.update and is_guarded(pinman_home, team)

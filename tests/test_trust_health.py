@@ -32,7 +32,7 @@ from pinman.state.overrides import Override, profile_key
 
 V2 = "2.1.331"
 STEERING = ('interval = "1s"\ntimeout = 100000\nprobe = "http"\nauto_rollback = false\n'
-            'auto_recover = false\nprompt = "INJECTED"\nmodel = "x-model"\n')
+            'auto_recover = false\nprompt = "INJECTED"\nmodel = "x-model"\nremedies = "all"\n')
 
 
 def _project(tmp_path: Path, health: str = STEERING) -> Path:
@@ -76,14 +76,14 @@ def test_untrusted_acting_keys_take_the_defaults_and_are_named(pinman_home: Path
     done = trust.trust_project(pinman_home, repo)
     assert done[0].keys == tuple(f"[health] {k}" for k in trust.ACTING["health"])
     trusted = trust.applied_health(pinman_home, _team(pinman_home, repo))
-    assert (trusted.interval, trusted.timeout, trusted.probe, trusted.auto_rollback, trusted.auto_recover) == (
-        1.0, 100000.0, "http", False, False)
+    assert (trusted.interval, trusted.timeout, trusted.probe, trusted.auto_rollback, trusted.auto_recover,
+            trusted.remedies) == (1.0, 100000.0, "http", False, False, "all")
 
 
 @pytest.mark.parametrize("key, value, written", [
     ("interval", 1.0, '"1s"'), ("timeout", 100000.0, "100000"), ("probe", "http", '"http"'),
     ("auto_rollback", False, "false"), ("auto_recover", False, "false"), ("prompt", "X", '"X"'),
-    ("model", "m", '"m"')])
+    ("model", "m", '"m"'), ("remedies", "all", '"all"'), ("remedies", "off", '"off"')])
 def test_each_acting_key_alone_waits_for_trust(pinman_home: Paths, tmp_path: Path, key: str, value: Any,
                                                written: str) -> None:
     repo = _project(tmp_path, f"{key} = {written}\n")

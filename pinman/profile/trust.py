@@ -123,6 +123,9 @@ def withheld_notice(profile: Profile) -> str:
     tables = sorted({p.split("]")[0] + "]" for p in parts if p.startswith("[") and not p.startswith("[sdk]")})
     if tables:
         extra += f"; its {', '.join(tables)} settings are your own {profile.name} profile's, else the defaults"
+    if "[update]" in tables:
+        extra += ('; [update] resolves as policy = "pin" (no release is downloaded or probed for it) unless your '
+                  f'own {profile.name} profile is guarded')
     return (f"{profile.path} sets {', '.join(parts)} but this project is not trusted: {what} NOT applied"
             f"{extra}; review the file, then run `pinman trust` in {profile.project_root}")
 
