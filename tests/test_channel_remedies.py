@@ -227,3 +227,44 @@ def test_a_version_chosen_unverified_is_checked_as_a_candidate_is(
     assert all("CLAUDE_CODE_DISABLE_THINKING" not in s for _, s in world.probes)
     assert [r["version"] for r in report.refused] == ["2.1.320"] and report.runs == "2.1.310"
     assert read_remedies(pinman_home) == {}
+
+
+def test_a_version_chosen_unverified_that_passes_with_a_cheap_switch_is_verified_with_it(
+        pinman_home: Paths, registry: Any, npm: Path, world: Releases, tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    registry[CLAUDE_CODE] = claude_doc({"2.1.310": 30, "2.1.320": 9}, "2.1.310")
+    world.quiet = {"2.1.310"}
+    p = profile(pinman_home)
+    from test_channels import auth
+
+    monkeypatch.setattr(promotion, "make_prober", lambda *a, **k: lambda v, sdk_version=None: auth())
+    assert first_choice(pinman_home, p, cwd=tmp_path).promoted["verified"] is False
+    world.deny = {"output_config"}
+    report = check_channel(pinman_home, p, cwd=tmp_path)
+    assert report.health.action == "remedied" and report.verified_now and report.refused == []
+    state = get_channel(pinman_home, "chan", None)
+    assert (state.version, state.verified, state.endpoint) == ("2.1.320", True, EP)
+    assert [r.version for r in read_remedies(pinman_home)["chan"].values()] == ["2.1.320"]
+
+
+def test_a_candidate_whose_switched_probe_meets_an_outage_is_not_taken_unverified(
+        pinman_home: Paths, registry: Any, npm: Path, world: Releases, tmp_path: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint judged the plain version (rejected): a probe could run, so the exception for
+    "no probe can run at all" does not apply; nothing is chosen until a probe can judge the switch."""
+    from pinman.errors import HealthError
+    from pinman.health.result import ProbeResult
+
+    registry[CLAUDE_CODE] = claude_doc({"2.1.320": 9}, "2.1.320")
+    world.deny = {"output_config"}
+
+    def make(paths: Paths, profile: Any, env: Mapping[str, str], **kw: Any) -> Any:
+        if "CLAUDE_CODE_EFFORT_LEVEL" in env:
+            return lambda v, sdk_version=None: ProbeResult("cli", 1, 529, "overloaded_error", "Overloaded", 0.1,
+                                                           is_error=True)
+        return world.prober_for(env)
+
+    monkeypatch.setattr(promotion, "make_prober", make)
+    with pytest.raises(HealthError, match="2.1.320 overloaded"):
+        first_choice(pinman_home, profile(pinman_home), cwd=tmp_path)
+    assert get_channel(pinman_home, "chan", None) is None and read_remedies(pinman_home) == {}
