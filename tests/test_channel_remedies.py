@@ -115,6 +115,10 @@ def test_a_candidate_that_passes_only_with_a_cheap_switch_is_promoted_with_it_un
                                               ("remedied", None, EFFORT_ON), ("promoted", None, EFFORT_ON)]
     journal = Journal(pinman_home)
     assert journal.last_known_good("chan", EP).version == "2.1.310" and "2.1.320" not in journal.known_bad("chan", EP)
+    history = run("history", "chan", capsys=capsys)[1]
+    assert f"candidate  chan  2.1.320  ok  with {EFFORT}" in history, history
+    assert f"remedied  chan  2.1.320  http://127.0.0.1:4000  - chan runs 2.1.320 with {EFFORT}: output_config " \
+           "rejected by 127.0.0.1:4000" in history
 
     # the next check runs it with its remedy (still rejected plainly: kept), then 2.1.330, which
     # sends no output_config, is promoted plainly: the remedy of 2.1.320 goes with its promotion
