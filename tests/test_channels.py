@@ -138,7 +138,8 @@ def test_first_choice_runs_the_newest_candidate_that_passes(pinman_home: Paths, 
     report = first_choice(pinman_home, p, cwd=tmp_path)
     assert gw.calls == ["2.1.340", "2.1.330"] and installs(npm) == ["2.1.340", "2.1.330"]
     assert report.runs == "2.1.330" and report.promoted == {
-        "from": None, "to": "2.1.330", "verified": True, "message": "chan moved to 2.1.330, verified at 127.0.0.1:4000"}
+        "from": None, "to": "2.1.330", "verified": True, "message": "chan moved to 2.1.330, verified at 127.0.0.1:4000",
+        "remedy": None}
     assert [r["version"] for r in report.refused] == ["2.1.340"] and report.refused[0]["rejected"] == "thinking"
     # the refused download is gone again; what runs stays
     assert have(pinman_home) == {"2.1.330"} and report.removed == ["2.1.340"]
@@ -150,7 +151,9 @@ def test_first_choice_runs_the_newest_candidate_that_passes(pinman_home: Paths, 
     assert tgt.version == "2.1.330" and tgt.why.startswith(">=2.1.300 <2.2, guarded: 2.1.330 promoted just now")
     j = Journal(pinman_home)
     events = [(e.event, e.version, e.outcome) for e in reversed(j.history("chan"))]
-    assert events == [("refused", "2.1.340", "schema"), ("check", "2.1.330", "ok"), ("promoted", "2.1.330", None)]
+    # the probe of 2.1.340 decided nothing yet (a cheap switch might have let it pass); the refusal did
+    assert events == [("candidate", "2.1.340", "schema"), ("refused", "2.1.340", "schema"), ("check", "2.1.330", "ok"),
+                      ("promoted", "2.1.330", None)]
     assert set(j.known_bad("chan", EP)) == {"2.1.340"}  # a `refused` is a verdict: known-bad here
     assert j.last_known_good("chan", EP).version == "2.1.330"
 

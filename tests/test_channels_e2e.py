@@ -9,6 +9,10 @@
   later the unattended check (what the SessionStart hook starts) promotes it and leaves a notice.
 * The built-in `stable` on a fresh machine: the newest release at least 7 days old, derived here
   from the registry's own `time` data (the live registry moves every few days).
+* A candidate that passes only with a cheap switch: `latest` on a loopback registry, behind a
+  gateway that refuses `output_config` (which 2.1.331 sends and CLAUDE_CODE_EFFORT_LEVEL=auto
+  drops): `pinman check` promotes 2.1.331 with that switch as its remedy, and the user's next
+  `claude -p` answers at the gateway.
 """
 
 from __future__ import annotations
@@ -216,4 +220,51 @@ def test_use_stable_on_a_fresh_machine_runs_the_newest_release_a_week_old(pinman
         assert claude(pinman_home, work, "--version", **env).out.strip() == f"{expected} (Claude Code)"
     MOVES.append(f"stable (built-in: latest, soak 7d): nothing -> {expected} by `use` on a fresh machine in "
                  f"{took:.1f} s; downloaded {_mb(doc['channel']['downloaded_bytes'])}")
+    print("\n" + MOVES[-1])
+
+
+# --------------------------------------------------------------------------- a candidate with a cheap remedy
+
+
+def test_a_candidate_that_passes_only_with_a_cheap_switch_is_promoted_with_it(
+        pinman_home: Paths, seeded_home: Callable[..., list[Install]], real_store: Store, tmp_path: Path) -> None:
+    seeded_home("1.0.100", "2.1.331")
+    work = tmp_path / "work"
+    work.mkdir()
+    docs = {CLAUDE_CODE: _real_doc(real_store, {"1.0.100": 400}, "1.0.100")}
+    with FakeAPI("deny", deny_keys={"output_config"}, wording="litellm") as api, serve_packuments(docs) as url:
+        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url, "npm_config_registry": url,
+               "PINMAN_REGISTRY_TTL": "0", "CLAUDE_CODE_MAX_RETRIES": "1"}
+        _profile(pinman_home, "gated", "latest", '[update]\npolicy = "guarded"\nsoak = "0h"\n[health]\ntimeout = 60\n')
+        r = pinman(pinman_home, work, "use", "gated", **env)
+        assert r.code == 0 and "claude 1.0.100 globally" in r.out, r.text
+        docs[CLAUDE_CODE] = _real_doc(real_store, {"1.0.100": 400, "2.1.331": 3}, "2.1.331")  # published since
+        start = time.monotonic()
+        r = pinman(pinman_home, work, "check", "gated", "--json", **env)
+        took = time.monotonic() - start
+        assert r.code == 0, r.text
+        ch = json.loads(r.out)["channel"]
+        promoted = ch["promoted"]
+        assert (promoted["to"], promoted["verified"]) == ("2.1.331", True), ch
+        assert promoted["remedy"]["env"] == {"CLAUDE_CODE_EFFORT_LEVEL": "auto"}, promoted
+        host = api.url.split("://")[1]
+        assert promoted["message"].startswith(f"gated moved to 2.1.331 with CLAUDE_CODE_EFFORT_LEVEL=auto, verified "
+                                              f"at {host} — output_config rejected there without it")
+        assert [(t["version"], t["plain"], t["switches"]) for t in ch["tried"]] == [
+            ("2.1.331", "schema", {"CLAUDE_CODE_EFFORT_LEVEL": "auto"})]
+        assert claude(pinman_home, work, "--version", **env).out.strip() == "2.1.331 (Claude Code)"
+        # the user's next run answers at the gateway, without the field it refuses
+        api.clear()
+        run = claude(pinman_home, work, "-p", "say OK", "--output-format", "json",
+                     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1", **env)
+        assert run.code == 0 and json.loads(run.out)["is_error"] is False, run.text
+        sent = [q.keys for q in api.messages_requests()]
+        assert sent and all("output_config" not in keys for keys in sent) and any("thinking" in k for k in sent)
+        row = {x["name"]: x for x in json.loads(pinman(pinman_home, work, "status", "--json", **env).out)}["gated"]
+    assert row["version"] == "2.1.331" and row["channel"]["refused"] == [] and row["channel"]["remedied"] is True
+    assert [(m["switches"], m["here"]) for m in row["remedies"]] == [("CLAUDE_CODE_EFFORT_LEVEL=auto", True)]
+    # the probe with the switch on is no verdict about plain 2.1.331: the last known-good stays 1.0.100
+    assert Journal(pinman_home).last_known_good("gated", endpoint_of(api.url)).version == "1.0.100"
+    MOVES.append(f"gated (latest, soak 0h, gateway refusing output_config): 1.0.100 by `use` -> 2.1.331 with "
+                 f"CLAUDE_CODE_EFFORT_LEVEL=auto by `pinman check` in {took:.1f} s (measured offline, then verified)")
     print("\n" + MOVES[-1])

@@ -88,6 +88,8 @@ def render_channel(r: Any) -> None:
                 f"not a reason to skip it: the probe judged it {t['outcome']}")
     for f in r.refused:
         out(f"  refused: {f['version']} ({f['rejected'] or 'request'} rejected by {host}: {f['message']})")
+        for note in f.get("tried") or []:
+            out(f"    tried: {note}")  # the cheap switches that did not make it pass
     if r.promoted:
         out(f"  {r.promoted['message']}" + (f" (was {r.promoted['from']})" if r.promoted["from"] else ""))
     elif r.verified_now:

@@ -118,7 +118,7 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
         bits = [doc["time"], e.event, e.profile, e.version]
         if e.outcome:
             bits.append(e.outcome)
-        if isinstance(e.extra.get("remedy"), dict) and e.event == "check":
+        if isinstance(e.extra.get("remedy"), dict) and e.event in ("check", "candidate"):
             bits.append("with " + ", ".join(f"{k}={v}" for k, v in e.extra["remedy"].items()))
         if e.previous:
             bits.append(f"(from {e.previous})")

@@ -125,15 +125,19 @@ def sdk_version(paths: Paths, profile: Profile) -> str | None:
 
 def probe_and_record(journal: Journal, probe: Prober, key: str, version: str, endpoint: str,
                       env: Mapping[str, str], sdk: str | None = None, *, with_sdk: bool = False,
-                      switches: Mapping[str, str] | None = None) -> Outcome:
+                      switches: Mapping[str, str] | None = None,
+                      event: Callable[[Outcome], str] | None = None) -> Outcome:
     """Probe (with `sdk` explicitly when `with_sdk`: a known-good pair) and journal the verdict.
 
     `switches`: the client switches the probe ran with (a remedy's); its entry then records them
-    and is no verdict about the plain version (`journal_db.row`)."""
+    and is no verdict about the plain version (`journal_db.row`). `event`: what the entry is
+    journaled as, from the outcome (default `check`; a guarded channel's candidate probe that
+    decides nothing yet is a `candidate`)."""
 
     result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
     outcome = classify(result, secret_values(env))
-    journal.append(Entry("check", key, version, endpoint=endpoint, outcome=outcome.kind.value,
+    name = event(outcome) if event is not None else "check"
+    journal.append(Entry(name, key, version, endpoint=endpoint, outcome=outcome.kind.value,
                          status=outcome.status, message=outcome.message[:300], rejected=outcome.rejected,
                          duration=round(result.duration, 3), sdk_version=sdk,
                          extra={"remedy": dict(switches)} if switches else {}), env)

@@ -4,11 +4,18 @@ machine's endpoint (`[update] policy = "guarded"`).
 * `first_choice` (`pinman use`, the shim's first run): the newest candidate that passes a probe,
   newest first. When no probe can run at all (no key yet, the endpoint down), the newest candidate
   is taken unverified and said to be; the first check that can probe verifies it.
-* `check_channel` (`pinman check`, and `check --if-due` unattended): the usual check of what runs
-  (with its rollback and recovery), then newer candidates, newest first, each installed aside and
-  probed; the first that passes is promoted, each schema rejection is refused (journaled, not
-  downloaded again for that endpoint). Unattended, only with `auto = true`, one promotion at a time
-  on the machine; with `auto = false` it only notes that candidates wait.
+* `check_channel` (`pinman check`, and `check --if-due` unattended): the check of what runs through
+  the ladder every trigger uses (`policy.ladder`: a cheap remedy first, then the verified rollback,
+  and their recovery), then newer candidates, newest first, each installed aside and probed; the
+  first that passes is promoted, each schema rejection is refused (journaled, not downloaded again
+  for that endpoint). Unattended, only with `auto = true`, one promotion at a time on the machine;
+  with `auto = false` it only notes that candidates wait.
+
+A candidate passes plainly or with a cheap client switch (`promotion.verify_candidate`); one that
+passes only with a switch is promoted with it as the remedy of that promotion, said in the notice.
+What runs and passes its check with a remedy is still verified here: the remedy is part of what
+was verified. A version chosen unverified (no probe could run) is a candidate still: its check
+allows cheap switches at most, as a candidate's probe does.
 
 At most MAX_TRIES candidates are probed per run, so a gateway that rejects every new release costs
 a bounded number of downloads per check; the refusals carry the search on at the next check.
@@ -21,12 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import HealthError, PinmanError
-from pinman.health.prober import Prober, run_env
+from pinman.health.prober import run_env
 from pinman.names import CLAUDE_CODE
 from pinman.paths import Paths
 from pinman.policy.channel_report import ChannelReport
 from pinman.profile.trust import applied_update
-from pinman.policy.promotion import (candidate_prober, clean_up, installed_size, kept, mark_verified,
+from pinman.policy.promotion import (ProberFor, candidate_prober, clean_up, installed_size, kept, mark_verified,
                                      note_waiting, promote, promotion_lock, record, remove, verify_candidate)
 from pinman.runtime.channel import candidates, channel_state
 from pinman.state.journal import Journal, endpoint_of
@@ -34,13 +41,14 @@ from pinman.state.overrides import profile_key
 
 if TYPE_CHECKING:
     from pinman.npm.registry import Registry
+    from pinman.policy.verify import Verdict
     from pinman.profile.model import Profile
 
 MAX_TRIES = 5  # candidates probed per run
 
 
 def first_choice(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None = None,
-                 prober: Prober | None = None, progress: Callable[[str], None] | None = None,
+                 prober_for: ProberFor | None = None, progress: Callable[[str], None] | None = None,
                  waiting: Any = None, cwd: Path | None = None) -> ChannelReport:
     """Choose what a guarded profile runs on a machine where it runs nothing yet (see the module
     docstring); HealthError when no candidate can run."""
@@ -53,8 +61,8 @@ def first_choice(paths: Paths, profile: Profile, *, environ: Mapping[str, str] |
         if chosen is not None:  # another process chose while this one waited
             report.runs = chosen.version
             return report
-        probe = prober or candidate_prober(paths, profile, env, waiting=waiting)
-        advance(paths, profile, report, env=env, registry=Registry.within_ttl(paths), prober=probe, floor=None,
+        probe = prober_for or candidate_prober(paths, profile, waiting=waiting)
+        advance(paths, profile, report, env=env, registry=Registry.within_ttl(paths), prober_for=probe, floor=None,
                 may_download=True, progress=progress, allow_unverified=True, cwd=cwd)
     if report.runs is None:
         raise HealthError(f"{profile.name}: {_nothing_runs(report)}",
@@ -82,14 +90,16 @@ def _when(ts: float) -> str:
 
 
 def check_channel(paths: Paths, profile: Profile, *, environ: Mapping[str, str] | None = None,
-                  auto_rollback: bool | None = None, isolated_home: bool = False, prober: Prober | None = None,
-                  progress: Callable[[str], None] | None = None, waiting: Any = None, periodic: bool = False,
-                  cwd: Path | None = None) -> ChannelReport:
+                  auto_rollback: bool | None = None, isolated_home: bool = False,
+                  prober_for: ProberFor | None = None, progress: Callable[[str], None] | None = None,
+                  waiting: Any = None, periodic: bool = False, cwd: Path | None = None) -> ChannelReport:
     """Check what a guarded profile runs, then try newer candidates (see the module docstring).
 
-    `auto_rollback=False` (--no-rollback) switches nothing, forward included; `periodic` is the
-    unattended mode: nothing downloaded for what runs, candidates only with `[update] auto`."""
-    from pinman.health.rollback import check as health_check
+    `auto_rollback=False` (--no-rollback) switches nothing, forward included: no remedy, rollback,
+    recovery or promotion; `periodic` is the unattended mode: nothing downloaded for what runs,
+    candidates only with `[update] auto`. `prober_for` (a complete env -> its probe) stands in for
+    the real client everywhere, candidates included."""
+    from pinman.policy.ladder import check as ladder_check
 
     env = run_env(paths, profile, environ)
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
@@ -97,10 +107,12 @@ def check_channel(paths: Paths, profile: Profile, *, environ: Mapping[str, str] 
     report = ChannelReport(profile.name, profile.claude_code.version, endpoint, state.version if state else None)
     report.runs = report.before
     if state is not None:
-        report.health = health_check(paths, profile, environ=environ,
+        report.health = ladder_check(paths, profile, environ=environ,
                                      auto_rollback=False if not state.verified else auto_rollback,
-                                     auto_recover=auto_rollback, isolated_home=isolated_home, prober=prober,
-                                     progress=progress, may_install=not periodic, waiting=waiting)
+                                     auto_recover=auto_rollback, switch=auto_rollback is not False,
+                                     remedies_level=None if state.verified else _unverified_level(paths, profile),
+                                     isolated_home=isolated_home, prober_for=prober_for, progress=progress,
+                                     may_install=not periodic, waiting=waiting)
         if not _after_check(paths, profile, report, state.version, state.verified, state.endpoint):
             return report
     moving = auto_rollback is not False and (not periodic or applied_update(paths, profile).auto)
@@ -116,18 +128,27 @@ def check_channel(paths: Paths, profile: Profile, *, environ: Mapping[str, str] 
         floor = now.version if now is not None and (now.verified or now.version != report.before) else None
         if now is not None and now.version != report.before:
             report.runs = now.version
-        probe = prober or candidate_prober(paths, profile, env, isolated_home=isolated_home, waiting=waiting)
-        advance(paths, profile, report, env=env, registry=registry, prober=probe, floor=floor,
+        probe = prober_for or candidate_prober(paths, profile, isolated_home=isolated_home, waiting=waiting)
+        advance(paths, profile, report, env=env, registry=registry, prober_for=probe, floor=floor,
                 may_download=True, progress=progress, cwd=cwd)
     return report
 
 
+def _unverified_level(paths: Paths, profile: Profile) -> str:
+    """What a check of a version chosen unverified may switch on: cheap switches at most, as for
+    any candidate (`promotion.candidate_level`)."""
+    from pinman.policy.promotion import candidate_level
+
+    return candidate_level(paths, profile)
+
+
 def _after_check(paths: Paths, profile: Profile, report: ChannelReport, version: str, verified: bool,
                  verified_at: str | None) -> bool:
-    """Read the check of what runs: True when candidates may be tried after it."""
+    """Read the check of what runs: True when candidates may be tried after it. Passing with its
+    remedy (kept, or found now) verifies it here as passing plainly does."""
     assert report.health is not None
     kind = report.health.outcome.kind.value
-    if report.health.version == version and kind == "ok":
+    if report.health.version == version and (kind == "ok" or report.health.action == "remedied"):
         mark_verified(paths, profile, version, report.endpoint)
         report.verified_now = not verified or verified_at != report.endpoint
     elif report.health.version == version and kind == "schema" and not verified:
@@ -165,9 +186,12 @@ def _list_waiting(paths: Paths, profile: Profile, report: ChannelReport, registr
 
 
 def advance(paths: Paths, profile: Profile, report: ChannelReport, *, env: Mapping[str, str], registry: Registry,
-            prober: Prober, floor: str | None, may_download: bool, progress: Callable[[str], None] | None,
+            prober_for: ProberFor, floor: str | None, may_download: bool, progress: Callable[[str], None] | None,
             allow_unverified: bool = False, cwd: Path | None = None) -> None:
-    """Try the eligible candidates newer than `floor`, newest first; promote the first that passes."""
+    """Try the eligible candidates newer than `floor`, newest first; promote the first that passes
+    (plainly or with a cheap switch, kept as its remedy)."""
+    import time
+
     found, report.problem = candidates(paths, profile, registry, report.endpoint)
     report.waiting = [{"version": s.version, "ready_at": s.ready_at} for s in found.waiting(floor)]
     todo = list(found.newer_than(floor))
@@ -177,25 +201,28 @@ def advance(paths: Paths, profile: Profile, report: ChannelReport, *, env: Mappi
         fresh = _install(paths, profile, registry, version, may_download, progress, report)
         if fresh is None:
             continue
+        start = time.monotonic()
         try:
-            verdict = verify_candidate(paths, profile, version, env, prober)
+            verdict = verify_candidate(paths, profile, version, env, prober_for)
         except PinmanError as e:
             report.tried.append({"version": version, "outcome": "unavailable", "message": e.message})
             continue
-        event = record(journal, key, version, report.endpoint, verdict, env)
+        event = record(journal, key, verdict, env)
         o = verdict.outcome
         report.tried.append({"version": version, "outcome": o.kind.value, "rejected": o.rejected,
-                             "message": o.message, "duration": round(verdict.duration, 3),
+                             "message": o.message, "duration": round(time.monotonic() - start, 3),
+                             "switches": verdict.switches, "plain": verdict.plain.kind.value,
                              **_engines(registry, version)})
-        if verdict.ok or (allow_unverified and event == "candidate"):
-            _promote(paths, profile, report, version, verified=verdict.ok, fresh=fresh, env=env, cwd=here)
+        if event == "passed" or (allow_unverified and event == "candidate" and verdict.plain.kind.value != "schema"):
+            _promote(paths, profile, report, verdict, fresh=fresh, env=env, cwd=here)
             return
         if fresh:  # refused, or not judged: its download is not kept
             gone, freed = remove(paths, [version], kept(paths, here))
             report.removed += gone
             report.freed += freed
         if event == "refused":
-            report.refused.append({"version": version, "rejected": o.rejected, "message": o.message})
+            report.refused.append({"version": version, "rejected": o.rejected, "message": o.message,
+                                   "tried": verdict.notes})
             continue
         report.inconclusive = True
         report.stopped = f"{version}: {o.kind.value}: {o.message}: no promotion until a probe can judge"
@@ -241,18 +268,34 @@ def _install(paths: Paths, profile: Profile, registry: Registry, version: str, m
     return True
 
 
-def _promote(paths: Paths, profile: Profile, report: ChannelReport, version: str, *, verified: bool,
-             fresh: bool, env: Mapping[str, str], cwd: Path) -> None:
-    host = report.endpoint.split("://", 1)[-1]
-    if verified:
-        message = f"{profile.name} moved to {version}, verified at {host}"
-    else:
-        message = (f"{profile.name} runs {version} NOT verified: no probe could run at {host} "
-                   f"({report.tried[-1]['outcome']}); the next check that can probe verifies it")
-    promote(paths, profile, version, endpoint=report.endpoint, verified=verified, downloaded=fresh, env=env,
-            message=message)
-    report.promoted = {"from": report.before, "to": version, "verified": verified, "message": message}
+def _promote(paths: Paths, profile: Profile, report: ChannelReport, verdict: Verdict, *, fresh: bool,
+             env: Mapping[str, str], cwd: Path) -> None:
+    from pinman.runtime.remedies import describe
+
+    version, verified = verdict.version, verdict.passed
+    message = _promoted_message(profile.name, report.endpoint, verdict, report.tried[-1]["outcome"])
+    _, remedy = promote(paths, profile, version, endpoint=report.endpoint, verified=verified, downloaded=fresh,
+                        env=env, message=message, verdict=verdict if verified else None)
+    report.promoted = {"from": report.before, "to": version, "verified": verified, "message": message,
+                       "remedy": describe(remedy) if remedy is not None else None}
     report.runs = version
     gone, freed = clean_up(paths, profile, cwd)
     report.removed += gone
     report.freed += freed
+
+
+def _promoted_message(name: str, endpoint: str, verdict: Verdict, outcome: str) -> str:
+    """`stable moved to 2.1.335 with CLAUDE_CODE_EFFORT_LEVEL=auto, verified at gw.internal:443 — …`"""
+    from pinman.policy.candidates import by_name
+
+    host = endpoint.split("://", 1)[-1]
+    if not verdict.passed:
+        return (f"{name} runs {verdict.version} NOT verified: no probe could run at {host} ({outcome}); "
+                "the next check that can probe verifies it")
+    if not verdict.switches:
+        return f"{name} moved to {verdict.version}, verified at {host}"
+    on = ", ".join(f"{k}={v}" for k, v in verdict.switches.items())
+    costs = "; ".join(s.tradeoff for s in by_name(on.split(", ")))
+    lines = " and ".join(f'{k} = "{v}"' for k, v in verdict.switches.items())
+    return (f"{name} moved to {verdict.version} with {on}, verified at {host} — {', '.join(verdict.fixed)} "
+            f"rejected there without it; {costs}; for everyone, add {lines} to [env] of {name}")

@@ -24,10 +24,11 @@ class ChannelReport:
     before: str | None  # what ran before (None: nothing chosen here yet)
     health: CheckReport | None = None  # the check of what ran before
     runs: str | None = None  # what runs after
-    promoted: dict[str, Any] | None = None  # {"from", "to", "verified", "message"}
+    promoted: dict[str, Any] | None = None  # {"from", "to", "verified", "message", "remedy": the switch it passed with}
     verified_now: bool = False  # what ran was unverified (or verified elsewhere) and passed now
-    tried: list[dict[str, Any]] = field(default_factory=list)  # every candidate: version, outcome, message
-    refused: list[dict[str, Any]] = field(default_factory=list)  # version, rejected, message
+    # every candidate: version, outcome, message, plain (its plain probe's outcome), switches (it passed with)
+    tried: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[dict[str, Any]] = field(default_factory=list)  # version, rejected (what stopped it), message, tried
     waiting: list[dict[str, Any]] = field(default_factory=list)  # version, ready_at (soak)
     eligible: list[str] = field(default_factory=list)  # newer candidates that passed (a)-(c), newest first
     stopped: str | None = None  # why no (further) candidate was tried

@@ -1,6 +1,7 @@
 """The ladder: what a check does about a verified schema rejection, the least change first.
 
-Every trigger runs it (`pinman check`, `check --if-due`, `use --check`, the StopFailure handler):
+Every trigger runs it (`pinman check`, `check --if-due`, `use --check`, the StopFailure handler,
+and a guarded channel's check of what it runs, `policy.channel`):
 
     [health] remedies = "cheap" (default): cheap client switches -> the verified rollback
                         "all":             cheap switches -> costly switches -> the verified rollback

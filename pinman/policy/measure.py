@@ -97,7 +97,10 @@ def _cached(paths: Paths, version: str, switch: Switch) -> Effect | None:
 
 def confirmed(paths: Paths, version: str, switches: list[Switch], item: str,
               note: Callable[[str], None]) -> list[Switch]:
-    """Of `switches`, those that really drop `item` from what `version` sends (measured)."""
+    """Of `switches`, those that really drop `item` from what `version` sends (measured). None to
+    measure: the version is not run at all (a field only a costly switch is meant for, at "cheap")."""
+    if not switches:
+        return []
     try:
         base = plain(paths, version)
     except PinmanError as e:

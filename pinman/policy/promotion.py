@@ -1,6 +1,15 @@
 """The steps of a guarded channel's promotion: verify a candidate against this machine's endpoint,
 record the verdict, promote, refuse, and remove what the channel downloaded and no longer needs.
 
+A candidate is verified by `policy.verify`: plainly, then, on a schema rejection naming a field,
+with the cheap client switches that drop it (measured offline, then probed there), unless the
+profile's applied `[health] remedies` is "off" (plain only). Costly switches never let a
+candidate pass, whatever `remedies` says: promotion is optional, and the version it would replace
+works without them. A candidate that passes only with a switch is promoted with that switch kept
+as the remedy of the new promotion (`policy.verify.keep`), bound to it: the next promotion drops
+it. Each probe is journaled as it runs, a switched one with its switches (never a verdict about
+the plain version); a probe that decides nothing yet is a `candidate` entry.
+
 A promotion is one rename of the channels file (`state.channels`), then the shim's pointers
 follow it (`repoint`); killed between the two, the pointers are older than the channels file and
 the shim's slow path makes them agree. A running session keeps its binary: installs are immutable
@@ -15,68 +24,79 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import PinmanError
 from pinman.faults import point
-from pinman.health.classify import classify
 from pinman.health.prober import Prober, make_prober
 from pinman.names import CLAUDE_CODE
 from pinman.paths import Paths
-from pinman.redact import secret_values
+from pinman.policy.verify import Verdict, keep, verify
 from pinman.state.channels import ChannelState, get_channel, update_channel
 from pinman.state.journal import Entry, Journal
-from pinman.state.overrides import profile_key
+from pinman.state.overrides import Remedy, profile_key
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
     from pinman.profile.model import Profile
 
-
-@dataclass(frozen=True)
-class Verdict:
-    """What probing a candidate at this machine's endpoint decided."""
-
-    ok: bool
-    outcome: Outcome
-    duration: float = 0.0
-    remedy: dict[str, str] | None = None  # a cheap client switch the candidate passed with (none yet)
+ProberFor = Callable[[Mapping[str, str]], Prober]  # the complete env of a run -> a probe with it
 
 
-def candidate_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isolated_home: bool = False,
-                     waiting: Any = None) -> Prober:
+def candidate_prober(paths: Paths, profile: Profile, *, isolated_home: bool = False, waiting: Any = None) -> ProberFor:
     """Always the CLI probe: a direct request or the SDK says nothing about what a candidate sends."""
     as_cli = replace(profile, health=replace(profile.health, probe="cli"))
-    return make_prober(paths, as_cli, env, isolated_home=isolated_home, waiting=waiting)
+    return lambda env: make_prober(paths, as_cli, env, isolated_home=isolated_home, waiting=waiting)
+
+
+def candidate_level(paths: Paths, profile: Profile) -> str:
+    """The switches a candidate may pass with: "cheap", or none when `[health] remedies = "off"`
+    (as applied: an untrusted project's value is not). Never "all" (see the module docstring)."""
+    from pinman.profile.trust import applied_health
+
+    return "off" if applied_health(paths, profile).remedies == "off" else "cheap"
 
 
 def verify_candidate(paths: Paths, profile: Profile, version: str, env: Mapping[str, str],
-                     prober: Prober) -> Verdict:
-    """Probe `version` (installed) against the endpoint `env` names; ok only on an `ok` outcome."""
-    result = prober(version)
-    outcome = classify(result, secret_values(env))
-    return Verdict(outcome.kind.value == "ok", outcome, result.duration)
+                     prober_for: ProberFor) -> Verdict:
+    """Probe `version` (installed) against the endpoint `env` names, with the cheap switches
+    allowed (`candidate_level`); it passes on an `ok` outcome, plainly or with `switches`."""
+    return verify(paths, profile, version, env, level=candidate_level(paths, profile), prober_for=prober_for,
+                  journal_as=_journaled_as)
 
 
-def record(journal: Journal, key: str, version: str, endpoint: str, verdict: Verdict,
-           env: Mapping[str, str]) -> str:
-    """Journal a candidate's verdict: `check` when it passed (it is about to run), `refused` on a
-    schema rejection (known-bad here), `candidate` otherwise (says nothing about the version)."""
+def _journaled_as(outcome: Outcome, switches: Mapping[str, str]) -> str:
+    """A plain `ok` is the verdict it always was (`check`: the candidate is about to run); every
+    other probe decides nothing yet (`candidate`): a schema rejection may still pass with a switch."""
+    return "check" if not switches and outcome.kind.value == "ok" else "candidate"
+
+
+def record(journal: Journal, key: str, verdict: Verdict, env: Mapping[str, str]) -> str:
+    """What the candidate's verdict means: `passed` (plainly or with switches), `refused` on a
+    schema rejection even with the switches allowed (journaled: known-bad here, with the field that
+    stopped it), `candidate` otherwise (an outcome that says nothing about the version)."""
     o = verdict.outcome
-    event = "check" if verdict.ok else "refused" if o.kind.value == "schema" else "candidate"
-    journal.append(Entry(event, key, version, endpoint=endpoint, outcome=o.kind.value, status=o.status,
-                         message=o.message[:300], rejected=o.rejected, duration=round(verdict.duration, 3),
-                         extra={"via": "channel"}), env)
-    return event
+    if verdict.passed:
+        return "passed"
+    if o.kind.value != "schema":
+        return "candidate"
+    journal.append(Entry("refused", key, verdict.version, endpoint=verdict.endpoint, outcome=o.kind.value,
+                         status=o.status, message=o.message[:300], rejected=o.rejected,
+                         extra={"via": "channel", "tried": verdict.notes}), env)
+    return "refused"
 
 
 def promote(paths: Paths, profile: Profile, version: str, *, endpoint: str, verified: bool,
-            downloaded: bool, env: Mapping[str, str], message: str) -> ChannelState:
-    """Make `version` what the guarded profile runs here: the channels file (one rename), then an
-    override made for the version it replaces is dropped, then the shim's pointers; journaled."""
+            downloaded: bool, env: Mapping[str, str], message: str,
+            verdict: Verdict | None = None) -> tuple[ChannelState, Remedy | None]:
+    """Make `version` what the guarded profile runs here: the channels file (one rename); then the
+    switches `verdict` passed with, kept as the remedy of this promotion (the shim's pointers take
+    the version and its remedy in one rename); then an override or a remedy made for the version
+    it replaces is dropped, and the pointers follow; journaled."""
     from pinman.health.recovery import drop_stale_override
+    from pinman.policy.remedy import drop_stale
     from pinman.runtime.resolution import repoint
 
     def change(old: ChannelState | None) -> ChannelState:
@@ -88,13 +108,16 @@ def promote(paths: Paths, profile: Profile, version: str, *, endpoint: str, veri
     state = update_channel(paths, profile.name, profile.project_root, change)
     assert state is not None
     point("promote.state_written", profile.name)
+    remedy = keep(paths, profile, verdict, env) if verdict is not None else None
     drop_stale_override(paths, profile, env)  # bound to the version it replaced, which no longer runs
+    drop_stale(paths, profile, version, env)  # so are that version's remedies, at every endpoint
     repoint(paths, profile.name)
     point("promote.repointed", profile.name)
     key = profile_key(profile.name, profile.project_root)
     Journal(paths).append(Entry("promoted", key, version, endpoint=endpoint, previous=state.previous,
-                                message=message, extra={"verified": verified}), env)
-    return state
+                                message=message, extra={"verified": verified,
+                                                        **({"remedy": dict(remedy.env)} if remedy else {})}), env)
+    return state, remedy
 
 
 def mark_verified(paths: Paths, profile: Profile, version: str, endpoint: str) -> None:

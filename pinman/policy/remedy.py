@@ -44,7 +44,7 @@ def record(paths: Paths, profile: Profile, version: str, endpoint: str, on: Mapp
     repoint(paths, profile.name)
     Journal(paths).append(Entry("remedied", profile_key(profile.name, profile.project_root), version,
                                 endpoint=endpoint, rejected=", ".join(rejected) or None,
-                                message=f"{profile.name} stays on {version} with {remedy.switches}: {reason}",
+                                message=f"{profile.name} runs {version} with {remedy.switches}: {reason}",
                                 extra={"remedy": dict(remedy.env), "cost": cost}), env)
     return remedy
 

@@ -4,7 +4,12 @@ or a channel's promotion asks before it moves anything.
 `verify` probes the (installed) version plainly; on a schema rejection it searches for client
 switches of the allowed cost classes (`policy.search`: measured offline, then verified there). It
 journals every probe and records nothing else: whoever decides to run the version keeps the
-switches it passed with as a remedy (`keep`).
+switches it passed with as a remedy (`keep`). A probe with switches on is journaled with them, so
+it is never a verdict about the plain version (`state.journal_db`): a version that passes only
+with a switch does not become known-good.
+
+Who may pass with what is the caller's decision (`level`): `pinman upgrade` and a guarded channel's
+candidates allow cheap switches at most, since the version they would replace works without them.
 """
 
 from __future__ import annotations
@@ -43,10 +48,12 @@ class Verdict:
 
 def verify(paths: Paths, profile: Profile, version: str, env: Mapping[str, str], *, level: str = "cheap",
            prober_for: Callable[[Mapping[str, str]], Prober] | None = None,
-           isolated_home: bool = False) -> Verdict:
+           isolated_home: bool = False,
+           journal_as: Callable[[Outcome, Mapping[str, str]], str] | None = None) -> Verdict:
     """Does the endpoint `env` names accept `version` (installed), as it is or with the client
     switches `level` allows ("off", "cheap", "all")? Always the CLI probe: a direct request says
-    nothing about what a version sends."""
+    nothing about what a version sends. `journal_as(outcome, switches)` names each probe's
+    journal event (default `check`)."""
     from dataclasses import replace
 
     from pinman.health import prober as probes
@@ -59,8 +66,9 @@ def verify(paths: Paths, profile: Profile, version: str, env: Mapping[str, str],
     sdk = probes.sdk_version(paths, profile)
 
     def probe(switches: Mapping[str, str]) -> Outcome:
+        event = (lambda o: journal_as(o, switches)) if journal_as is not None else None
         return probes.probe_and_record(journal, make({**env, **switches}), key, version, endpoint, env, sdk,
-                                       switches=switches)
+                                       switches=switches, event=event)
 
     plain = probe({})
     s = Search(version, plain)

@@ -2,7 +2,9 @@
 it was promoted, which candidates wait (and until when, for soak), which were refused and why.
 
 From this machine only, unless the caller hands in a registry that asks: the channels file, the
-journal and the registry cache.
+journal and the registry cache. What runs with a remedy at this endpoint is verified here with
+it (its remedy is shown beside it, `runtime.remedies.shown`), never listed as refused, though the
+endpoint rejects it plainly.
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ def channel_view(paths: Paths, profile: Profile, registry: Registry) -> dict[str
     state = channel_state(paths, profile)
     endpoint = endpoint_for(paths, profile)
     doc.update(endpoint=endpoint, runs=None, since=None, previous=None, verified=False, verified_at=None,
-               candidates=[], waiting=[], refused=_refused(paths, profile, endpoint), problem=None)
+               remedied=False, candidates=[], waiting=[], refused=_refused(paths, profile, endpoint), problem=None)
     if state is None:
         return doc  # nothing chosen here: `pinman use` looks at the candidates, status need not
     doc.update(runs=state.version, since=state.since, previous=state.previous, verified=state.verified,
                verified_at=state.endpoint)
+    if _remedied(paths, profile, state.version, endpoint):  # rejected plainly, runs with its remedy
+        doc["remedied"] = True
+        doc["refused"] = [r for r in doc["refused"] if r["version"] != state.version]
     try:
         found, doc["problem"] = candidates(paths, profile, registry, endpoint)
     except PinmanError as e:
@@ -67,6 +72,12 @@ def _refused(paths: Paths, profile: Profile, endpoint: str) -> list[dict[str, An
     return sorted(rows, key=lambda r: -r["ts"])
 
 
+def _remedied(paths: Paths, profile: Profile, version: str, endpoint: str) -> bool:
+    from pinman.runtime.remedies import remedies_for
+
+    return endpoint in remedies_for(paths, profile, version)
+
+
 def summary(doc: dict[str, Any], now: float | None = None) -> str:
     """One line: `guarded latest (soak 7d, auto): 2.1.331 promoted 2 days ago, verified at h:443;
     waiting: 2.1.332 (soak until 12-10 14:00); refused: 2.1.47 (thinking)`."""
@@ -80,6 +91,7 @@ def summary(doc: dict[str, Any], now: float | None = None) -> str:
     else:
         where = f"verified at {doc['verified_at'].split('://', 1)[-1]}" if doc["verified"] and doc["verified_at"] \
             else "NOT verified yet"
+        where += " with its remedy" if doc.get("remedied") else ""  # which one: the remedy line says
         parts = [f"{head}: {doc['runs']} promoted {ago(doc['since'], now)}, {where}"
                  + (f" (previous {doc['previous']})" if doc["previous"] else "")]
     if doc["candidates"]:

@@ -215,13 +215,26 @@ def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> li
         tgt, _ = _try_target(paths, profile, registry)
         row["why"] = why(tgt) if tgt else row["problem"]
         key = profile_key(profile.name, profile.project_root)
-        last = journal.last_check(key)
+        row["remedies"] = _remedies(paths, profile, tgt)
+        last = _last_check(journal, key, row["remedies"])
         row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,
                               "endpoint": last.endpoint, "message": last.message} if last else None)
         row["dropped"] = _dropped(paths, journal, profile, key)
         row["channel"] = channel_view(paths, profile, registry)
-        row["remedies"] = _remedies(paths, profile, tgt)
     return rows
+
+
+def _last_check(journal: Any, key: str, remedies: list[dict[str, Any]]) -> Any:
+    """The profile's newest check; for a version that runs with a remedy here, its newest probe
+    with that remedy: the plain probe a check sends after it only asks whether the remedy is still
+    needed, and says nothing about what runs."""
+    here = next((m["env"] for m in remedies if m["here"]), None)
+    if here is not None:
+        with_it = next((e for e in journal.history(key, limit=20) if e.event == "check"
+                        and e.extra.get("remedy") == here), None)
+        if with_it is not None:
+            return with_it
+    return journal.last_check(key)
 
 
 def _remedies(paths: Paths, profile: Profile, tgt: Target | None) -> list[dict[str, Any]]:
