@@ -5,19 +5,17 @@ outdated, versions. Parse, call the core, render through `cli.ui`.
 from __future__ import annotations
 
 import errno
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from pinman.cli.common import JSON, REFRESH, get_paths, get_profile, registry_for
-from pinman.cli.ui import age, emit, err, notices, out, progress, table, warn_path
+from pinman.cli.common import JSON, REFRESH, get_paths, get_profile
+from pinman.cli.ui import emit, err, notices, out, progress, table, warn_path
 from pinman.errors import UsageError
 from pinman.paths import Paths
 from pinman.cli.checks import run_checks
-from pinman.cli.current import render_current
 from pinman.names import clean_version
 
 
@@ -132,27 +130,18 @@ def _context_root(cwd: Path, local: bool) -> Path | None:
     return cwd if local else find_project_root(cwd)
 
 
-def current(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def current(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     """Profile, version and binary for this directory, and why."""
-    if refresh:
-        _refresh_active()
-    raise typer.Exit(render_current("current", as_json))
+    from pinman.cli import current as answers
+
+    return answers.current(as_json=as_json, refresh=refresh)
 
 
-def which(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def which(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     """The binary `claude` runs here."""
-    if refresh:
-        _refresh_active()
-    raise typer.Exit(render_current("which", as_json))
+    from pinman.cli import current as answers
 
-
-def _refresh_active() -> None:
-    """Ask the registry for the active profile's tag or range, so the cache answers what follows."""
-    from pinman.runtime.choice import choose
-    from pinman.runtime.resolution import fresh_registry, target
-
-    paths = get_paths()
-    target(paths, get_profile(choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
+    return answers.which(as_json=as_json, refresh=refresh)
 
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
@@ -243,31 +232,19 @@ def exec_cmd(
         raise typer.Exit(126) from None
 
 
-def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     """Profiles visible here: source, spec, resolved version (and when), installed?, active?"""
-    from pinman.views.inventory import profile_rows
+    from pinman.cli import reads
 
-    rows = profile_rows(get_paths(), Path.cwd(), registry_for(refresh))
-    if as_json:
-        emit(rows)
-        return
-    shown = [{**r, "resolved": age(r["resolved_at"]) if r["resolved_at"] else None} for r in rows]
-    table(shown, ["active", "name", "source", "spec", "version", "resolved", "installed", "problem"])
+    return reads.list_profiles(as_json=as_json, refresh=refresh)
 
 
 def show(name: str = typer.Argument(..., help="Profile to describe."), as_json: bool = JSON,
-         refresh: bool = REFRESH) -> None:
+         refresh: bool = REFRESH) -> int:
     """Everything about one profile."""
-    from pinman.views.inventory import profile_detail
+    from pinman.cli import reads
 
-    data = profile_detail(get_paths(), Path.cwd(), name, registry_for(refresh))
-    warning = (data.get("sdk") or {}).get("warning")
-    if as_json:
-        emit(data)
-    else:
-        _render_show(data)
-    if warning:
-        err(f"warning: {warning}")
+    return reads.show(name=name, as_json=as_json, refresh=refresh)
 
 
 def outdated(all_rows: bool = typer.Option(False, "--all", help="List every profile, not only the outdated."),
@@ -284,32 +261,6 @@ def outdated(all_rows: bool = typer.Option(False, "--all", help="List every prof
         out("every profile runs the newest version its spec allows")
         return
     table(shown, ["name", "spec", "runs", "newest", "outdated", "why", "problem"])
-
-
-SHOWN = ("name", "description", "file", "source", "shadows", "version", "why", "installed", "withheld")
-
-
-def _render_show(data: dict[str, Any]) -> None:
-    """What pinman made of the profile, then the file's own values as written ("6h", not 21600.0)."""
-    for key in SHOWN:
-        value = data.get(key)
-        if key == "installed" and value is None and data.get("version"):
-            value = "no (`pinman install` or run claude once)"
-        if key == "shadows" and value:
-            value = f"{value} (hidden by this project's profile of the same name)"
-        if key == "withheld" and value:
-            value = ", ".join(value) + " (until `pinman trust`)"
-        if value not in (None, ""):
-            out(f"{key + ':':14} {value}")
-    sdk = data.get("sdk")
-    if sdk:
-        out(f"{'sdk:':14} {json.dumps(sdk)}")
-    out(f"in {Path(data['file']).name}:")
-    from pinman.redact import secret_values
-    from pinman.views.profile_file import file_values
-
-    for line in file_values(Path(data["file"]), hide=secret_values(os.environ)):
-        out(f"  {line}")
 
 
 def versions(remote: bool = typer.Option(False, "--remote", help="List registry versions too (asks the registry)."),

@@ -1,0 +1,155 @@
+"""The answers of `status`, `list`, `show`, `history` and `rollback`: typer-free, so the fast path
+(`cli.fastpath`) runs them directly; their typer verbs call the same functions. Each returns the
+command's exit code. Core modules are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pinman.cli.ui import age, emit, err, out, progress, table
+from pinman.paths import Paths
+
+
+def _paths() -> Paths:
+    return Paths.from_env()
+
+
+def _registry(paths: Paths, refresh: bool) -> Any:
+    from pinman.runtime.resolution import fresh_registry, local_registry
+
+    return fresh_registry(paths) if refresh else local_registry(paths)
+
+
+def _profile(paths: Paths, name: str) -> Any:
+    from pinman.profile.discovery import find_profile
+
+    return find_profile(name, Path.cwd(), paths)
+
+
+def status(as_json: bool = False, refresh: bool = False) -> int:
+    from pinman.views.inventory import status_rows
+
+    paths = _paths()
+    rows = status_rows(paths, Path.cwd(), _registry(paths, refresh))
+    if as_json:
+        emit(rows)
+        return 0
+    for r in rows:
+        running = r["version"] or "?"
+        extra = f" ({r['why']})" if r["override"] or r["resolved_at"] else ""
+        last = r["last_check"]
+        seen = f"last check: {last['outcome']} {age(last['ts'])}" if last else "never checked"
+        mark = "*" if r["active"] else " "
+        out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
+        if r.get("dropped"):
+            out(f"    note: {r['dropped']}")
+        if r["problem"]:
+            out(f"    problem: {r['problem']}")
+    from pinman.autopilot.files import HookFiles
+    from pinman.autopilot.notices import unseen
+    from pinman.cli.hookinfo import hooks_line
+
+    out(hooks_line())
+    for line in unseen(HookFiles(paths)):
+        out(f"notice: {line}")
+    return 0
+
+
+def list_profiles(as_json: bool = False, refresh: bool = False) -> int:
+    from pinman.views.inventory import profile_rows
+
+    paths = _paths()
+    rows = profile_rows(paths, Path.cwd(), _registry(paths, refresh))
+    if as_json:
+        emit(rows)
+        return 0
+    shown = [{**r, "resolved": age(r["resolved_at"]) if r["resolved_at"] else None} for r in rows]
+    table(shown, ["active", "name", "source", "spec", "version", "resolved", "installed", "problem"])
+    return 0
+
+
+def show(name: str, as_json: bool = False, refresh: bool = False) -> int:
+    from pinman.views.inventory import profile_detail
+
+    paths = _paths()
+    data = profile_detail(paths, Path.cwd(), name, _registry(paths, refresh))
+    warning = (data.get("sdk") or {}).get("warning")
+    if as_json:
+        emit(data)
+    else:
+        _render_show(data)
+    if warning:
+        err(f"warning: {warning}")
+    return 0
+
+
+SHOWN = ("name", "description", "file", "source", "shadows", "version", "why", "installed", "withheld")
+
+
+def _render_show(data: dict[str, Any]) -> None:
+    """What pinman made of the profile, then the file's own values as written ("6h", not 21600.0)."""
+    for key in SHOWN:
+        value = data.get(key)
+        if key == "installed" and value is None and data.get("version"):
+            value = "no (`pinman install` or run claude once)"
+        if key == "shadows" and value:
+            value = f"{value} (hidden by this project's profile of the same name)"
+        if key == "withheld" and value:
+            value = ", ".join(value) + " (until `pinman trust`)"
+        if value not in (None, ""):
+            out(f"{key + ':':14} {value}")
+    sdk = data.get("sdk")
+    if sdk:
+        out(f"{'sdk:':14} {json.dumps(sdk)}")
+    out(f"in {Path(data['file']).name}:")
+    from pinman.redact import secret_values
+    from pinman.views.profile_file import file_values
+
+    for line in file_values(Path(data["file"]), hide=secret_values(os.environ)):
+        out(f"  {line}")
+
+
+def history(name: str | None = None, limit: int = 50, as_json: bool = False) -> int:
+    from pinman.state.journal import Journal
+    from pinman.state.overrides import profile_key
+
+    paths = _paths()
+    key = None
+    if name:
+        p = _profile(paths, name)
+        key = profile_key(p.name, p.project_root)
+    entries = Journal(paths).history(key, limit)
+    if as_json:
+        emit([e.to_json() for e in entries])
+        return 0
+    for e in entries:
+        doc = e.to_json()
+        bits = [doc["time"], e.event, e.profile, e.version]
+        if e.outcome:
+            bits.append(e.outcome)
+        if e.previous:
+            bits.append(f"(from {e.previous})")
+        if e.endpoint:
+            bits.append(e.endpoint)
+        if e.message:
+            bits.append(f"- {e.message}")
+        out("  ".join(bits))
+    if not entries:
+        out("(no entries)")
+    return 0
+
+
+def rollback(name: str, to: str | None = None, as_json: bool = False) -> int:
+    from pinman.health.manual import manual_rollback
+
+    paths = _paths()
+    before, after = manual_rollback(paths, _profile(paths, name), to, progress=progress(name))
+    if as_json:
+        emit({"profile": name, "from": before, "to": after})
+        return 0
+    out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
+    return 0
