@@ -95,10 +95,10 @@ def _crash(e: BaseException) -> int:
 def _typer(args: list[str]) -> int:
     import typer
 
-    from pinman.cli.app import app
+    from pinman.cli.app import command_for
 
     try:
-        rv = app(args=args, prog_name="pinman", standalone_mode=False)
+        rv = command_for(args)(args=args, prog_name="pinman", standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:

@@ -18,7 +18,7 @@ from pinman.state.overrides import Override, get_override, profile_key, set_over
 from pinman.names import clean_version
 from pinman.faults import point
 from pinman.npm.spec import is_exact
-from pinman.runtime.resolution import install_exact, local_registry, override_for, repoint, target
+from pinman.runtime.resolution import install_exact, installed, local_registry, override_for, repoint, target
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -77,7 +77,8 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     if not is_exact(to):
         raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")
     to = clean_version(to) or to
-    install_exact(paths, to, progress=progress)
+    if installed(paths, to) is None:  # a cached version needs neither the store's machinery nor the network
+        install_exact(paths, to, progress=progress)
     switch_to(paths, profile, to, previous=current, reason=BY_HAND, env=env)
     return current, to
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cmp_to_key
+from functools import cmp_to_key, lru_cache
 from typing import Protocol
 
 from pinman.errors import VersionNotFound
@@ -89,6 +89,13 @@ def pick(
     return pick_manifest(spec, packument, node_version, skip).version
 
 
+def weighs_engines(spec: Spec, packument: PackumentLike, skip: Collection[str] = ()) -> bool:
+    """Whether the node version can change what `pick_manifest` answers: only a range, or a
+    dist-tag whose version is skipped, is picked among versions (an exact version or a tag is
+    taken as it is, engines or not, as npm does)."""
+    return spec.kind == "range" or (spec.kind == "tag" and packument.dist_tags.get(spec.raw) in skip)
+
+
 def pick_manifest(
     spec: str | Spec,
     packument: PackumentLike,
@@ -152,20 +159,16 @@ def _pick_range(
                 return Picked(default)
             skipped.append(default)
 
-    def order(a: str, b: str) -> int:
-        ia, ib = versions[a], versions[b]
-        ea, eb = _engine_ok(ia, node_version), _engine_ok(ib, node_version)
-        da, db = not ia.deprecated, not ib.deprecated
-        return (
-            ((db and eb) - (da and ea))
-            or (eb - ea)
-            or (db - da)
-            or compare(_v(b), _v(a))
-        )
+    def rank(ver: str) -> tuple[bool, bool, bool]:
+        usable, current = _engine_ok(versions[ver], node_version), not versions[ver].deprecated
+        return not (usable and current), not usable, not current
 
-    # sorted() is stable like V8's Array.prototype.sort, so equal versions keep registry order
+    # npm's order: usable here and not deprecated, then usable, then not deprecated; newest first
+    # within each. Both sorts are stable like V8's Array.prototype.sort, so equal versions keep
+    # registry order.
     matching = [v for v in versions if satisfies(v, range_, loose=True)]
-    for ver in sorted(matching, key=cmp_to_key(order)):
+    newest_first = sorted(matching, key=cmp_to_key(lambda a, b: compare(_v(a), _v(b))), reverse=True)
+    for ver in sorted(newest_first, key=rank):
         if ver not in skip:
             return Picked(ver, tuple(skipped))
         if ver not in skipped:
@@ -187,6 +190,7 @@ def _v(raw: str) -> SemVer:
     return v
 
 
+@lru_cache(maxsize=256)  # a few distinct `engines.node` ranges, asked for each version
 def engine_ok(engines_node: str | None, node_version: str | None) -> bool:
     """npm-install-checks: strict parse, prereleases included; no node or no constraint is ok."""
     if not node_version or not engines_node:

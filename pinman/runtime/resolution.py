@@ -142,9 +142,9 @@ def fresh_registry(paths: Paths) -> Registry:
 
 
 def installed(paths: Paths, version: str) -> Install | None:
-    from pinman.install.store import Store
+    from pinman.install.layout import find_install  # not the store: reading needs none of building
 
-    return Store(paths).get(CLAUDE_CODE, version)
+    return find_install(paths.store, CLAUDE_CODE, version)
 
 
 def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None) -> Install:

@@ -16,7 +16,7 @@ from pathlib import Path
 from pinman.faults import point
 from pinman.names import is_exact_version
 from pinman.paths import Paths
-from pinman.state.fsutil import atomic_write, make_dirs
+from pinman.state.fsutil import atomic_write
 
 def profile_key(name: str, project_root: Path | None) -> str:
     return name if project_root is None else f"{project_root}::{name}"
@@ -57,10 +57,9 @@ def get_override(paths: Paths, name: str, project_root: Path | None) -> Override
 
 def set_override(paths: Paths, name: str, project_root: Path | None, override: Override | None) -> None:
     """Write (or with None, drop) the local override; the profile file is never touched."""
-    from filelock import FileLock
+    from pinman.state.flock import exclusive
 
-    make_dirs(paths.locks)
-    with FileLock(str(paths.lock("overrides")), mode=0o600):
+    with exclusive(paths.lock("overrides")):
         current = read_overrides(paths)
         key = profile_key(name, project_root)
         if current.get(key) == override:

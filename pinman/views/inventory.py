@@ -23,7 +23,6 @@ from pinman.npm.pick import sort_versions
 from pinman.profile.discovery import find_profile, list_profiles
 from pinman.profile.validate import validate_name
 from pinman.runtime.resolution import dropped_note, dropped_override, fresh_registry
-from pinman.views.sdk_coupling import describe as sdk_describe
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -57,21 +56,24 @@ def why(tgt: Target) -> str:
 
 
 def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
+    return [row for row, _, _ in _resolved_rows(paths, cwd, registry or local_registry(paths))]
 
-    registry = registry or local_registry(paths)
+
+def _resolved_rows(paths: Paths, cwd: Path, registry: Registry) -> list[tuple[dict[str, Any], Profile | None, Target | None]]:
+    """Each visible profile's row, with the profile and what it resolved to (None: it did not)."""
     active = _active_name(paths, cwd)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[dict[str, Any], Profile | None, Target | None]] = []
     found = list_profiles(cwd, paths)
     for broken in found.broken:
         if not broken.shadowed:
-            rows.append({"name": broken.name, "active": broken.name == active, "source": broken.source,
-                         "path": str(broken.path), "spec": None, "version": None, "override": False,
-                         "installed": False, "resolved_at": None, "problem": broken.error.message})
+            rows.append(({"name": broken.name, "active": broken.name == active, "source": broken.source,
+                          "path": str(broken.path), "spec": None, "version": None, "override": False,
+                          "installed": False, "resolved_at": None, "problem": broken.error.message}, None, None))
     for profile, shadowed in found:
         if shadowed:
             continue
         tgt, problem = _try_target(paths, profile, registry)
-        rows.append({
+        rows.append(({
             "name": profile.name,
             "active": profile.name == active,
             "source": profile.source,
@@ -82,7 +84,7 @@ def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> l
             "installed": bool(tgt and installed(paths, tgt.version)),
             "resolved_at": tgt.resolved_at if tgt else None,
             "problem": problem,
-        })
+        }, profile, tgt))
     return rows
 
 
@@ -105,12 +107,20 @@ def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None
         "resolved_at": tgt.resolved_at if tgt else None,
         "installed": str(inst.prefix) if inst else None,
         "bad": [{"version": b.version, "reason": b.reason} for b in profile.claude_code.bad],
-        "sdk": sdk_describe(paths, profile, tgt.version if tgt else None),
+        "sdk": _sdk(paths, profile, tgt.version if tgt else None),
         "env": sorted(profile.env),
         "health": vars(profile.health),
         "shadows": str(profile.shadows) if profile.shadows else None,
         "withheld": _withheld_parts(paths, profile),
     }
+
+
+def _sdk(paths: Paths, profile: Profile, cli_version: str | None) -> dict[str, Any] | None:
+    if profile.sdk is None:
+        return None  # without importing what installs and resolves SDKs
+    from pinman.views.sdk_coupling import describe
+
+    return describe(paths, profile, cli_version)
 
 
 def _withheld_parts(paths: Paths, profile: Profile) -> list[str]:
@@ -190,16 +200,13 @@ def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> li
     """`profile_rows` plus why each runs what it runs and its last health check."""
     from pinman.state.journal import Journal
 
-    registry = registry or local_registry(paths)  # one object: one answer per package
     journal = Journal(paths)
-    rows = profile_rows(paths, cwd, registry)
-    by_name = {p.name: p for p, shadowed in list_profiles(cwd, paths) if not shadowed}
-    for row in rows:
-        profile = by_name.get(row["name"])
+    rows = []
+    for row, profile, tgt in _resolved_rows(paths, cwd, registry or local_registry(paths)):
+        rows.append(row)
         if profile is None:  # a file that does not load: its problem is in the row already
             row["why"], row["last_check"] = row["problem"], None
             continue
-        tgt, _ = _try_target(paths, profile, registry)
         row["why"] = why(tgt) if tgt else row["problem"]
         key = profile_key(profile.name, profile.project_root)
         last = journal.last_check(key)

@@ -101,6 +101,7 @@ def _why_pin(pin: ClaudeCodePin, version: str, resolved_at: float | None = None)
 
 def _prefix(paths: Paths, version: str) -> str:
     from pinman.names import CLAUDE_CODE
-    from pinman.install.store import Store
+    from pinman.install.layout import slug, validate_version
 
-    return str(Store(paths).path_for(CLAUDE_CODE, version))
+    validate_version(version)
+    return str(paths.store / slug(CLAUDE_CODE) / version)  # Store.path_for, without the store's imports
