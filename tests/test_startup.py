@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import cache_registry, fake_install
 
 from pinman.cli.fastpath import FAST, parse
-from pinman.names import CLAUDE_CODE
 from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal
 
@@ -49,34 +49,12 @@ def home(pinman_home: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     (profiles / "edge.toml").write_text('[claude-code]\nversion = "latest"\n')
     (profiles / "held.toml").write_text(f'[claude-code]\nversion = "^2.1.0"\nlocked = "{V2}"\n')
     (profiles / "old.toml").write_text(f'[claude-code]\nversion = "{V1}"\n')  # what runs here: installed
-    _fake_install(pinman_home, V1)
-    monkeypatch.setenv("npm_config_registry", _cache_registry(pinman_home, tmp_path))
+    fake_install(pinman_home, V1)
+    monkeypatch.setenv("npm_config_registry", cache_registry(pinman_home, tmp_path, [V1, V2], V2))
     Journal(pinman_home).append(Entry("check", "exact", V2, endpoint="http://127.0.0.1:4000", outcome="ok"))
     work = tmp_path / "work"
     work.mkdir()
     return work
-
-
-def _fake_install(paths: Paths, version: str) -> None:
-    """A complete install as the store records one (marker last); the binary is never run here."""
-    prefix = paths.store / "claude-code" / version
-    package = prefix / "node_modules" / CLAUDE_CODE
-    package.mkdir(parents=True)
-    (package / "cli.js").write_text("// not run\n")
-    (prefix / ".pinman-install.json").write_text(json.dumps(
-        {"schema": 1, "package": CLAUDE_CODE, "version": version, "integrity": None,
-         "installed_at": "2026-01-01T00:00:00Z", "bin": "cli.js"}))
-
-
-def _cache_registry(paths: Paths, cwd: Path) -> str:
-    from e2e_support import serve_packuments
-
-    doc = {"name": CLAUDE_CODE, "dist-tags": {"latest": V2},
-           "versions": {v: {"name": CLAUDE_CODE, "version": v} for v in (V1, V2)}}
-    with serve_packuments({CLAUDE_CODE: doc}) as url:
-        done = _run(paths, cwd, ["list", "--refresh"], registry=url)
-    assert done["code"] == 0, done
-    return url  # closed now: nothing that follows can ask it
 
 
 def _run(paths: Paths, cwd: Path, args: list[str], registry: str | None = None) -> dict[str, object]:
@@ -97,7 +75,7 @@ def _run(paths: Paths, cwd: Path, args: list[str], registry: str | None = None) 
     (["status", "--json"], {"sqlite3"}),
     (["list"], set()),
     (["list", "--json"], set()),
-    (["show", "edge"], set()),
+    (["show", "edge"], {"sqlite3"}),  # its last check
     (["history", "-n", "5"], {"sqlite3"}),
 ])
 def test_read_commands_import_neither_typer_nor_what_only_writes_need(

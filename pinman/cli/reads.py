@@ -39,12 +39,12 @@ def status(as_json: bool = False, refresh: bool = False) -> int:
         emit(rows)
         return 0
     for r in rows:
-        running = r["version"] or "?"
-        extra = f" ({r['why']})" if r["override"] or r["resolved_at"] else ""
-        last = r["last_check"]
-        seen = f"last check: {last['outcome']} {age(last['ts'])}" if last else "never checked"
         mark = "*" if r["active"] else " "
-        out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
+        if r["spec"] is None:  # a file that does not load: the problem line says why
+            out(f"{mark} {r['name']}: does not load")
+        else:
+            label, seen = checked(r)
+            out(f"{mark} {r['name']}: {r['version'] or '?'}  {_pinned(r)}  {label}: {seen}")
         if r.get("dropped"):
             out(f"    note: {r['dropped']}")
         if r["problem"]:
@@ -57,6 +57,43 @@ def status(as_json: bool = False, refresh: bool = False) -> int:
     for line in unseen(HookFiles(paths)):
         out(f"notice: {line}")
     return 0
+
+
+def _pinned(row: dict[str, Any]) -> str:
+    """How the version a profile runs came about, saying each version once: `pinned` (exact),
+    `pinned latest, resolved 3 minutes ago`, `pinned ^2.1.0, locked`, or the override."""
+    spec, version = row["spec"], row["version"]
+    if row["override"]:
+        was = row.get("override_of")
+        was = f" (was {was})" if was and was not in (version, spec) else ""
+        reason = f": {row['override_reason']}" if row.get("override_reason") else ""
+        return f"pinned {spec}, local override{was}{reason}"
+    if spec == version:
+        return "pinned"
+    if row.get("locked") and row["locked"] == version:
+        return f"pinned {spec}, locked"
+    return f"pinned {spec}, resolved {age(row['resolved_at'])}" if row["resolved_at"] else f"pinned {spec}"
+
+
+def checked(row: dict[str, Any]) -> tuple[str, str]:
+    """(label, text) of the last check of the version that runs. A check of another version is
+    named as such, never read as this version's: `last check of 2.1.332`, `never (1.0.100: ok 2
+    hours ago)`."""
+    running, last, seen = row["version"], row.get("last_check"), _other_check(row)
+    if last:
+        return "last check", f"{last['outcome']} {age(last['ts'])}" + (f" (since then {seen})" if seen else "")
+    if seen and running:
+        return f"last check of {running}", f"never ({seen})"
+    return "last check", seen or "never"
+
+
+def _other_check(row: dict[str, Any]) -> str:
+    """`1.0.100: ok 2 hours ago`: the newest check, when it is of another version than the one that
+    runs and newer than that one's last check; else ""."""
+    running, last, newest = row["version"], row.get("last_check"), row.get("newest_check")
+    if not newest or newest["version"] == running or (last is not None and newest["ts"] <= last["ts"]):
+        return ""
+    return f"{newest['version']}: {newest['outcome']} {age(newest['ts'])}"
 
 
 def list_profiles(as_json: bool = False, refresh: bool = False) -> int:
@@ -87,7 +124,8 @@ def show(name: str, as_json: bool = False, refresh: bool = False) -> int:
     return 0
 
 
-SHOWN = ("name", "description", "file", "source", "shadows", "version", "why", "installed", "withheld")
+SHOWN = ("name", "description", "file", "source", "shadows", "version", "why", "installed", "last check",
+         "withheld")
 
 
 def _render_show(data: dict[str, Any]) -> None:
@@ -98,8 +136,11 @@ def _render_show(data: dict[str, Any]) -> None:
             value = "no (`pinman install` or run claude once)"
         if key == "shadows" and value:
             value = f"{value} (hidden by this project's profile of the same name)"
-        if key == "withheld" and value:
-            value = ", ".join(value) + " (until `pinman trust`)"
+        if key == "withheld":
+            value = ", ".join(value) + " (until `pinman trust`)" if value else None
+        if key == "last check":
+            label, value = checked(data)
+            value = value if label == key else f"never of {data['version']} ({_other_check(data)})"
         if value not in (None, ""):
             out(f"{key + ':':14} {value}")
     sdk = data.get("sdk")

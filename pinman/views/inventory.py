@@ -89,10 +89,12 @@ def _resolved_rows(paths: Paths, cwd: Path, registry: Registry) -> list[tuple[di
 
 
 def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None = None) -> dict[str, Any]:
+    from pinman.state.journal import Journal
 
     profile = find_profile(validate_name(name), cwd, paths)
     tgt, problem = _try_target(paths, profile, registry or local_registry(paths))
     inst = installed(paths, tgt.version) if tgt else None
+    checked = checks(Journal(paths), profile_key(profile.name, profile.project_root), tgt.version if tgt else None)
     return {
         "name": profile.name,
         "description": profile.description,
@@ -112,6 +114,7 @@ def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None
         "health": vars(profile.health),
         "shadows": str(profile.shadows) if profile.shadows else None,
         "withheld": _withheld_parts(paths, profile),
+        **checked,
     }
 
 
@@ -205,15 +208,31 @@ def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> li
     for row, profile, tgt in _resolved_rows(paths, cwd, registry or local_registry(paths)):
         rows.append(row)
         if profile is None:  # a file that does not load: its problem is in the row already
-            row["why"], row["last_check"] = row["problem"], None
+            row["why"], row["last_check"], row["newest_check"] = row["problem"], None, None
             continue
         row["why"] = why(tgt) if tgt else row["problem"]
+        row["locked"] = profile.claude_code.locked
+        ov = tgt.override if tgt else None
+        row["override_of"], row["override_reason"] = (ov.previous, ov.reason) if ov else (None, None)
         key = profile_key(profile.name, profile.project_root)
-        last = journal.last_check(key)
-        row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,
-                              "endpoint": last.endpoint, "message": last.message} if last else None)
+        row.update(checks(journal, key, row["version"]))
         row["dropped"] = _dropped(paths, journal, profile, key)
     return rows
+
+
+def checks(journal: Any, key: str, version: str | None) -> dict[str, dict[str, Any] | None]:
+    """`last_check`: the newest check of the version the profile runs (a check of another version
+    says nothing about it); `newest_check`: the newest check of any version, to say which it was."""
+    last = journal.last_check(key, version) if version else None
+    newest = journal.last_check(key)
+    return {"last_check": _check_doc(last), "newest_check": _check_doc(newest)}
+
+
+def _check_doc(entry: Any) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    return {"outcome": entry.outcome, "version": entry.version, "ts": entry.ts, "endpoint": entry.endpoint,
+            "message": entry.message}
 
 
 # What last changed which version a profile runs, in the journal (checks do not).
