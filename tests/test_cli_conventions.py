@@ -215,6 +215,31 @@ def test_use_an_exact_version_makes_a_profile_of_it(pinman_home: Paths, seeded: 
     assert pinman(pinman_home, seeded, "use", V1).code == 0  # the second time it is a profile like any other
 
 
+def test_use_of_an_unpublished_version_writes_nothing_and_names_the_nearest(pinman_home: Paths, tmp_path: Path) -> None:
+    with serve_packuments({CLAUDE_CODE: _packument(["2.1.330", V2, "2.1.332"])}) as url:
+        inst = pinman(pinman_home, tmp_path, "install", "2.1.9999", npm_config_registry=url)
+        r = pinman(pinman_home, tmp_path, "use", "2.1.9999", npm_config_registry=url)
+        listed = pinman(pinman_home, tmp_path, "list", npm_config_registry=url)
+    assert r.code == inst.code == 4 and r.err == inst.err and "2.1.332" in r.err, r.text
+    assert not (pinman_home.user_profiles / "2.1.9999.toml").exists()
+    assert "2.1.9999" not in listed.out and not pinman_home.global_choice.exists()
+
+
+@pytest.mark.parametrize("how", ["offline", "npm fails"])
+def test_use_of_a_version_that_cannot_be_installed_leaves_no_profile(
+        pinman_home: Paths, tmp_path: Path, fake_npm: Path, how: str) -> None:
+    env = {"PATH": f"{fake_npm.parent}{os.pathsep}{os.environ['PATH']}", "FAKE_NPM_FAIL": "etarget"}
+    if how == "offline":
+        r = pinman(pinman_home, tmp_path, "use", V2, npm_config_registry="http://127.0.0.1:9/", **env)
+        assert r.code == 4 and "cannot fetch" in r.err, r.text
+    else:
+        with serve_packuments({CLAUDE_CODE: _packument([V1, V2])}) as url:
+            r = pinman(pinman_home, tmp_path, "use", V2, npm_config_registry=url, **env)
+        assert r.code == 5, r.text
+    assert not (pinman_home.user_profiles / f"{V2}.toml").exists()
+    assert "made profile" not in r.err and not pinman_home.global_choice.exists()
+
+
 def test_use_of_an_unknown_name_that_is_no_version_still_says_unknown(pinman_home: Paths, tmp_path: Path) -> None:
     r = pinman(pinman_home, tmp_path, "use", "nosuch")
     assert r.code == 3 and 'unknown profile "nosuch"' in r.err

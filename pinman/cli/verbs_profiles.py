@@ -28,44 +28,22 @@ def use(
     as_json: bool = JSON,
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
-    from pinman.runtime.pointers import record_project_choice
-    from pinman.runtime.choice import write_global
-    from pinman.profile.discovery import find_profile
     from pinman.profile.validate import validate_name
-    from pinman.profile.project import write_project_file
-    from pinman.runtime.resolution import activate, fresh_registry
+    from pinman.runtime.resolution import fresh_registry
 
     paths = get_paths()
     registry = fresh_registry(paths)  # switching installs: ask the registry, once for both contexts
     cwd = Path.cwd()
-    profile = _profile_or_version(validate_name(name), cwd, paths, as_json)
-    dropped = None
-    if reset:
-        from pinman.health.manual import reset as drop_override
-
-        dropped = drop_override(paths, profile)
-        if not as_json:
-            out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
-    chosen_here = _chosen_by_project(cwd, name)
-    if profile.source == "project" and not local and not chosen_here:
-        raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
-                         hint=f"choose it for this project: pinman use --local {name}")
-    tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=progress(f"{name}"), registry=registry)
-    from pinman.faults import point
-
-    point("use.activated", name)
-    if local:
-        written = write_project_file(cwd, name)
-        record_project_choice(paths, cwd)  # the next `claude` here needs no Python
-        where = f"for {cwd} ({written.name})"
-    elif profile.source == "project":
-        where = f"for this project (chosen by {chosen_here})"
-    else:
-        write_global(paths, name)
-        # Also refresh the pointer outside projects, which is what the global choice serves.
-        if _context_root(cwd, False) is not None:
-            activate(paths, find_profile(name, Path(os.sep), paths), None, registry=registry)
-        where = "globally"
+    profile, made = _profile_or_version(validate_name(name), cwd, paths, registry)
+    try:
+        tgt, where, dropped = _switch(paths, cwd, profile, local=local, reset=reset, registry=registry,
+                                      as_json=as_json)
+    except BaseException:
+        if made is not None:  # `use VERSION` that did not switch leaves no profile of it behind
+            made.unlink(missing_ok=True)
+        raise
+    if made is not None and not as_json:
+        err(f"note: made profile {name} ({made})")
     overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
     if as_json:
         emit({"profile": name, "version": tgt.version, "why": tgt.why, "where": where,
@@ -80,27 +58,70 @@ def use(
         raise typer.Exit(run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
 
 
-def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
-    """The profile `name`; an exact version that names no profile becomes a user profile pinned to
-    it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
+def _switch(paths: Paths, cwd: Path, profile: Any, *, local: bool, reset: bool, registry: Any,
+            as_json: bool) -> tuple[Any, str, str | None]:
+    """Drop the override if asked, install, point the shim, record the choice: (target, where, dropped)."""
+    from pinman.faults import point
+    from pinman.profile.discovery import find_profile
+    from pinman.profile.project import write_project_file
+    from pinman.runtime.choice import write_global
+    from pinman.runtime.pointers import record_project_choice
+    from pinman.runtime.resolution import activate
+
+    name, dropped = profile.name, None
+    if reset:
+        from pinman.health.manual import reset as drop_override
+
+        dropped = drop_override(paths, profile)
+        if not as_json:
+            out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
+    chosen_here = _chosen_by_project(cwd, name)
+    if profile.source == "project" and not local and not chosen_here:
+        raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
+                         hint=f"choose it for this project: pinman use --local {name}")
+    tgt, _ = activate(paths, profile, _context_root(cwd, local), progress=progress(f"{name}"), registry=registry)
+    point("use.activated", name)
+    if local:
+        written = write_project_file(cwd, name)
+        record_project_choice(paths, cwd)  # the next `claude` here needs no Python
+        return tgt, f"for {cwd} ({written.name})", dropped
+    if profile.source == "project":
+        return tgt, f"for this project (chosen by {chosen_here})", dropped
+    write_global(paths, name)
+    # Also refresh the pointer outside projects, which is what the global choice serves.
+    if _context_root(cwd, False) is not None:
+        activate(paths, find_profile(name, Path(os.sep), paths), None, registry=registry)
+    return tgt, "globally", dropped
+
+
+def _profile_or_version(name: str, cwd: Path, paths: Paths, registry: Any) -> tuple[Any, Path | None]:
+    """The profile `name`, and the file made for it if it was made now. An exact version that
+    names no profile becomes a user profile pinned to it (as `mise use` and `volta pin` take a
+    version), so the shim can resolve it like any other; only once the registry confirms the
+    version exists (an unknown one is a registry error naming the nearest, as for `install`) or
+    it is installed here already."""
     from pinman.errors import ProfileError
     from pinman.profile.discovery import find_profile
     from pinman.npm.spec import is_exact
 
     try:
-        return find_profile(name, cwd, paths)
+        return find_profile(name, cwd, paths), None
     except ProfileError:
         if not is_exact(name) or name != clean_version(name):
             raise
+    from pinman.runtime.resolution import installed
+
+    if installed(paths, name) is None:
+        from pinman.names import CLAUDE_CODE
+        from pinman.npm.pick import pick
+
+        pick(name, registry.packument(CLAUDE_CODE), None)
     path = paths.user_profiles / f"{name}.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
     from pinman.state.fsutil import atomic_write
 
     atomic_write(path, f'# made by `pinman use {name}`: edit it like any other profile\n'
                        f'[claude-code]\nversion = "{name}"\n')
-    if not quiet:
-        err(f"note: made profile {name} ({path})")
-    return find_profile(name, cwd, paths)
+    return find_profile(name, cwd, paths), path
 
 
 def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
