@@ -59,7 +59,7 @@ def claude(paths: Paths, cwd: Path, *args: str, **extra: str) -> Result:
 
 def fake_install(paths: Paths, version: str) -> None:
     """A complete install as the store records one (its marker), for commands that only look at
-    it (status, rollback by hand); its binary is never run."""
+    it (status, rollback by hand); its binary only fails."""
     import json
 
     from pinman.names import CLAUDE_CODE
@@ -67,7 +67,9 @@ def fake_install(paths: Paths, version: str) -> None:
     prefix = paths.store / "claude-code" / version
     package = prefix / "node_modules" / CLAUDE_CODE
     package.mkdir(parents=True)
-    (package / "cli.js").write_text("// not run\n")
+    binary = package / "cli.js"
+    binary.write_text("#!/bin/sh\necho 'not a client' >&2\nexit 1\n")  # what a probe of it sees
+    binary.chmod(0o755)
     (prefix / ".pinman-install.json").write_text(json.dumps(
         {"schema": 1, "package": CLAUDE_CODE, "version": version, "integrity": None,
          "installed_at": "2026-01-01T00:00:00Z", "bin": "cli.js"}))

@@ -240,6 +240,21 @@ def test_use_of_a_version_that_cannot_be_installed_leaves_no_profile(
     assert "made profile" not in r.err and not pinman_home.global_choice.exists()
 
 
+def test_use_reset_of_a_project_profile_it_may_not_choose_drops_nothing(pinman_home: Paths, tmp_path: Path) -> None:
+    from pinman.profile.discovery import find_profile
+    from pinman.state.overrides import Override, get_override, set_override
+
+    repo = tmp_path / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "other"\n')
+    (repo / "profiles" / "proj.toml").write_text(f'[claude-code]\nversion = "{V2}"\n')
+    root = find_profile("proj", repo, pinman_home).project_root
+    set_override(pinman_home, "proj", root, Override(V1, V2, "rolled back by hand", 0.0, None, V2, V2))
+    r = pinman(pinman_home, repo, "use", "proj", "--reset")
+    assert r.code == 2 and "cannot be the global choice" in r.err and "dropped" not in r.out, r.text
+    assert get_override(pinman_home, "proj", root) is not None  # refused before anything changed
+
+
 def test_use_of_an_unknown_name_that_is_no_version_still_says_unknown(pinman_home: Paths, tmp_path: Path) -> None:
     r = pinman(pinman_home, tmp_path, "use", "nosuch")
     assert r.code == 3 and 'unknown profile "nosuch"' in r.err

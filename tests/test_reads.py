@@ -115,3 +115,46 @@ def test_show_names_what_is_withheld_only_when_something_is(pinman_home: Paths, 
     theirs = pinman(pinman_home, kinds, "show", "proj")
     assert "withheld:      FOO (until `pinman trust`)" in theirs.out, theirs.out
     assert json.loads(pinman(pinman_home, kinds, "show", "exact", "--json").out)["withheld"] == []
+
+
+# ------------------------------------------------------------------ a change to a profile `claude` does not run here
+
+
+@pytest.fixture
+def other_runs(pinman_home: Paths, tmp_path: Path) -> Path:
+    """`pinman use mine` made: `claude` here runs the user's profile `mine` (2.1.331), not stable."""
+    from pinman.runtime.choice import write_global
+
+    _profile(pinman_home, "mine", f'[claude-code]\nversion = "{V2}"\n')
+    write_global(pinman_home, "mine")
+    fake_install(pinman_home, V1)
+    return tmp_path
+
+
+def test_rolling_back_a_profile_that_does_not_run_here_says_what_does(pinman_home: Paths, other_runs: Path) -> None:
+    r = pinman(pinman_home, other_runs, "rollback", "stable", "--to", V1)
+    assert r.code == 0, r.text
+    assert f"rolled back: stable {V2} -> {V1}" in r.out and "the global choice" in r.out  # the undo switches too
+    assert (f"note: stable is not what `claude` runs here: it runs {V2} (profile mine, the global choice); "
+            "`pinman use stable` switches to it") in r.err, r.err
+    doc = json.loads(pinman(pinman_home, other_runs, "rollback", "stable", "--to", V1, "--json").out)
+    assert "it runs 2.1.331 (profile mine" in doc["not_here"]
+    here = pinman(pinman_home, other_runs, "rollback", "mine", "--to", V1)  # what runs here: nothing to add
+    assert here.code == 0 and "note:" not in here.err and "global choice" not in here.out, here.text
+    env = pinman(pinman_home, other_runs, "rollback", "mine", "--to", V1, PINMAN_PROFILE="stable")
+    assert "it runs 1.0.100 (profile stable, PINMAN_PROFILE=stable); unset PINMAN_PROFILE" in env.err, env.err
+
+
+def test_rollback_without_a_name_rolls_back_the_profile_that_runs_here(pinman_home: Paths, other_runs: Path) -> None:
+    r = pinman(pinman_home, other_runs, "rollback", "--to", V1)
+    assert r.code == 0 and f"rolled back: mine {V2} -> {V1}" in r.out and "note:" not in r.err, r.text
+    none = pinman(pinman_home, other_runs, "rollback", PINMAN_PROFILE="stable")
+    assert none.code == 2 and "no known-good version recorded for stable" in none.err, none.text
+
+
+def test_checking_a_profile_that_does_not_run_here_says_what_does(pinman_home: Paths, other_runs: Path) -> None:
+    _profile(pinman_home, "old", f'[claude-code]\nversion = "{V1}"\n')  # installed: its check runs
+    r = pinman(pinman_home, other_runs, "check", "old", "--no-rollback", ANTHROPIC_BASE_URL="http://127.0.0.1:9")
+    assert "note: old is not what `claude` runs here: it runs 2.1.331 (profile mine" in r.err, r.text
+    assert "note:" not in pinman(pinman_home, other_runs, "check", "--no-rollback",
+                                 ANTHROPIC_BASE_URL="http://127.0.0.1:9", PINMAN_PROFILE="old").err

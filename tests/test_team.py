@@ -259,6 +259,16 @@ def test_pin_adds_declared_platforms(repo: Path, registry: FakeRegistry, capsys:
     assert code == ExitCode.USAGE and "no native package for plan9-mips" in err
 
 
+def test_pin_says_when_the_profile_is_not_what_claude_runs_here(repo: Path, registry: FakeRegistry,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    write_profile(repo, "edge", '[claude-code]\nversion = "2.1.300"\n')  # .pinman.toml here chooses stable
+    code, out, err = run("pin", "edge", "2.1.331", capsys=capsys)
+    assert code == 0 and "edge: pinned 2.1.300 -> 2.1.331" in out, err
+    assert f"note: edge is not what `claude` runs here: it runs 2.1.331 (profile stable, chosen by {repo}" in err
+    code, _, err = run("pin", "stable", "2.1.331", capsys=capsys)
+    assert code == ExitCode.PROFILE and "note:" not in err  # the built-in: not edited, and no note either
+
+
 def test_pin_a_tag_pins_what_it_resolves_to(repo: Path, registry: FakeRegistry,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     path = write_profile(repo, "stable", COMMENTED)

@@ -37,7 +37,7 @@ FAST: dict[str, Verb] = {
     "show": Verb("pinman.cli.reads:show", _READ, args=("name",), required=1),
     "history": Verb("pinman.cli.reads:history", _JSON, {"--limit": ("limit", int), "-n": ("limit", int)},
                     args=("name",)),
-    "rollback": Verb("pinman.cli.reads:rollback", _JSON, {"--to": ("to", str)}, args=("name",), required=1),
+    "rollback": Verb("pinman.cli.reads:rollback", _JSON, {"--to": ("to", str)}, args=("name",)),
 }
 
 

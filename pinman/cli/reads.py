@@ -184,13 +184,33 @@ def history(name: str | None = None, limit: int = 50, as_json: bool = False) -> 
     return 0
 
 
-def rollback(name: str, to: str | None = None, as_json: bool = False) -> int:
-    from pinman.health.manual import manual_rollback
+def _also_chosen(paths: Paths, name: str) -> str:
+    """What `use NAME --reset` does besides dropping the override, when that is a change."""
+    from pinman.errors import PinmanError
+    from pinman.runtime.choice import read_global
 
-    paths = _paths()
+    try:
+        chosen = read_global(paths)
+    except PinmanError:
+        chosen = None
+    return f", which also makes {name} the global choice" if chosen not in (None, name) else ""
+
+
+def rollback(name: str | None = None, to: str | None = None, as_json: bool = False) -> int:
+    """`name` defaults to the profile `claude` runs here, as for `check`."""
+    from pinman.health.manual import manual_rollback
+    from pinman.runtime.choice import choose
+    from pinman.views.status import runs_instead
+
+    paths, cwd = _paths(), Path.cwd()
+    name = name or choose(cwd, paths).name
     before, after = manual_rollback(paths, _profile(paths, name), to, progress=progress(name))
+    instead = runs_instead(cwd, paths, name)  # the rollback is done: say if it is not what runs here
     if as_json:
-        emit({"profile": name, "from": before, "to": after})
+        emit({"profile": name, "from": before, "to": after, **({"not_here": instead} if instead else {})})
         return 0
-    out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
+    out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset{_also_chosen(paths, name)})")
+    if instead:
+        err(f"note: {instead}")
     return 0
+

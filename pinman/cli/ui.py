@@ -81,6 +81,15 @@ def progress(label: str) -> Any:
     return report
 
 
+def instead_of(cwd: Any, paths: Paths, name: str) -> None:
+    """After a command changed or checked `name`: say so when `claude` here runs another profile."""
+    from pinman.views.status import runs_instead
+
+    notice_line = runs_instead(cwd, paths, name)
+    if notice_line:
+        err(f"note: {notice_line}")
+
+
 def warn_path(paths: Paths) -> None:
     from pinman.runtime.shim import path_line, shim_on_path
 

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from pinman.cli.common import JSON, REFRESH, get_paths, get_profile
-from pinman.cli.ui import emit, out
+from pinman.cli.ui import emit, instead_of, out
 from pinman.cli.checks import run_checks
 from pinman.cli.hookinfo import hook_findings
 
@@ -47,6 +47,8 @@ def check(
         chosen = [p for p in chosen if runs_offline(paths, p) and due(paths, p)]
     code = run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
                       isolated_home=isolated_home, quiet_ok=if_due, may_install=not if_due)
+    if name and not if_due:
+        instead_of(cwd, paths, name)  # a rollback of `name` is no rollback of what runs here
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import note_checked
 
@@ -70,7 +72,7 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
     return reads.history(name=name, limit=limit, as_json=as_json)
 
 
-def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
+def rollback(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
              to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
              as_json: bool = JSON) -> int:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""

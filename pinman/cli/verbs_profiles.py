@@ -69,16 +69,16 @@ def _switch(paths: Paths, cwd: Path, profile: Any, *, local: bool, reset: bool, 
     from pinman.runtime.resolution import activate
 
     name, dropped = profile.name, None
+    chosen_here = _chosen_by_project(cwd, name)
+    if profile.source == "project" and not local and not chosen_here:  # before anything changes
+        raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
+                         hint=f"choose it for this project: pinman use --local {name}")
     if reset:
         from pinman.health.manual import reset as drop_override
 
         dropped = drop_override(paths, profile)
         if not as_json:
             out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
-    chosen_here = _chosen_by_project(cwd, name)
-    if profile.source == "project" and not local and not chosen_here:
-        raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
-                         hint=f"choose it for this project: pinman use --local {name}")
     tgt, _ = activate(paths, profile, _context_root(cwd, local), progress=progress(f"{name}"), registry=registry)
     point("use.activated", name)
     if local:

@@ -10,7 +10,7 @@ from typing import Any, List, Optional
 import typer
 
 from pinman.cli.common import JSON, get_paths
-from pinman.cli.ui import emit, err, notices, out, progress, warn_path
+from pinman.cli.ui import emit, err, instead_of, notices, out, progress, warn_path
 from pinman.errors import PinmanError
 from pinman.names import clean_version
 
@@ -60,12 +60,14 @@ def pin(
     r = run_pin(get_paths(), Path.cwd(), name, version, platforms=platform or [])
     if as_json:
         emit(r.to_json())
+        instead_of(Path.cwd(), get_paths(), name)
         return
     _skipped(r.skipped)
     via = f" ({r.requested} -> {r.after})" if r.requested != r.after else ""
     change = f"{r.before} -> {r.after}" if r.before and r.before != r.after else r.after
     out(f"{name}: pinned {change}{via} in {r.path}" if r.changed else f"{name}: already pinned to {r.after}")
     _render_hashes(r)
+    instead_of(Path.cwd(), get_paths(), name)
 
 
 def _render_hashes(r: Any) -> None:
