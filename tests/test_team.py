@@ -670,6 +670,37 @@ def test_upgrade_inconclusive_keeps_the_pin(repo: Path, registry: FakeRegistry, 
     assert path.read_text() == COMMENTED
 
 
+def test_resolve_and_upgrade_name_the_releases_engines_kept_out(repo: Path, registry: FakeRegistry,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinman.npm import registry as npm_registry
+
+    monkeypatch.setattr(npm_registry, "detect_node_version", lambda: "v20.20.2")
+    versions = registry.docs[CLAUDE_CODE]["versions"]
+    for v in ("2.1.330", "2.1.331"):
+        versions[v]["engines"] = {"node": ">=22.0.0"}
+    versions["1.0.101"] = {"name": CLAUDE_CODE, "version": "1.0.101", "engines": {"node": ">=24"},
+                           "dist": {"integrity": sri("1.0.101")}}  # 1.x: cli.js on Node, no native binary
+    code, out, err = run("resolve", "^2.1.0", capsys=capsys)
+    assert code == 0 and out.strip() == "2.1.300", err  # what npm installs, as before
+    assert ('note: skipped 2.1.330–2.1.331 (2 releases): engines.node ">=22.0.0" (this Node is 20.20.2), '
+            "as npm does") in err, err
+    assert "native binary, which runs on any Node: `pinman install 2.1.331` or an exact pin" in err
+    doc = json.loads(run("resolve", "^2.1.0", "--json", capsys=capsys)[1])
+    assert doc["skipped_engines"]["versions"] == ["2.1.330", "2.1.331"] and doc["skipped_engines"]["native"]
+    assert doc["skipped_engines"]["groups"] == [{"engines": ">=22.0.0", "from": "2.1.330", "to": "2.1.331",
+                                                 "count": 2}]
+    code, out, err = run("resolve", "latest", capsys=capsys)
+    assert out.strip() == "2.1.331" and "skipped" not in err  # a tag is taken as it is, by npm too
+    code, out, err = run("resolve", "^1.0.0", capsys=capsys)
+    assert out.strip() == "1.0.100" and 'skipped 1.0.101: engines.node ">=24"' in err and "native" not in err
+    write_profile(repo, "edge", '[claude-code]\nversion = "^2.1.0"\n')
+    code, out, err = run("upgrade", "edge", "--dry-run", capsys=capsys)
+    assert code == 0 and "edge: ^2.1.0 -> 2.1.300 (dry run" in out and "skipped 2.1.330–2.1.331" in err, err
+    doc = json.loads(run("upgrade", "edge", "--dry-run", "--json", capsys=capsys)[1])
+    assert doc["skipped_engines"]["versions"] == ["2.1.330", "2.1.331"]
+
+
 def test_upgrade_dry_run_touches_nothing(repo: Path, registry: FakeRegistry, npm: Path, probes: list[str],
                                          pinman_home: Paths, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_profile(repo, "stable", COMMENTED)

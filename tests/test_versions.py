@@ -274,6 +274,14 @@ def test_pick(spec: str, node: str | None, expected: str) -> None:
     assert pick(spec, doc(), node) == expected
 
 
+def test_pick_names_the_newer_versions_engines_kept_out() -> None:
+    assert pick_manifest("^2.1.0", doc(), NODE20).engine_skipped == ("2.1.198", "2.1.330", "2.1.331")
+    assert pick_manifest("^2.1.0", doc(), NODE22).engine_skipped == ()  # latest runs: taken
+    assert pick_manifest("<2.1.331", doc(), NODE20).engine_skipped == ("2.1.198", "2.1.330")
+    assert pick_manifest(">=2.1.198", doc(), NODE20).engine_skipped == ()  # nothing newer than the pick
+    assert pick_manifest("latest", doc(), NODE20).engine_skipped == ()  # a tag is exact
+
+
 def test_pick_prefers_not_deprecated() -> None:
     d = doc(extra={"2.1.199": V(">=18", deprecated=True)})
     assert pick("^2.1.0", d, NODE20) == "2.1.197"

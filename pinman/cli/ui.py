@@ -90,6 +90,23 @@ def instead_of(cwd: Any, paths: Paths, name: str) -> None:
         err(f"note: {notice_line}")
 
 
+def engine_notes(skips: dict[str, Any] | None) -> list[str]:
+    """`skipped 2.1.198–2.1.332 (135 releases): engines.node ">=22" (this Node is 20.20.2)`, one per
+    constraint, then what to do about it."""
+    if not skips:
+        return []
+    node = (skips["node"] or "?").lstrip("v")
+    lines = []
+    for g in skips["groups"]:
+        span = g["from"] if g["count"] == 1 else f"{g['from']}–{g['to']} ({g['count']} releases)"
+        lines.append(f'skipped {span}: engines.node "{g["engines"]}" (this Node is {node}), as npm does')
+    newest = skips["versions"][-1]
+    if skips["native"]:
+        lines.append(f"those releases ship a native binary, which runs on any Node: `pinman install {newest}` "
+                     f"or an exact pin runs {newest} here")
+    return lines
+
+
 def warn_path(paths: Paths) -> None:
     from pinman.runtime.shim import path_line, shim_on_path
 

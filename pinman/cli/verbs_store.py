@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from pinman.cli.common import JSON, get_paths, get_profile
-from pinman.cli.ui import age, emit, err, notices, out, progress
+from pinman.cli.ui import age, emit, engine_notes, err, notices, out, progress
 from pinman.errors import InstallError, UsageError
 from pinman.paths import Paths
 from pinman.names import clean_version
@@ -119,6 +119,7 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
     from pinman.names import CLAUDE_CODE
     from pinman.team.common import skips_for_resolve
     from pinman.npm.spec import parse_spec
+    from pinman.views.engines import engine_skips
 
     try:
         kind = parse_spec(spec).kind
@@ -126,15 +127,19 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
         raise UsageError(str(e), hint="e.g. 2.1.331, latest, ^2.1.0, ~2.1.300, 2.1.x, >=1.0.100 <2") from None
     # An exact version asked for by name is answered as asked; only tags and ranges skip.
     skips = skips_for_resolve(get_paths(), Path.cwd(), profile) if kind != "exact" else {}
-    res = Registry(get_paths()).resolve(CLAUDE_CODE, spec, skip=skips)
+    registry = Registry(get_paths())
+    res = registry.resolve(CLAUDE_CODE, spec, skip=skips)
+    engines = engine_skips(registry.packument(CLAUDE_CODE), res.engine_skipped, res.node)
     if as_json:
         emit({"spec": spec, "version": res.version, "integrity": res.integrity,
               "stale": res.stale, "skipped": list(res.skipped),
-              "skipped_why": {v: skips[v] for v in res.skipped}})
+              "skipped_why": {v: skips[v] for v in res.skipped}, "skipped_engines": engines})
         return
     out(res.version)
     for v in res.skipped:
         err(f"skipped {v}: {skips[v]}")
+    for line in engine_notes(engines):
+        err(f"note: {line}")
     if res.stale:
         why = [res.problem] if res.problem else []
         why += [f"fetched {age(res.fetched_at)}"] if res.fetched_at else []

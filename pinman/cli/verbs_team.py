@@ -10,7 +10,7 @@ from typing import Any, List, Optional
 import typer
 
 from pinman.cli.common import JSON, get_paths
-from pinman.cli.ui import emit, err, instead_of, notices, out, progress, warn_path
+from pinman.cli.ui import emit, engine_notes, err, instead_of, notices, out, progress, warn_path
 from pinman.errors import PinmanError
 from pinman.names import clean_version
 
@@ -191,6 +191,8 @@ def upgrade(
         emit(r.to_json())
         raise typer.Exit(int(r.exit_code))
     _skipped(r.skipped)
+    for line in engine_notes(r.engines):
+        err(f"  note: {line}")
     head = f"{name}: {r.current or r.spec} -> {r.candidate}"
     if r.action == "dry-run":
         out(f"{head} (dry run: {r.detail})")

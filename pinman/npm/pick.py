@@ -74,6 +74,9 @@ class PackumentLike(Protocol):
 class Picked:
     version: str
     skipped: tuple[str, ...] = ()  # versions from `skip` that npm would have chosen first
+    # newer versions the range matches that npm passed over because their engines.node excludes
+    # this node (lowest first): the answer is npm's, but nobody should learn it by surprise
+    engine_skipped: tuple[str, ...] = ()
 
 
 DEFAULT_TAG = "latest"
@@ -170,7 +173,7 @@ def _pick_range(
     newest_first = sorted(matching, key=cmp_to_key(lambda a, b: compare(_v(a), _v(b))), reverse=True)
     for ver in sorted(newest_first, key=rank):
         if ver not in skip:
-            return Picked(ver, tuple(skipped))
+            return Picked(ver, tuple(skipped), _passed_over(ver, newest_first, versions, node_version, skip))
         if ver not in skipped:
             skipped.append(ver)
     if skipped:
@@ -181,6 +184,13 @@ def _pick_range(
     raise VersionNotFound(
         f"no version of {packument.name} matches {range_!r}", hint=_tags_hint(packument)
     )
+
+
+def _passed_over(picked: str, newest_first: list[str], versions: Mapping[str, VersionMeta],
+                 node_version: str | None, skip: Collection[str]) -> tuple[str, ...]:
+    """The versions newer than `picked` that engines.node kept out (lowest first)."""
+    newer = newest_first[:newest_first.index(picked)]
+    return tuple(reversed([v for v in newer if v not in skip and not _engine_ok(versions[v], node_version)]))
 
 
 def _v(raw: str) -> SemVer:

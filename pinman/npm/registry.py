@@ -18,7 +18,7 @@ import json
 import os
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -51,6 +51,8 @@ class Resolution:
     skipped: list[str]  # known-bad versions npm would have picked first
     fetched_at: float = 0.0
     problem: str | None = None  # the registry did not answer; this came from the cache
+    node: str | None = None  # the node version engines were weighed against (None: not weighed)
+    engine_skipped: list[str] = field(default_factory=list)  # newer, passed over for engines.node
 
 
 class _Auto(enum.Enum):
@@ -171,7 +173,7 @@ class Registry:
         picked = pick_manifest(parsed, doc, node, skip)
         info = doc.versions[picked.version]
         return Resolution(spec, picked.version, info.integrity, doc.stale, list(picked.skipped),
-                          doc.fetched_at, doc.problem)
+                          doc.fetched_at, doc.problem, node, list(picked.engine_skipped))
 
     # --- network ------------------------------------------------------------------------
 
