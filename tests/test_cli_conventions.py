@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
@@ -82,12 +83,40 @@ def test_help_text_is_plain_and_keeps_brackets(pinman_home: Paths, tmp_path: Pat
     for name in _commands():
         text = pinman(pinman_home, tmp_path, name, "--help").out
         assert "<bool>" not in text and "\x1b[" not in text, name
+        # real metavars: NAME, VERSION, N; not typer's `{name}`, `<str>`, `<int>`
+        usage = text.splitlines()[0]
+        assert "{" not in usage and "<" not in text.replace("<=", ""), (name, text)
+        assert all(word.isupper() for word in re.findall(r"\[?([A-Za-z_]+)(?:\.\.\.)?\]?$", usage)), usage
+
+
+def test_help_lists_every_command_with_its_whole_first_paragraph(pinman_home: Paths, tmp_path: Path) -> None:
+    listing = " ".join(pinman(pinman_home, tmp_path, "--help").out.split("Commands:")[1].split())
+    assert "..." not in listing  # nothing cut mid-phrase
+    for name, command in _commands().items():
+        first = " ".join((command.help or "").split("\n\n")[0].split())
+        assert f"{name} {first}" in listing, name
+    assert pinman(pinman_home, tmp_path, "rollback", "--help").out.startswith("Usage: pinman rollback [OPTIONS] [NAME]")
+    assert pinman(pinman_home, tmp_path, "show", "--help").out.startswith("Usage: pinman show [OPTIONS] NAME\n")
+    assert "--to VERSION" in pinman(pinman_home, tmp_path, "rollback", "-h").out
+    assert "-n, --limit N" in pinman(pinman_home, tmp_path, "history", "-h").out
 
 
 def test_every_command_that_changes_state_offers_json() -> None:
     commands = _commands()
     lacking = [n for n in CHANGES_STATE if not any("--json" in p.opts for p in commands[n].params)]
     assert lacking == []
+
+
+def test_hooks_status_is_one_plain_sentence_per_settings_file(pinman_home: Paths, tmp_path: Path) -> None:
+    from pinman.autopilot.files import HookFiles
+
+    where = HookFiles(pinman_home).settings_all
+    r = pinman(pinman_home, tmp_path, "hooks", "status")
+    assert r.out == f"{where}: pinman's hooks are not installed; `pinman hooks install` installs them\n", r.out
+    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+    r = pinman(pinman_home, tmp_path, "hooks", "status")
+    assert r.out == (f"{where}: StopFailure, SessionStart installed: the claude shim passes them to the "
+                     "versions that know them\n"), r.out
 
 
 # ------------------------------------------------------------------ exit codes
@@ -130,12 +159,14 @@ def test_rollback_to_a_range_is_a_usage_error(pinman_home: Paths, tmp_path: Path
 def test_refusals_are_usage_errors_and_missing_installs_install_errors(pinman_home: Paths, tmp_path: Path) -> None:
     _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
     cases = [(["trust"], 2, "not inside a project"),
-             (["rollback", "here"], 2, "no known-good version recorded"),
+             (["rollback", "here"], 2, "no known-good version recorded for here at api.anthropic.com:443"),
              (["uninstall", "9.9.9"], 5, "9.9.9 is not installed"),
              (["which"], 5, "is not installed")]
     for args, code, needle in cases:
         r = pinman(pinman_home, tmp_path, *args, PINMAN_PROFILE="here")
         assert (r.code, needle in r.err) == (code, True), (args, r.text)
+    r = pinman(pinman_home, tmp_path, "rollback", "here", ANTHROPIC_BASE_URL="http://gw.internal:4000/v1")
+    assert "no known-good version recorded for here at gw.internal:4000" in r.err, r.text  # the endpoint asked
 
 
 # ------------------------------------------------------------------ shell integration
@@ -309,6 +340,30 @@ def test_progress_piped_is_plain_lines_with_bytes(tmp_path: Path) -> None:
     assert [line.split(" (")[0] for line in lines] == ["  1.0.100: downloading with npm", "  1.0.100: verifying",
                                                        "  1.0.100: done"]
     assert "1.5 kB" in lines[1] and "\x1b[" not in buf.getvalue()
+
+
+def test_progress_counts_a_hard_linked_binary_once_and_fills_the_bar_in_16_colours(tmp_path: Path) -> None:
+    """2.x's native binary is hard-linked to bin/claude.exe: counted twice, the bytes doubled at
+    "verifying"; rich's rgb green for a finished bar is grey in a 16-colour terminal."""
+    from rich.console import Console
+
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "claude").write_bytes(b"x" * 3_000_000)
+    os.link(build / "claude", build / "claude.exe")
+    assert progress.folder_bytes(tmp_path) == 3_000_000
+    buf = io.StringIO()
+    report = progress.reporter("2.1.331", tmp_path / "other", interactive=True,
+                               console=Console(file=buf, force_terminal=True, width=100, color_system="standard"))
+    report(progress.START)
+    report(progress.END)
+    assert "\x1b[32m" + "━" * 10 in buf.getvalue().split("\r")[-1]  # a full green bar
+    failed = io.StringIO()
+    report = progress.reporter("x", tmp_path / "other", interactive=True,
+                               console=Console(file=failed, force_terminal=True, width=100, color_system="standard"))
+    report(progress.START)
+    progress.stop_all()  # an error: the bar is not filled as if it had finished
+    assert "\x1b[32m" + "━" * 10 not in failed.getvalue()
 
 
 def test_an_error_ends_the_live_line_before_its_message(tmp_path: Path) -> None:

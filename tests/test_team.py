@@ -182,10 +182,10 @@ def test_init_writes_a_commented_starter_and_is_idempotent(tmp_path: Path, monke
                                                            pinman_home: Paths,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run("init", capsys=capsys)
+    code, out, err = run("init", capsys=capsys)
     assert code == 0
     assert f"wrote {tmp_path / 'profiles' / 'stable.toml'}" in out and f"wrote {tmp_path / '.pinman.toml'}" in out
-    assert f'export PATH="{pinman_home.bin}:$PATH"' in out
+    assert f'export PATH="{pinman_home.bin}:$PATH"' in err  # the shim is not first on PATH yet
     starter = load_profile(tmp_path / "profiles" / "stable.toml")
     builtin = find_profile("stable", Path(os.sep), pinman_home)
     assert (starter.claude_code.version, starter.claude_code.integrity) == \
@@ -202,6 +202,16 @@ def test_init_writes_a_commented_starter_and_is_idempotent(tmp_path: Path, monke
     code, out, _ = run("init", "--force", capsys=capsys)
     assert code == 0 and out.count("wrote") == 2
     assert (tmp_path / "profiles" / "stable.toml").read_text() == text
+
+
+def test_init_says_nothing_of_path_when_the_shim_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             pinman_home: Paths,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{pinman_home.bin}{os.pathsep}{os.environ['PATH']}")  # as the README says
+    code, out, err = run("init", capsys=capsys)
+    assert code == 0 and "wrote" in out
+    assert "PATH" not in out + err, out + err  # the shim does not even exist yet, but will be first
 
 
 def test_init_keeps_an_existing_project_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

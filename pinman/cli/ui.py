@@ -107,10 +107,27 @@ def engine_notes(skips: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def warn_path(paths: Paths) -> None:
-    from pinman.runtime.shim import path_line, shim_on_path
+def path_ready(paths: Paths) -> bool:
+    """Whether `claude` typed in this shell runs pinman's shim, or will once the shim is written:
+    its folder comes before any other folder with a `claude` on PATH."""
+    import os
 
-    if not shim_on_path(paths):
+    from pinman.runtime.shim import shim_on_path
+
+    if shim_on_path(paths):
+        return True
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if folder and os.path.realpath(folder) == os.path.realpath(paths.bin):
+            return True
+        if os.access(os.path.join(folder or ".", "claude"), os.X_OK):
+            return False
+    return False
+
+
+def warn_path(paths: Paths) -> None:
+    from pinman.runtime.shim import path_line
+
+    if not path_ready(paths):
         err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")
         err(f"  {path_line(paths)}")
         err('  or, kept free of duplicates however often it runs: eval "$(pinman activate)"')

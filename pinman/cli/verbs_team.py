@@ -31,7 +31,6 @@ def _skipped(items: list[Any]) -> None:
 def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.toml and profiles/stable.toml."),
          as_json: bool = JSON) -> None:
     """Set up this folder for a team: .pinman.toml and a commented profiles/stable.toml."""
-    from pinman.runtime.shim import path_line
     from pinman.team.edits import init as run_init
 
     paths = get_paths()
@@ -45,7 +44,7 @@ def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.to
         out(f"kept  {p} (exists; --force overwrites it)")
     if result.written:
         out("next: review and commit them; teammates run `pinman sync`")
-    out(f"put the claude shim first on PATH (once, in your shell profile): {path_line(paths)}")
+    warn_path(paths)  # only when `claude` here would not be pinman's
 
 
 def pin(

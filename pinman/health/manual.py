@@ -68,9 +68,11 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     current = _running(paths, profile)
     key = profile_key(profile.name, profile.project_root)
     if to is None:
-        kg = Journal(paths).last_known_good(key, endpoint_of(env.get("ANTHROPIC_BASE_URL")), exclude=[current])
+        endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
+        kg = Journal(paths).last_known_good(key, endpoint, exclude=[current])
         if kg is None:
-            raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
+            where = endpoint.split("://", 1)[-1]  # host:port, as the checks' lines name it
+            raise UsageError(f"no known-good version recorded for {profile.name} at {where}",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
 

@@ -32,20 +32,28 @@ def sort_versions(versions: Iterable[str], *, reverse: bool = False) -> list[str
 
 
 def nearest(version: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The `n` candidates closest to `version`, for "did you mean" hints (lowest first)."""
-    pool = sort_versions(candidates, reverse=True)  # newest first, so ties go to newer ones
+    """The `n` candidates next to `version` in release order, for "did you mean" hints (lowest
+    first): its neighbours, the next newer one first; the newest releases when it is newer than
+    all (9.9.9 suggests the latest, not 2.1.8–2.1.10). Prereleases only for a prerelease."""
+    candidates = list(candidates)
     target = parse_version(clean(version, loose=True) or version, loose=True)
     if target is None:
         import difflib  # only for hints on a typo
 
-        return difflib.get_close_matches(version, list(candidates), n=n, cutoff=0.5)
-
-    def distance(s: str) -> tuple[int, int, int]:
-        v = parse_version(s, loose=True)
-        assert v is not None  # sort_versions kept only versions
-        return abs(v.major - target.major), abs(v.minor - target.minor), abs(v.patch - target.patch)
-
-    return sort_versions(sorted(pool, key=distance)[:n])
+        return difflib.get_close_matches(version, candidates, n=n, cutoff=0.5)
+    pool = sort_versions(candidates)
+    releases = [v for v in pool if not _v(v).prerelease]
+    if releases and not target.prerelease:
+        pool = releases
+    below = [v for v in pool if compare(_v(v), target) < 0]
+    above = [v for v in pool if compare(_v(v), target) > 0]
+    picked: list[str] = []
+    while len(picked) < n and (below or above):
+        if above:
+            picked.append(above.pop(0))
+        if below and len(picked) < n:
+            picked.append(below.pop())
+    return sort_versions(picked)
 
 
 # --- npm-pick-manifest ----------------------------------------------------------------------
@@ -141,9 +149,10 @@ def _pick_exact(raw: str, packument: PackumentLike, skip: Collection[str]) -> Pi
         )
     if ver not in packument.versions:
         near = nearest(ver, packument.versions)
+        newest = bool(near) and all(compare(_v(v), _v(ver)) < 0 for v in near)  # it is newer than all
         raise VersionNotFound(
             f"{packument.name}@{ver} does not exist",
-            hint=f"nearest published versions: {', '.join(near)}" if near else None,
+            hint=f"{'newest' if newest else 'nearest'} published versions: {', '.join(near)}" if near else None,
         )
     return Picked(ver)
 
