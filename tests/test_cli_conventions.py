@@ -70,6 +70,30 @@ def test_shell_completion_is_typers_own_and_completes_commands(pinman_home: Path
     assert r.out.split() == ["rollback"]
 
 
+def test_shell_completion_completes_the_profile_names_visible_here(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "mine", f'[claude-code]\nversion = "{V2}"\n')
+    repo = tmp_path / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "theirs"\n')
+    (repo / "profiles" / "theirs.toml").write_text("not even toml [")  # named, never parsed
+
+    def complete(cwd: Path, words: str) -> list[str]:
+        r = pinman(pinman_home, cwd, _PINMAN_COMPLETE="complete_bash", COMP_WORDS=words,
+                   COMP_CWORD=str(len(words.split(" ")) - 1))
+        return r.out.split()
+
+    assert complete(tmp_path, "pinman use ") == ["latest", "legacy", "mine", "stable"]
+    assert complete(tmp_path, "pinman rollback m") == ["mine"]
+    assert complete(tmp_path, "pinman exec -p l") == ["latest", "legacy"]
+    assert complete(repo, "pinman show th") == ["theirs"]
+
+
+def test_every_profile_argument_and_option_completes_profile_names() -> None:
+    lacking = [f"{name} {p.name}" for name, cmd in _commands().items() for p in cmd.params
+               if p.name in ("name", "names", "profile", "target") and getattr(p, "_custom_shell_complete", None) is None]
+    assert lacking == []
+
+
 def test_every_argument_and_option_has_help() -> None:
     missing = [f"{name} {p.name}" for name, cmd in _commands().items() for p in cmd.params
                if p.name != "help" and not (getattr(p, "help", None) or "").strip()]

@@ -9,14 +9,14 @@ from typing import Optional
 
 import typer
 
-from pinman.cli.common import JSON, REFRESH, get_paths, get_profile
+from pinman.cli.common import JSON, REFRESH, complete_profile, get_paths, get_profile
 from pinman.cli.ui import emit, instead_of, out
 from pinman.cli.checks import run_checks
 from pinman.cli.hookinfo import hook_findings
 
 
 def check(
-    name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+    name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).", autocompletion=complete_profile),
     all_profiles: bool = typer.Option(False, "--all", help="Every profile visible here."),
     no_rollback: bool = typer.Option(False, "--no-rollback", help="Only report; never switch."),
     if_due: bool = typer.Option(False, "--if-due", help="Cheap mode for cron/shell hooks: only when the last "
@@ -63,7 +63,7 @@ def status(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     return reads.status(as_json=as_json, refresh=refresh)
 
 
-def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all)."),
+def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all).", autocompletion=complete_profile),
             limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many entries."),
             as_json: bool = JSON) -> int:
     """The journal, newest first."""
@@ -72,7 +72,8 @@ def history(name: Optional[str] = typer.Argument(None, help="Profile (default: a
     return reads.history(name=name, limit=limit, as_json=as_json)
 
 
-def rollback(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+def rollback(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).",
+                                             autocompletion=complete_profile),
              to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
              as_json: bool = JSON) -> int:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import typer
 
-from pinman.cli.common import JSON, REFRESH, get_paths, get_profile
+from pinman.cli.common import JSON, REFRESH, complete_profile, get_paths, get_profile
 from pinman.cli.ui import emit, err, notices, out, progress, table, warn_path
 from pinman.errors import UsageError
 from pinman.paths import Paths
@@ -21,7 +21,7 @@ from pinman.names import clean_version
 
 def use(
     name: str = typer.Argument(..., help="Profile to switch to, or an exact version (e.g. 2.1.331): "
-                               "that makes a profile of the same name pinned to it."),
+                               "that makes a profile of the same name pinned to it.", autocompletion=complete_profile),
     local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
     reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback): back to the pin."),
     check_after: bool = typer.Option(False, "--check", help="Health-check after switching; roll back on schema errors."),
@@ -188,7 +188,8 @@ def _path_with(front: list[str]) -> str:
     return os.pathsep.join(front + rest)
 
 
-def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).",
+                                            autocompletion=complete_profile),
             as_json: bool = JSON) -> None:
     """Print `export` lines that fix this shell to a profile: eval "$(pinman env stable)".
 
@@ -226,7 +227,8 @@ def activate(as_json: bool = JSON) -> None:
 
 def exec_cmd(
     ctx: typer.Context,
-    profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one)."),
+    profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one).",
+                                          autocompletion=complete_profile),
 ) -> None:
     """Run a command with the profile's `claude` first on PATH and its env: pinman exec -- CMD."""
     from pinman.runtime.shim import ensure_shim
@@ -260,7 +262,8 @@ def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     return reads.list_profiles(as_json=as_json, refresh=refresh)
 
 
-def show(name: str = typer.Argument(..., help="Profile to describe."), as_json: bool = JSON,
+def show(name: str = typer.Argument(..., help="Profile to describe.", autocompletion=complete_profile),
+         as_json: bool = JSON,
          refresh: bool = REFRESH) -> int:
     """Everything about one profile."""
     from pinman.cli import reads

@@ -9,14 +9,15 @@ from typing import Any, Optional
 
 import typer
 
-from pinman.cli.common import JSON, get_paths, get_profile
+from pinman.cli.common import JSON, complete_profile, get_paths, get_profile
 from pinman.cli.ui import age, emit, engine_notes, err, notices, out, progress
 from pinman.errors import InstallError, UsageError
 from pinman.paths import Paths
 from pinman.names import clean_version
 
 
-def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile)."),
+def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile).",
+                                                   metavar="PROFILE|VERSION", autocompletion=complete_profile),
             force: bool = typer.Option(False, "--force", help="Install again even if present (repairs an install "
                                        "`pinman verify` finds changed)."),
             as_json: bool = JSON) -> None:
@@ -111,7 +112,8 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what 
 
 
 def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. latest, ^2.1.0, 2.1.331."),
-            profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Skip this profile's known-bad "
+            profile: Optional[str] = typer.Option(None, "--profile", "-p", autocompletion=complete_profile,
+                                                  help="Skip this profile's known-bad "
                                                   "versions (default: the active profile's)."),
             as_json: bool = JSON) -> None:
     """The exact version a spec resolves to (as `npm install` would pick it), skipping known-bad ones."""
@@ -146,7 +148,8 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
         err("note: offline: answered from cached registry data" + (f" ({'; '.join(why)})" if why else ""))
 
 
-def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).",
+                                           autocompletion=complete_profile),
            every: bool = typer.Option(False, "--all", help="Every install in the store."),
            as_json: bool = JSON) -> None:
     """Compare installs with the files recorded at install time (sha256 of each); exit 5 if one changed."""

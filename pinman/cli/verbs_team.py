@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from pinman.cli.common import JSON, get_paths
+from pinman.cli.common import JSON, complete_profile, get_paths
 from pinman.cli.ui import emit, engine_notes, err, instead_of, notices, out, progress, warn_path
 from pinman.errors import PinmanError
 from pinman.names import clean_version
@@ -48,7 +48,7 @@ def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.to
 
 
 def pin(
-    name: str = typer.Argument(..., help="Profile to edit."),
+    name: str = typer.Argument(..., help="Profile to edit.", autocompletion=complete_profile),
     version: str = typer.Argument(..., help="Exact version (a tag or range is resolved to one)."),
     platform: Optional[List[str]] = PLATFORM,
     as_json: bool = JSON,
@@ -80,7 +80,8 @@ def _render_hashes(r: Any) -> None:
 
 
 def lock(
-    names: Optional[List[str]] = typer.Argument(None, help="Profiles (default: every profile of this project)."),
+    names: Optional[List[str]] = typer.Argument(None, help="Profiles (default: every profile of this project).",
+                                                autocompletion=complete_profile),
     platform: Optional[List[str]] = PLATFORM,
     as_json: bool = JSON,
 ) -> None:
@@ -168,7 +169,7 @@ def sync(
 
 
 def upgrade(
-    name: str = typer.Argument(..., help="Profile to upgrade."),
+    name: str = typer.Argument(..., help="Profile to upgrade.", autocompletion=complete_profile),
     to: Optional[str] = typer.Option(None, "--to", help="Version, tag or range to try (default: the profile's "
                                      "own tag/range, or latest for an exact pin)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say which version would be tried."),
@@ -211,7 +212,7 @@ def upgrade(
 
 
 def mark_bad(
-    name: str = typer.Argument(..., help="Profile to edit."),
+    name: str = typer.Argument(..., help="Profile to edit.", autocompletion=complete_profile),
     version: str = typer.Argument(..., help="Exact version to mark."),
     reason: str = typer.Option(..., "--reason", help="Why, for your teammates (kept in the file)."),
     as_json: bool = JSON,
