@@ -87,11 +87,13 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
 
 def _running(paths: Paths, profile: Profile) -> str:
     """The version the profile runs now: from this machine, the registry only if never resolved here."""
-    from pinman.npm.registry import NotCached
-
     try:
         return target(paths, profile, registry=local_registry(paths)).version
-    except NotCached:
+    except PinmanError as e:
+        from pinman.npm.registry import NotCached  # only now: an exact pin never loads the registry client
+
+        if not isinstance(e, NotCached):
+            raise
         return target(paths, profile).version
 
 

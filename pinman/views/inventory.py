@@ -37,13 +37,13 @@ def _active_name(paths: Paths, cwd: Path) -> str | None:
 
 
 def _try_target(paths: Paths, profile: Any, registry: Registry) -> tuple[Target | None, str | None]:
-    from pinman.npm.registry import NotCached
-
     try:
         return target(paths, profile, registry=registry), None
-    except NotCached:
-        return None, f"{profile.claude_code.version} not resolved on this machine yet (--refresh asks the registry)"
     except PinmanError as e:
+        from pinman.npm.registry import NotCached  # only now: an exact pin never loads the registry client
+
+        if isinstance(e, NotCached):
+            return None, f"{profile.claude_code.version} not resolved on this machine yet (--refresh asks the registry)"
         return None, e.message
 
 
