@@ -30,6 +30,10 @@ def _profile(paths: Paths, name: str) -> Any:
     return find_profile(name, Path.cwd(), paths)
 
 
+# The lines under a profile's status line: (label, key of the row), each shown when the row has it.
+DETAILS = (("note", "dropped"), ("problem", "problem"))
+
+
 def status(as_json: bool = False, refresh: bool = False) -> int:
     from pinman.views.inventory import status_rows
 
@@ -45,10 +49,9 @@ def status(as_json: bool = False, refresh: bool = False) -> int:
         else:
             label, seen = checked(r)
             out(f"{mark} {r['name']}: {r['version'] or '?'}  {_pinned(r)}  {label}: {seen}")
-        if r.get("dropped"):
-            out(f"    note: {r['dropped']}")
-        if r["problem"]:
-            out(f"    problem: {r['problem']}")
+        for label, key in DETAILS:
+            if r.get(key):
+                out(f"    {label}: {r[key]}")
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import unseen
     from pinman.cli.hookinfo import hooks_line
