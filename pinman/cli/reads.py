@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pinman.cli.ui import age, emit, err, out, progress, table
+from pinman.names import clean_version
 from pinman.paths import Paths
 
 
@@ -71,7 +72,7 @@ def _pinned(row: dict[str, Any]) -> str:
         was = f" (was {was})" if was and was not in (version, spec) else ""
         reason = f": {row['override_reason']}" if row.get("override_reason") else ""
         return f"pinned {spec}, local override{was}{reason}"
-    if spec == version:
+    if clean_version(spec) == version:  # an exact pin, however written (v2.1.331)
         return "pinned"
     if row.get("locked") and row["locked"] == version:
         return f"pinned {spec}, locked"
