@@ -72,7 +72,7 @@ def _pinned(row: dict[str, Any]) -> str:
         was = f" (was {was})" if was and was not in (version, spec) else ""
         reason = f": {row['override_reason']}" if row.get("override_reason") else ""
         return f"pinned {spec}, local override{was}{reason}"
-    if clean_version(spec) == version:  # an exact pin, however written (v2.1.331)
+    if version is not None and clean_version(spec) == version:  # an exact pin, however written (v2.1.331)
         return "pinned"
     if row.get("locked") and row["locked"] == version:
         return f"pinned {spec}, locked"
