@@ -292,7 +292,7 @@ def test_pin_unknown_version_names_the_nearest(repo: Path, registry: FakeRegistr
     path = write_profile(repo, "stable", COMMENTED)
     code, _, err = run("pin", "stable", "2.1.332", capsys=capsys)
     assert code == ExitCode.REGISTRY
-    assert "2.1.332 does not exist" in err and "nearest published versions: " in err and "2.1.331" in err
+    assert "2.1.332 does not exist" in err and "newest published versions: " in err and "2.1.331" in err  # newer than all
     assert path.read_text() == COMMENTED
 
 
