@@ -129,12 +129,12 @@ def command_for(args: list[str], environ: Any = None) -> Any:
     trimmed = copy.copy(app)
     trimmed.registered_commands = [c for c in app.registered_commands if c.name == verb]
     trimmed.registered_groups = [g for g in app.registered_groups if g.name == verb]
-    completing = "_PINMAN_COMPLETE" in env
-    if completing or not (trimmed.registered_commands or trimmed.registered_groups or args[1:] == [] and
-                          verb in (None, "-h", "--help")):
-        trimmed = app
+    named = bool(trimmed.registered_commands or trimmed.registered_groups)
+    listing = not named and verb in (None, "-h", "--help") and not args[1:]
+    if "_PINMAN_COMPLETE" in env or not (named or listing):
+        trimmed = app  # completion walks every verb; a misspelt one gets click's "did you mean"
     command = typer.main.get_command(trimmed)
-    if trimmed is not app and not (trimmed.registered_commands or trimmed.registered_groups):
+    if listing and trimmed is not app:
         command.listing = _listing()
     _plain_metavars(command)
     return command
