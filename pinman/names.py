@@ -17,6 +17,10 @@ CLAUDE_CODE = "@anthropic-ai/claude-code"
 # the CLI decides how to show them (a live line on a terminal, plain lines when piped).
 Progress = Callable[[str], None]
 
+# An env key the consumers of a profile's env prepend to PATH instead of exporting (an [sdk] venv's
+# bin); a profile's [env] cannot set PINMAN_* keys, so it cannot collide with one a user wrote.
+PATH_PREPEND = "PINMAN_PATH_PREPEND"
+
 MAX_VERSION_LENGTH = 64  # an exact version the store holds; longer ones are no real release
 MAX_PACKAGE_LENGTH = 214  # npm's limit
 

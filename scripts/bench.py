@@ -385,8 +385,9 @@ def bench_startup(home: Path, runs: int = 20, profile: str = "bench", to: str = 
         row(f"`pinman {label}` vs `python -c pass`", f"{c * 1e3:.0f}/{p * 1e3:.0f} ms x{c / p:.1f}, cpu x{cc / pc:.1f}",
             f"<= {STARTUP_GOAL:g}", c / p <= STARTUP_GOAL)
     pinman(home, "use", profile, "--reset")
-    # `status` and `list` resolve the built-in `latest` through the registry on every run today; a user
-    # profile of the same name pinned exactly shadows it, which leaves start-up, parsing and local state.
+    # `status` and `list` resolve the built-in `latest` from the registry cache (parsing the whole
+    # document and loading the registry client); a user profile of the same name pinned exactly
+    # shadows it, which leaves start-up, parsing and local state.
     shadow = home / "config" / "profiles" / "latest.toml"
     if not shadow.exists():
         shadow.write_text(f'[claude-code]\nversion = "{V2}"\n')

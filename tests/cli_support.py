@@ -55,3 +55,36 @@ def pinman(paths: Paths, cwd: Path, *args: str, **extra: str) -> Result:
 
 def claude(paths: Paths, cwd: Path, *args: str, **extra: str) -> Result:
     return run([str(paths.shim), *args], paths, cwd, **extra)
+
+
+def fake_install(paths: Paths, version: str) -> None:
+    """A complete install as the store records one (its marker), for commands that only look at
+    it (status, rollback by hand); its binary only fails."""
+    import json
+
+    from pinman.names import CLAUDE_CODE
+
+    prefix = paths.store / "claude-code" / version
+    package = prefix / "node_modules" / CLAUDE_CODE
+    package.mkdir(parents=True)
+    binary = package / "cli.js"
+    binary.write_text("#!/bin/sh\necho 'not a client' >&2\nexit 1\n")  # what a probe of it sees
+    binary.chmod(0o755)
+    (prefix / ".pinman-install.json").write_text(json.dumps(
+        {"schema": 1, "package": CLAUDE_CODE, "version": version, "integrity": None,
+         "installed_at": "2026-01-01T00:00:00Z", "bin": "cli.js"}))
+
+
+def cache_registry(paths: Paths, cwd: Path, versions: list[str], latest: str) -> str:
+    """Let pinman cache a registry document naming `versions` (`latest` tagged); returns the URL of
+    that registry, closed by then, so what follows answers from the cache or not at all."""
+    from e2e_support import serve_packuments
+
+    from pinman.names import CLAUDE_CODE
+
+    doc = {"name": CLAUDE_CODE, "dist-tags": {"latest": latest},
+           "versions": {v: {"name": CLAUDE_CODE, "version": v} for v in versions}}
+    with serve_packuments({CLAUDE_CODE: doc}) as url:
+        done = pinman(paths, cwd, "resolve", "latest", npm_config_registry=url)
+    assert done.code == 0, done.text
+    return url

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Callable
@@ -69,6 +70,30 @@ def test_shell_completion_is_typers_own_and_completes_commands(pinman_home: Path
     assert r.out.split() == ["rollback"]
 
 
+def test_shell_completion_completes_the_profile_names_visible_here(pinman_home: Paths, tmp_path: Path) -> None:
+    _user_profile(pinman_home, "mine", f'[claude-code]\nversion = "{V2}"\n')
+    repo = tmp_path / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "theirs"\n')
+    (repo / "profiles" / "theirs.toml").write_text("not even toml [")  # named, never parsed
+
+    def complete(cwd: Path, words: str) -> list[str]:
+        r = pinman(pinman_home, cwd, _PINMAN_COMPLETE="complete_bash", COMP_WORDS=words,
+                   COMP_CWORD=str(len(words.split(" ")) - 1))
+        return r.out.split()
+
+    assert complete(tmp_path, "pinman use ") == ["latest", "legacy", "mine", "stable"]
+    assert complete(tmp_path, "pinman rollback m") == ["mine"]
+    assert complete(tmp_path, "pinman exec -p l") == ["latest", "legacy"]
+    assert complete(repo, "pinman show th") == ["theirs"]
+
+
+def test_every_profile_argument_and_option_completes_profile_names() -> None:
+    lacking = [f"{name} {p.name}" for name, cmd in _commands().items() for p in cmd.params
+               if p.name in ("name", "names", "profile", "target") and getattr(p, "_custom_shell_complete", None) is None]
+    assert lacking == []
+
+
 def test_every_argument_and_option_has_help() -> None:
     missing = [f"{name} {p.name}" for name, cmd in _commands().items() for p in cmd.params
                if p.name != "help" and not (getattr(p, "help", None) or "").strip()]
@@ -82,12 +107,40 @@ def test_help_text_is_plain_and_keeps_brackets(pinman_home: Paths, tmp_path: Pat
     for name in _commands():
         text = pinman(pinman_home, tmp_path, name, "--help").out
         assert "<bool>" not in text and "\x1b[" not in text, name
+        # real metavars: NAME, VERSION, N; not typer's `{name}`, `<str>`, `<int>`
+        usage = text.splitlines()[0]
+        assert "{" not in usage and "<" not in text.replace("<=", ""), (name, text)
+        assert all(word.isupper() for word in re.findall(r"\[?([A-Za-z_]+)(?:\.\.\.)?\]?$", usage)), usage
+
+
+def test_help_lists_every_command_with_its_whole_first_paragraph(pinman_home: Paths, tmp_path: Path) -> None:
+    listing = " ".join(pinman(pinman_home, tmp_path, "--help").out.split("Commands:")[1].split())
+    assert "..." not in listing  # nothing cut mid-phrase
+    for name, command in _commands().items():
+        first = " ".join((command.help or "").split("\n\n")[0].split())
+        assert f"{name} {first}" in listing, name
+    assert pinman(pinman_home, tmp_path, "rollback", "--help").out.startswith("Usage: pinman rollback [OPTIONS] [NAME]")
+    assert pinman(pinman_home, tmp_path, "show", "--help").out.startswith("Usage: pinman show [OPTIONS] NAME\n")
+    assert "--to VERSION" in pinman(pinman_home, tmp_path, "rollback", "-h").out
+    assert "-n, --limit N" in pinman(pinman_home, tmp_path, "history", "-h").out
 
 
 def test_every_command_that_changes_state_offers_json() -> None:
     commands = _commands()
     lacking = [n for n in CHANGES_STATE if not any("--json" in p.opts for p in commands[n].params)]
     assert lacking == []
+
+
+def test_hooks_status_is_one_plain_sentence_per_settings_file(pinman_home: Paths, tmp_path: Path) -> None:
+    from pinman.autopilot.files import HookFiles
+
+    where = HookFiles(pinman_home).settings_all
+    r = pinman(pinman_home, tmp_path, "hooks", "status")
+    assert r.out == f"{where}: pinman's hooks are not installed; `pinman hooks install` installs them\n", r.out
+    assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
+    r = pinman(pinman_home, tmp_path, "hooks", "status")
+    assert r.out == (f"{where}: StopFailure, SessionStart installed: the claude shim passes them to the "
+                     "versions that know them\n"), r.out
 
 
 # ------------------------------------------------------------------ exit codes
@@ -130,12 +183,14 @@ def test_rollback_to_a_range_is_a_usage_error(pinman_home: Paths, tmp_path: Path
 def test_refusals_are_usage_errors_and_missing_installs_install_errors(pinman_home: Paths, tmp_path: Path) -> None:
     _user_profile(pinman_home, "here", f'[claude-code]\nversion = "{V2}"\n')
     cases = [(["trust"], 2, "not inside a project"),
-             (["rollback", "here"], 2, "no known-good version recorded"),
+             (["rollback", "here"], 2, "no known-good version recorded for here at api.anthropic.com:443"),
              (["uninstall", "9.9.9"], 5, "9.9.9 is not installed"),
              (["which"], 5, "is not installed")]
     for args, code, needle in cases:
         r = pinman(pinman_home, tmp_path, *args, PINMAN_PROFILE="here")
         assert (r.code, needle in r.err) == (code, True), (args, r.text)
+    r = pinman(pinman_home, tmp_path, "rollback", "here", ANTHROPIC_BASE_URL="http://gw.internal:4000/v1")
+    assert "no known-good version recorded for here at gw.internal:4000" in r.err, r.text  # the endpoint asked
 
 
 # ------------------------------------------------------------------ shell integration
@@ -215,6 +270,46 @@ def test_use_an_exact_version_makes_a_profile_of_it(pinman_home: Paths, seeded: 
     assert pinman(pinman_home, seeded, "use", V1).code == 0  # the second time it is a profile like any other
 
 
+def test_use_of_an_unpublished_version_writes_nothing_and_names_the_nearest(pinman_home: Paths, tmp_path: Path) -> None:
+    with serve_packuments({CLAUDE_CODE: _packument(["2.1.330", V2, "2.1.332"])}) as url:
+        inst = pinman(pinman_home, tmp_path, "install", "2.1.9999", npm_config_registry=url)
+        r = pinman(pinman_home, tmp_path, "use", "2.1.9999", npm_config_registry=url)
+        listed = pinman(pinman_home, tmp_path, "list", npm_config_registry=url)
+    assert r.code == inst.code == 4 and r.err == inst.err and "2.1.332" in r.err, r.text
+    assert not (pinman_home.user_profiles / "2.1.9999.toml").exists()
+    assert "2.1.9999" not in listed.out and not pinman_home.global_choice.exists()
+
+
+@pytest.mark.parametrize("how", ["offline", "npm fails"])
+def test_use_of_a_version_that_cannot_be_installed_leaves_no_profile(
+        pinman_home: Paths, tmp_path: Path, fake_npm: Path, how: str) -> None:
+    env = {"PATH": f"{fake_npm.parent}{os.pathsep}{os.environ['PATH']}", "FAKE_NPM_FAIL": "etarget"}
+    if how == "offline":
+        r = pinman(pinman_home, tmp_path, "use", V2, npm_config_registry="http://127.0.0.1:9/", **env)
+        assert r.code == 4 and "cannot fetch" in r.err, r.text
+    else:
+        with serve_packuments({CLAUDE_CODE: _packument([V1, V2])}) as url:
+            r = pinman(pinman_home, tmp_path, "use", V2, npm_config_registry=url, **env)
+        assert r.code == 5, r.text
+    assert not (pinman_home.user_profiles / f"{V2}.toml").exists()
+    assert "made profile" not in r.err and not pinman_home.global_choice.exists()
+
+
+def test_use_reset_of_a_project_profile_it_may_not_choose_drops_nothing(pinman_home: Paths, tmp_path: Path) -> None:
+    from pinman.profile.discovery import find_profile
+    from pinman.state.overrides import Override, get_override, set_override
+
+    repo = tmp_path / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    (repo / ".pinman.toml").write_text('profile = "other"\n')
+    (repo / "profiles" / "proj.toml").write_text(f'[claude-code]\nversion = "{V2}"\n')
+    root = find_profile("proj", repo, pinman_home).project_root
+    set_override(pinman_home, "proj", root, Override(V1, V2, "rolled back by hand", 0.0, None, V2, V2))
+    r = pinman(pinman_home, repo, "use", "proj", "--reset")
+    assert r.code == 2 and "cannot be the global choice" in r.err and "dropped" not in r.out, r.text
+    assert get_override(pinman_home, "proj", root) is not None  # refused before anything changed
+
+
 def test_use_of_an_unknown_name_that_is_no_version_still_says_unknown(pinman_home: Paths, tmp_path: Path) -> None:
     r = pinman(pinman_home, tmp_path, "use", "nosuch")
     assert r.code == 3 and 'unknown profile "nosuch"' in r.err
@@ -270,6 +365,30 @@ def test_progress_piped_is_plain_lines_with_bytes(tmp_path: Path) -> None:
     assert [line.split(" (")[0] for line in lines] == ["  1.0.100: downloading with npm", "  1.0.100: verifying",
                                                        "  1.0.100: done"]
     assert "1.5 kB" in lines[1] and "\x1b[" not in buf.getvalue()
+
+
+def test_progress_counts_a_hard_linked_binary_once_and_fills_the_bar_in_16_colours(tmp_path: Path) -> None:
+    """2.x's native binary is hard-linked to bin/claude.exe: counted twice, the bytes doubled at
+    "verifying"; rich's rgb green for a finished bar is grey in a 16-colour terminal."""
+    from rich.console import Console
+
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "claude").write_bytes(b"x" * 3_000_000)
+    os.link(build / "claude", build / "claude.exe")
+    assert progress.folder_bytes(tmp_path) == 3_000_000
+    buf = io.StringIO()
+    report = progress.reporter("2.1.331", tmp_path / "other", interactive=True,
+                               console=Console(file=buf, force_terminal=True, width=100, color_system="standard"))
+    report(progress.START)
+    report(progress.END)
+    assert "\x1b[32m" + "━" * 10 in buf.getvalue().split("\r")[-1]  # a full green bar
+    failed = io.StringIO()
+    report = progress.reporter("x", tmp_path / "other", interactive=True,
+                               console=Console(file=failed, force_terminal=True, width=100, color_system="standard"))
+    report(progress.START)
+    progress.stop_all()  # an error: the bar is not filled as if it had finished
+    assert "\x1b[32m" + "━" * 10 not in failed.getvalue()
 
 
 def test_an_error_ends_the_live_line_before_its_message(tmp_path: Path) -> None:

@@ -119,7 +119,8 @@ def test_uninstall_refuses_in_use_and_prune_keeps_used(pinman_home: Paths, seede
     (["use", "../etc/passwd"], 3, "profile name"),
     (["use", "a;rm -rf x"], 3, "profile name"),
     (["uninstall", "9.9.9"], 5, "9.9.9 is not installed"),
-    (["install", "2.1.3311"], 4, "nearest published versions: 2.1.330, 2.1.331, 2.1.332"),
+    (["install", "2.1.3311"], 4, "newest published versions: 2.1.330, 2.1.331, 2.1.332"),  # newer than all
+    (["install", "2.1.34"], 4, "nearest published versions: 2.1.33, 2.1.329, 2.1.330"),
 ])
 def test_errors_are_one_line_with_a_hint(pinman_home: Paths, tmp_path: Path, args: list[str], code: int,
                                         needle: str) -> None:

@@ -450,6 +450,7 @@ def test_every_question_costs_the_same_in_a_journal_100_times_bigger(tmp_path: P
         "known-bad": lambda j: j.known_bad("p07", EP),
         "prune's known-good versions": lambda j: j.known_good_versions(),
         "last check": lambda j: j.last_check("p07"),
+        "last check of a version": lambda j: j.last_check("p07", VERSIONS[1]),
         "history NAME -n 50": lambda j: j.history("p07", 50),
         "history -n 50": lambda j: j.history(None, 50),
     }

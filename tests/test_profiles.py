@@ -506,6 +506,17 @@ def test_project_file_errors(tmp_path: Path, text: str, line: int, problem: str)
         read_project_file(tmp_path)
     assert info.value.line == line and problem in str(info.value)
     assert ".pinman.toml:" in str(info.value)
+    assert "version" not in (info.value.hint or "")  # a .pinman.toml has no version key to suggest
+
+
+def test_a_syntax_error_in_a_project_file_is_explained_in_its_own_keys(tmp_path: Path) -> None:
+    write(tmp_path / ".pinman.toml", "profile = stable\n")
+    with pytest.raises(ProfileFileError) as info:
+        read_project_file(tmp_path)
+    assert info.value.hint == 'strings need quotes: profile = "stable"'
+    with pytest.raises(ProfileFileError) as info:  # a profile's example stays a profile's
+        parse_profile('[claude-code]\nversion = 2.1.331\n', tmp_path / "x.toml")
+    assert 'version = "2.1.331"' in (info.value.hint or "")
 
 
 def _shim_reads(text: str) -> str | None:

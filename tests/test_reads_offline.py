@@ -82,7 +82,7 @@ def test_read_commands_never_ask_the_registry(pinman_home: Paths, tmp_path: Path
     assert hits == [CLAUDE_CODE] and accepted == []
 
     status = pinman(pinman_home, tmp_path, "status", **env).out
-    assert f"edge: {FLOATING} (latest -> {FLOATING}, resolved 3 hours ago)" in status
+    assert f"edge: {FLOATING}  pinned latest, resolved 3 hours ago" in status
     rows = {r["name"]: r for r in json.loads(pinman(pinman_home, tmp_path, "list", "--json", **env).out)}
     assert rows["edge"]["version"] == FLOATING and rows["edge"]["resolved_at"] > 0
     assert re.search(rf"edge\s+user\s+latest\s+{re.escape(FLOATING)}\s+3 hours ago", pinman(

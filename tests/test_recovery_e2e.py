@@ -129,7 +129,7 @@ def test_a_new_pin_outdates_the_override(pinman_home: Paths, seeded_home: Callab
     current = pinman(pinman_home, work, "current")
     assert f"team {V3}" in current.out and note in current.out, current.out
     status = pinman(pinman_home, work, "status")
-    assert f"team: {V3}  pinned {V3}" in status.out and note in status.out, status.out
+    assert f"team: {V3}  pinned  last check" in status.out and note in status.out, status.out
 
     code, doc = check(pinman_home, work, gateway)  # verified by the next check
     assert (code, doc["version"], doc["outcome"], doc["override_dropped"]) == (0, V3, "ok", note), doc

@@ -190,10 +190,10 @@ def test_init_writes_a_commented_starter_and_is_idempotent(tmp_path: Path, monke
     registry.docs[CLAUDE_CODE]["time"] = {
         v: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - d * 86400)) for v, d in ages.items()}
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run("init", capsys=capsys)
+    code, out, err = run("init", capsys=capsys)
     assert code == 0
     assert f"wrote {tmp_path / 'profiles' / 'stable.toml'}" in out and f"wrote {tmp_path / '.pinman.toml'}" in out
-    assert f'export PATH="{pinman_home.bin}:$PATH"' in out
+    assert f'export PATH="{pinman_home.bin}:$PATH"' in err  # the shim is not first on PATH yet
     starter = load_profile(tmp_path / "profiles" / "stable.toml")
     assert (starter.claude_code.version, starter.claude_code.integrity) == ("2.1.330", sri("2.1.330"))
     text = (tmp_path / "profiles" / "stable.toml").read_text()
@@ -218,6 +218,16 @@ def test_init_writes_a_commented_starter_and_is_idempotent(tmp_path: Path, monke
     assert run("init", "--force", capsys=capsys)[0] == 0
     starter = load_profile(tmp_path / "profiles" / "stable.toml")
     assert (starter.claude_code.version, starter.claude_code.integrity) == ("2.1.300", sri("2.1.300"))
+
+
+def test_init_says_nothing_of_path_when_the_shim_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             pinman_home: Paths,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{pinman_home.bin}{os.pathsep}{os.environ['PATH']}")  # as the README says
+    code, out, err = run("init", capsys=capsys)
+    assert code == 0 and "wrote" in out
+    assert "PATH" not in out + err, out + err  # the shim does not even exist yet, but will be first
 
 
 def test_init_keeps_an_existing_project_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -275,6 +285,16 @@ def test_pin_adds_declared_platforms(repo: Path, registry: FakeRegistry, capsys:
     assert code == ExitCode.USAGE and "no native package for plan9-mips" in err
 
 
+def test_pin_says_when_the_profile_is_not_what_claude_runs_here(repo: Path, registry: FakeRegistry,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    write_profile(repo, "edge", '[claude-code]\nversion = "2.1.300"\n')  # .pinman.toml here chooses stable
+    code, out, err = run("pin", "edge", "2.1.331", capsys=capsys)
+    assert code == 0 and "edge: pinned 2.1.300 -> 2.1.331" in out, err
+    assert f"note: edge is not what `claude` runs here: it runs 2.1.331 (profile stable, chosen by {repo}" in err
+    code, _, err = run("pin", "stable", "2.1.331", capsys=capsys)
+    assert code == ExitCode.PROFILE and "note:" not in err  # the built-in: not edited, and no note either
+
+
 def test_pin_a_tag_pins_what_it_resolves_to(repo: Path, registry: FakeRegistry,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     path = write_profile(repo, "stable", COMMENTED)
@@ -288,7 +308,7 @@ def test_pin_unknown_version_names_the_nearest(repo: Path, registry: FakeRegistr
     path = write_profile(repo, "stable", COMMENTED)
     code, _, err = run("pin", "stable", "2.1.332", capsys=capsys)
     assert code == ExitCode.REGISTRY
-    assert "2.1.332 does not exist" in err and "nearest published versions: " in err and "2.1.331" in err
+    assert "2.1.332 does not exist" in err and "newest published versions: " in err and "2.1.331" in err  # newer than all
     assert path.read_text() == COMMENTED
 
 
@@ -674,6 +694,37 @@ def test_upgrade_inconclusive_keeps_the_pin(repo: Path, registry: FakeRegistry, 
     assert code == ExitCode.NOT_CLIENT
     assert "inconclusive: overloaded" in out and "changing versions will not help" in out
     assert path.read_text() == COMMENTED
+
+
+def test_resolve_and_upgrade_name_the_releases_engines_kept_out(repo: Path, registry: FakeRegistry,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from pinman.npm import registry as npm_registry
+
+    monkeypatch.setattr(npm_registry, "detect_node_version", lambda: "v20.20.2")
+    versions = registry.docs[CLAUDE_CODE]["versions"]
+    for v in ("2.1.330", "2.1.331"):
+        versions[v]["engines"] = {"node": ">=22.0.0"}
+    versions["1.0.101"] = {"name": CLAUDE_CODE, "version": "1.0.101", "engines": {"node": ">=24"},
+                           "dist": {"integrity": sri("1.0.101")}}  # 1.x: cli.js on Node, no native binary
+    code, out, err = run("resolve", "^2.1.0", capsys=capsys)
+    assert code == 0 and out.strip() == "2.1.300", err  # what npm installs, as before
+    assert ('note: skipped 2.1.330–2.1.331 (2 releases): engines.node ">=22.0.0" (this Node is 20.20.2), '
+            "as npm does") in err, err
+    assert "native binary, which runs on any Node: `pinman install 2.1.331` or an exact pin" in err
+    doc = json.loads(run("resolve", "^2.1.0", "--json", capsys=capsys)[1])
+    assert doc["skipped_engines"]["versions"] == ["2.1.330", "2.1.331"] and doc["skipped_engines"]["native"]
+    assert doc["skipped_engines"]["groups"] == [{"engines": ">=22.0.0", "from": "2.1.330", "to": "2.1.331",
+                                                 "count": 2}]
+    code, out, err = run("resolve", "latest", capsys=capsys)
+    assert out.strip() == "2.1.331" and "skipped" not in err  # a tag is taken as it is, by npm too
+    code, out, err = run("resolve", "^1.0.0", capsys=capsys)
+    assert out.strip() == "1.0.100" and 'skipped 1.0.101: engines.node ">=24"' in err and "native" not in err
+    write_profile(repo, "edge", '[claude-code]\nversion = "^2.1.0"\n')
+    code, out, err = run("upgrade", "edge", "--dry-run", capsys=capsys)
+    assert code == 0 and "edge: ^2.1.0 -> 2.1.300 (dry run" in out and "skipped 2.1.330–2.1.331" in err, err
+    doc = json.loads(run("upgrade", "edge", "--dry-run", "--json", capsys=capsys)[1])
+    assert doc["skipped_engines"]["versions"] == ["2.1.330", "2.1.331"]
 
 
 def test_upgrade_dry_run_touches_nothing(repo: Path, registry: FakeRegistry, npm: Path, probes: list[str],

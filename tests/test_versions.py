@@ -274,6 +274,14 @@ def test_pick(spec: str, node: str | None, expected: str) -> None:
     assert pick(spec, doc(), node) == expected
 
 
+def test_pick_names_the_newer_versions_engines_kept_out() -> None:
+    assert pick_manifest("^2.1.0", doc(), NODE20).engine_skipped == ("2.1.198", "2.1.330", "2.1.331")
+    assert pick_manifest("^2.1.0", doc(), NODE22).engine_skipped == ()  # latest runs: taken
+    assert pick_manifest("<2.1.331", doc(), NODE20).engine_skipped == ("2.1.198", "2.1.330")
+    assert pick_manifest(">=2.1.198", doc(), NODE20).engine_skipped == ()  # nothing newer than the pick
+    assert pick_manifest("latest", doc(), NODE20).engine_skipped == ()  # a tag is exact
+
+
 def test_pick_prefers_not_deprecated() -> None:
     d = doc(extra={"2.1.199": V(">=18", deprecated=True)})
     assert pick("^2.1.0", d, NODE20) == "2.1.197"
@@ -340,7 +348,19 @@ def test_pick_everything_skipped() -> None:
 def test_pick_missing_exact_version_suggests_nearest() -> None:
     with pytest.raises(VersionNotFound, match="pkg@2.1.332 does not exist") as err:
         pick("2.1.332", doc(), NODE20)
+    assert err.value.hint == "newest published versions: 2.1.198, 2.1.330, 2.1.331"  # newer than all
+    with pytest.raises(VersionNotFound) as err:
+        pick("2.1.200", doc(), NODE20)
     assert err.value.hint == "nearest published versions: 2.1.198, 2.1.330, 2.1.331"
+
+
+def test_an_unpublished_version_suggests_its_neighbours_or_the_newest() -> None:
+    published = [f"2.1.{p}" for p in range(333)] + [f"1.0.{p}" for p in range(129)] + ["2.2.0-beta.1"]
+    assert nearest("9.9.9", published) == ["2.1.330", "2.1.331", "2.1.332"]  # not 2.1.8-2.1.10
+    assert nearest("2.1.9999", published) == ["2.1.330", "2.1.331", "2.1.332"]
+    assert nearest("1.0.500", published) == ["1.0.128", "2.1.0", "2.1.1"]  # the next newer first
+    assert nearest("0.0.1", published) == ["1.0.0", "1.0.1", "1.0.2"]
+    assert nearest("2.2.0-beta.2", published) == ["2.1.331", "2.1.332", "2.2.0-beta.1"]  # a prerelease: those too
 
 
 def test_pick_unknown_tag_lists_tags() -> None:

@@ -2,17 +2,47 @@
 in the order `pinman --help` lists them. No verb registers itself by being imported.
 
 Verb modules import `cli.ui` and `cli.common`, never each other; core modules are imported inside
-the verbs that need them, so `pinman --help` stays fast.
+the verbs that need them, so `pinman --help` stays fast. `command_for` builds only the verb a
+command line names (typer would build every parameter of every verb first), and `_Group` lists
+verbs with their whole first paragraph and plain metavars (NAME, VERSION), not typer's `{name}`
+and `<str>`.
 """
 
 from __future__ import annotations
 
+import copy
+import os
+from typing import Any
+
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from pinman.cli import verbs_bisect, verbs_health, verbs_hooks, verbs_ide, verbs_profiles, verbs_store, verbs_team
 from pinman.cli.ui import out
 
+
+class _Group(TyperGroup):
+    """A group whose help lists each command with the whole first paragraph of its help (click
+    cuts it at ~45 characters, mid-phrase); `listing` lists them without building them."""
+
+    listing: list[tuple[str, str]] | None = None
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = self.listing
+        if rows is None:
+            found = [(n, self.get_command(ctx, n)) for n in self.list_commands(ctx)]
+            rows = [(n, c.help or "") for n, c in found if c is not None and not c.hidden]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, _first_paragraph(text)) for name, text in rows])
+
+
+def _first_paragraph(text: str | None) -> str:
+    return " ".join((text or "").strip().split("\n\n")[0].split())
+
+
 app = typer.Typer(
+    cls=_Group,
     name="pinman",
     help="Pin Claude Code per profile, switch instantly, health-check and roll back.",
     no_args_is_help=True,
@@ -76,8 +106,8 @@ app.command("fingerprint")(verbs_bisect.fingerprint)
 app.command("diff")(verbs_bisect.diff)
 app.command("bisect")(verbs_bisect.bisect_cmd)
 # ---------------------------------------------------------------- Claude Code hooks
-hooks_app = typer.Typer(help="pinman's Claude Code hooks: roll back on the client's own schema errors, "
-                        "tell the next session what pinman did.", no_args_is_help=True)
+hooks_app = typer.Typer(cls=_Group, help="pinman's Claude Code hooks: roll back on the client's own schema "
+                        "errors, tell the next session what pinman did.", no_args_is_help=True)
 hooks_app.command("install")(verbs_hooks.install)
 hooks_app.command("uninstall")(verbs_hooks.uninstall)
 hooks_app.command("status")(verbs_hooks.status)
@@ -90,3 +120,56 @@ ide_app.command("uninstall")(verbs_ide.uninstall)
 ide_app.command("status")(verbs_ide.status)
 app.add_typer(ide_app, name="ide")
 app.command("policy")(verbs_ide.policy)
+
+
+# ---------------------------------------------------------------- building only what runs
+
+_METAVARS = {"profile": "NAME", "to": "VERSION", "good": "VERSION", "bad": "VERSION"}  # else the name, upper-cased
+
+
+def command_for(args: list[str], environ: Any = None) -> Any:
+    """The click command that runs `args`: the verb `args` names alone, the group's listing for
+    `pinman` and `pinman --help`, the whole app for anything else (completion, a misspelt verb)."""
+    import typer.main
+
+    env = os.environ if environ is None else environ
+    verb = args[0] if args else None
+    trimmed = copy.copy(app)
+    trimmed.registered_commands = [c for c in app.registered_commands if c.name == verb]
+    trimmed.registered_groups = [g for g in app.registered_groups if g.name == verb]
+    named = bool(trimmed.registered_commands or trimmed.registered_groups)
+    listing = not named and verb in (None, "-h", "--help") and not args[1:]
+    if "_PINMAN_COMPLETE" in env or not (named or listing):
+        trimmed = app  # completion walks every verb; a misspelt one gets click's "did you mean"
+    command = typer.main.get_command(trimmed)
+    if listing and trimmed is not app:
+        command.listing = _listing()
+    _plain_metavars(command)
+    return command
+
+
+def _listing() -> list[tuple[str, str]]:
+    from typer.main import solve_typer_info_help
+
+    rows = [(c.name or "", c.help or (c.callback.__doc__ if c.callback else "") or "")
+            for c in app.registered_commands if not c.hidden]
+    return rows + [(g.name or "", solve_typer_info_help(g)) for g in app.registered_groups]
+
+
+class _Argument(TyperArgument):
+    def make_metavar(self, ctx: Any, *, usage: bool = False) -> str:  # noqa: ARG002 - typer's signature
+        var = self.metavar or (self.name or "").upper()
+        var += "..." if self.nargs != 1 else ""
+        return f"[{var}]" if usage and not self.required else var
+
+
+def _plain_metavars(command: Any) -> None:
+    """NAME and VERSION where typer 0.28 writes `{name}` and `<str>`: an argument is its name
+    upper-cased (`[NAME]` when optional), an option's value its `_METAVARS` word or name."""
+    for sub in getattr(command, "commands", {}).values():
+        _plain_metavars(sub)
+    for param in command.params:
+        if type(param) is TyperArgument:
+            param.__class__ = _Argument
+        elif param.param_type_name == "option" and not param.is_flag and param.metavar is None:
+            param.metavar = "N" if param.type.name in ("int", "integer") else _METAVARS.get(param.name, param.name.upper())

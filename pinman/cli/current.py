@@ -1,5 +1,5 @@
-"""The answers of `pinman current` and `pinman which`, read from local state only: the fast path
-runs this without typer, and the typer verbs (`--refresh`) end here too.
+"""The answers of `pinman current` and `pinman which`, read from local state only (`--refresh`
+asks the registry first): the fast path runs these without typer, and the typer verbs call them.
 """
 
 from __future__ import annotations
@@ -9,6 +9,29 @@ from pathlib import Path
 
 from pinman.cli.ui import out
 from pinman.errors import InstallError
+
+
+def current(as_json: bool = False, refresh: bool = False) -> int:
+    if refresh:
+        _refresh_active()
+    return render_current("current", as_json)
+
+
+def which(as_json: bool = False, refresh: bool = False) -> int:
+    if refresh:
+        _refresh_active()
+    return render_current("which", as_json)
+
+
+def _refresh_active() -> None:
+    """Ask the registry for the active profile's tag or range, so the cache answers what follows."""
+    from pinman.paths import Paths
+    from pinman.profile.discovery import find_profile
+    from pinman.runtime.choice import choose
+    from pinman.runtime.resolution import fresh_registry, target
+
+    paths, cwd = Paths.from_env(), Path.cwd()
+    target(paths, find_profile(choose(cwd, paths).name, cwd, paths), registry=fresh_registry(paths))
 
 
 def render_current(command: str, as_json: bool) -> int:

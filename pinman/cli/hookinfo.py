@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pinman.cli.common import get_paths
+from pinman.paths import Paths
 
 
 def settings_file(project: bool) -> Path:
@@ -22,7 +22,7 @@ def settings_file(project: bool) -> Path:
 def hook_files() -> Any:
     from pinman.autopilot.files import HookFiles
 
-    return HookFiles(get_paths())
+    return HookFiles(Paths.from_env())
 
 
 def hook_states() -> list[Any]:

@@ -1,7 +1,8 @@
 """The `pinman` command: parse, call the core, render. Nothing else lives here.
 
 Start-up matters (`pinman current` runs in shell prompts), so typer and every heavy module are
-imported lazily: `main()` answers `current`, `which` and the shim's `_shim` without typer at all.
+imported lazily: `main()` answers the shim's `_shim`, the hooks' `_hook` and the read commands
+listed in `cli.fastpath` (current, which, status, list, show, history, rollback) without typer.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from typing import Any, NoReturn
 
 from pinman.cli.ui import err
 from pinman.errors import ExitCode, PinmanError, from_os_error
-
-FAST = {"current", "which"}
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
@@ -26,10 +25,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from pinman.autopilot.handler import main as hook_main
 
         sys.exit(hook_main(args[1:]))
-    if args[:1] and args[0] in FAST and set(args[1:]) <= {"--json"}:
-        from pinman.cli.current import render_current
+    from pinman.cli.fastpath import parse
 
-        sys.exit(_guard(lambda: render_current(args[0], "--json" in args)))
+    fast = parse(args)
+    if fast is not None:
+        verb, kwargs = fast
+        sys.exit(_guard(lambda: verb(**kwargs)))
     sys.exit(_guard(lambda: _typer(args)))
 
 
@@ -106,10 +107,10 @@ def _crash(e: BaseException) -> int:
 def _typer(args: list[str]) -> int:
     import typer
 
-    from pinman.cli.app import app
+    from pinman.cli.app import command_for
 
     try:
-        rv = app(args=args, prog_name="pinman", standalone_mode=False)
+        rv = command_for(args)(args=args, prog_name="pinman", standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
     except typer.Abort:

@@ -50,16 +50,22 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def folder_bytes(folder: Path | None) -> int:
-    """Bytes of the regular files under `folder` (0 if it is missing); links are not followed."""
+    """Bytes of the regular files under `folder` (0 if it is missing); links are not followed, and
+    a file with two names counts once (2.x's native binary is hard-linked to `bin/claude.exe`:
+    counted twice, the bytes doubled at "verifying")."""
     if folder is None:
         return 0
-    total = 0
+    total, seen = 0, set()
     for root, _dirs, files in os.walk(folder):
         for name in files:
             try:
                 st = os.lstat(os.path.join(root, name))
             except OSError:
                 continue  # npm renames and removes while it works
+            if st.st_nlink > 1:
+                if (st.st_dev, st.st_ino) in seen:
+                    continue
+                seen.add((st.st_dev, st.st_ino))
             total += st.st_size
     return total
 
@@ -117,7 +123,7 @@ class _Interactive:
             return
         self.line.describe(message)
         if message == END:
-            self.line.stop()
+            self.line.stop(finished=True)
             if self.line in _live:
                 _live.remove(self.line)
             self.line = None
@@ -131,8 +137,11 @@ class _LiveLine:
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.plain = plain
+        # Named colours: rich's default rgb green becomes grey in a 16-colour terminal, where a
+        # finished bar then looks empty.
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+            SpinnerColumn(), TextColumn("{task.description}"),
+            BarColumn(complete_style="green", finished_style="green"),
             TextColumn("{task.fields[size]}"), TimeElapsedColumn(),
             console=console or Console(file=plain.stream), transient=False,
         )
@@ -153,11 +162,12 @@ class _LiveLine:
     def describe(self, message: str) -> None:
         self.progress.update(self.task, description=f"{self.plain.label}: {message}", size=self._size())
 
-    def stop(self) -> None:
+    def stop(self, *, finished: bool = False) -> None:
+        """End the line: a full bar when the step finished, the bar as it was when it failed."""
         if self.done.is_set():
             return
         self.done.set()
         self.watcher.join(timeout=1)
-        self.progress.update(self.task, size=self._size(), completed=1, total=1)  # a full bar at the end
+        self.progress.update(self.task, size=self._size(), **({"completed": 1, "total": 1} if finished else {}))
         self.progress.refresh()
         self.progress.stop()

@@ -81,10 +81,53 @@ def progress(label: str) -> Any:
     return report
 
 
-def warn_path(paths: Paths) -> None:
-    from pinman.runtime.shim import path_line, shim_on_path
+def instead_of(cwd: Any, paths: Paths, name: str) -> None:
+    """After a command changed or checked `name`: say so when `claude` here runs another profile."""
+    from pinman.views.status import runs_instead
 
-    if not shim_on_path(paths):
+    notice_line = runs_instead(cwd, paths, name)
+    if notice_line:
+        err(f"note: {notice_line}")
+
+
+def engine_notes(skips: dict[str, Any] | None) -> list[str]:
+    """`skipped 2.1.198–2.1.332 (135 releases): engines.node ">=22" (this Node is 20.20.2)`, one per
+    constraint, then what to do about it."""
+    if not skips:
+        return []
+    node = (skips["node"] or "?").lstrip("v")
+    lines = []
+    for g in skips["groups"]:
+        span = g["from"] if g["count"] == 1 else f"{g['from']}–{g['to']} ({g['count']} releases)"
+        lines.append(f'skipped {span}: engines.node "{g["engines"]}" (this Node is {node}), as npm does')
+    newest = skips["versions"][-1]
+    if skips["native"]:
+        lines.append(f"those releases ship a native binary, which runs on any Node: `pinman install {newest}` "
+                     f"or an exact pin runs {newest} here")
+    return lines
+
+
+def path_ready(paths: Paths) -> bool:
+    """Whether `claude` typed in this shell runs pinman's shim, or will once the shim is written:
+    its folder comes before any other folder with a `claude` on PATH."""
+    import os
+
+    from pinman.runtime.shim import shim_on_path
+
+    if shim_on_path(paths):
+        return True
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if folder and os.path.realpath(folder) == os.path.realpath(paths.bin):
+            return True
+        if os.access(os.path.join(folder or ".", "claude"), os.X_OK):
+            return False
+    return False
+
+
+def warn_path(paths: Paths) -> None:
+    from pinman.runtime.shim import path_line
+
+    if not path_ready(paths):
         err(f"note: {paths.shim} is not the first `claude` on PATH; add this to your shell profile:")
         err(f"  {path_line(paths)}")
         err('  or, kept free of duplicates however often it runs: eval "$(pinman activate)"')

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
-from pinman.cli.common import JSON, get_paths, get_profile
+from pinman.cli.common import JSON, complete_profile, get_paths, get_profile
 from pinman.cli.ui import emit, err, out, progress
 from pinman.errors import UsageError
 
@@ -24,7 +24,7 @@ def fingerprint(
     version: str = typer.Argument(..., help="Exact Claude Code version (installed if needed)."),
     live: bool = typer.Option(False, "--live", help="Send the probe to your endpoint through the "
                               "recording proxy instead of answering it offline (not cached)."),
-    profile: Optional[str] = typer.Option(None, "-p", "--profile",
+    profile: Optional[str] = typer.Option(None, "-p", "--profile", autocompletion=complete_profile,
                                           help="With --live: run with this profile's env."),
     refresh: bool = typer.Option(False, "--refresh", help="Take it again instead of the cached one."),
     as_json: bool = JSON,
@@ -77,7 +77,7 @@ def diff(
 
 
 def bisect_cmd(
-    name: str = typer.Argument(..., help="Profile whose endpoint to bisect against."),
+    name: str = typer.Argument(..., help="Profile whose endpoint to bisect against.", autocompletion=complete_profile),
     good: Optional[str] = typer.Option(None, "--good", help="A version that works here "
                                        "(default: the last known-good for this endpoint)."),
     bad: Optional[str] = typer.Option(None, "--bad", help="A version that fails here "

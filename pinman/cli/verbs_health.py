@@ -9,14 +9,14 @@ from typing import Optional
 
 import typer
 
-from pinman.cli.common import JSON, REFRESH, get_paths, get_profile, registry_for
-from pinman.cli.ui import age, emit, out, progress
+from pinman.cli.common import JSON, REFRESH, complete_profile, get_paths, get_profile
+from pinman.cli.ui import emit, instead_of, out
 from pinman.cli.checks import run_checks
-from pinman.cli.hookinfo import hook_findings, hooks_line
+from pinman.cli.hookinfo import hook_findings
 
 
 def check(
-    name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+    name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).", autocompletion=complete_profile),
     all_profiles: bool = typer.Option(False, "--all", help="Every profile visible here."),
     no_rollback: bool = typer.Option(False, "--no-rollback", help="Only report; never switch."),
     if_due: bool = typer.Option(False, "--if-due", help="Cheap mode for cron/shell hooks: only when the last "
@@ -49,6 +49,8 @@ def check(
         chosen = [p for p in chosen if runs_offline(paths, p) and due(paths, p)]
     code = run_checks(chosen, as_json=as_json, auto_rollback=False if no_rollback else None,
                       isolated_home=isolated_home, quiet_ok=if_due, may_install=not if_due)
+    if name and not if_due:
+        instead_of(cwd, paths, name)  # a rollback of `name` is no rollback of what runs here
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import note_checked
 
@@ -56,92 +58,30 @@ def check(
     raise typer.Exit(code)
 
 
-def status(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def status(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     """Every profile: pinned, running (override?), why, last check. Answers from this machine."""
-    from pinman.views.inventory import status_rows
+    from pinman.cli import reads
 
-    rows = status_rows(get_paths(), Path.cwd(), registry_for(refresh))
-    if as_json:
-        emit(rows)
-        return
-    for r in rows:
-        running = r["version"] or "?"
-        extra = f" ({r['why']})" if r["override"] or r["resolved_at"] else ""
-        last = r["last_check"]
-        seen = f"last check: {last['outcome']} {age(last['ts'])}" if last else "never checked"
-        mark = "*" if r["active"] else " "
-        here = [m["switches"] for m in r.get("remedies") or [] if m["here"]]
-        running += f" with {here[0]}" if here else ""
-        out(f"{mark} {r['name']}: {running}{extra}  pinned {r['spec']}  {seen}")
-        if r.get("dropped"):
-            out(f"    note: {r['dropped']}")
-        if r.get("channel"):
-            from pinman.views.channel import summary
-
-            out(f"    channel: {summary(r['channel'])}")
-        _remedy_lines(r)
-        if r["problem"]:
-            out(f"    problem: {r['problem']}")
-    from pinman.autopilot.files import HookFiles
-    from pinman.autopilot.notices import unseen
-
-    out(hooks_line())
-    for line in unseen(HookFiles(get_paths())):
-        out(f"notice: {line}")
+    return reads.status(as_json=as_json, refresh=refresh)
 
 
-def _remedy_lines(row: dict) -> None:
-    """A profile's remedies under its status line: why, what it costs, the [env] line to share it."""
-    for m in row.get("remedies") or []:
-        where = "" if m["here"] else " (not applied here: another endpoint)"
-        out(f"    remedy: {m['summary']}{where} — {'; '.join(m['tradeoffs'])}")
-        out(f"      for everyone: add {' and '.join(m['env_lines'])} to [env] in {Path(row['path']).name}")
-
-
-def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all)."),
+def history(name: Optional[str] = typer.Argument(None, help="Profile (default: all).", autocompletion=complete_profile),
             limit: int = typer.Option(50, "--limit", "-n", help="Show at most this many entries."),
-            as_json: bool = JSON) -> None:
+            as_json: bool = JSON) -> int:
     """The journal, newest first."""
-    from pinman.state.overrides import profile_key
-    from pinman.state.journal import Journal
+    from pinman.cli import reads
 
-    key = None
-    if name:
-        p = get_profile(name)
-        key = profile_key(p.name, p.project_root)
-    entries = Journal(get_paths()).history(key, limit)
-    if as_json:
-        emit([e.to_json() for e in entries])
-        return
-    for e in entries:
-        doc = e.to_json()
-        bits = [doc["time"], e.event, e.profile, e.version]
-        if e.outcome:
-            bits.append(e.outcome)
-        if isinstance(e.extra.get("remedy"), dict) and e.event in ("check", "candidate"):
-            bits.append("with " + ", ".join(f"{k}={v}" for k, v in e.extra["remedy"].items()))
-        if e.previous:
-            bits.append(f"(from {e.previous})")
-        if e.endpoint:
-            bits.append(e.endpoint)
-        if e.message:
-            bits.append(f"- {e.message}")
-        out("  ".join(bits))
-    if not entries:
-        out("(no entries)")
+    return reads.history(name=name, limit=limit, as_json=as_json)
 
 
-def rollback(name: str = typer.Argument(..., help="Profile to roll back."),
+def rollback(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).",
+                                             autocompletion=complete_profile),
              to: Optional[str] = typer.Option(None, "--to", help="Exact version (default: last known-good)."),
-             as_json: bool = JSON) -> None:
+             as_json: bool = JSON) -> int:
     """Switch a profile to its last known-good (or --to VERSION) by hand; the profile file is untouched."""
-    from pinman.health.manual import manual_rollback
+    from pinman.cli import reads
 
-    before, after = manual_rollback(get_paths(), get_profile(name), to, progress=progress(name))
-    if as_json:
-        emit({"profile": name, "from": before, "to": after})
-        return
-    out(f"rolled back: {name} {before} -> {after}  (undo: pinman use {name} --reset)")
+    return reads.rollback(name=name, to=to, as_json=as_json)
 
 
 def doctor(as_json: bool = JSON) -> None:

@@ -40,4 +40,14 @@ def status(as_json: bool = JSON) -> None:
         emit(docs)
         return
     for d in docs:
-        out(f"{d['settings']}: {d['state']} - {d['detail']}")
+        out(hook_line(d))
+
+
+_FIX = {"absent": "`pinman hooks install` installs them", "stale": "`pinman hooks install` rewrites them"}
+
+
+def hook_line(doc: dict[str, str]) -> str:
+    """One sentence per settings file: where, and what state it is in (each detail says the state:
+    'StopFailure, SessionStart installed: …', 'pinman's hooks are not installed'), then the fix."""
+    fix = _FIX.get(doc["state"], "") if "pinman hooks" not in doc["detail"] else ""
+    return f"{doc['settings']}: {doc['detail']}" + (f"; {fix}" if fix else "")

@@ -5,70 +5,45 @@ outdated, versions. Parse, call the core, render through `cli.ui`.
 from __future__ import annotations
 
 import errno
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
-from pinman.cli.common import JSON, REFRESH, get_paths, get_profile, registry_for
-from pinman.cli.ui import age, emit, err, notices, out, progress, table, warn_path
+from pinman.cli.common import JSON, REFRESH, complete_profile, get_paths, get_profile
+from pinman.cli.ui import emit, err, notices, out, progress, table, warn_path
 from pinman.errors import UsageError
 from pinman.paths import Paths
 from pinman.cli.checks import run_checks
-from pinman.cli.current import render_current
 from pinman.names import clean_version
 
 
 def use(
     name: str = typer.Argument(..., help="Profile to switch to, or an exact version (e.g. 2.1.331): "
-                               "that makes a profile of the same name pinned to it."),
+                               "that makes a profile of the same name pinned to it.", autocompletion=complete_profile),
     local: bool = typer.Option(False, "--local", help="Choose it for this project (.pinman.toml here)."),
     reset: bool = typer.Option(False, "--reset", help="Drop a local override (rollback) and remedies: back to the pin."),
     check_after: bool = typer.Option(False, "--check", help="Health-check after switching; roll back on schema errors."),
     as_json: bool = JSON,
 ) -> None:
     """Install the profile's version if needed and make `claude` run it."""
-    from pinman.runtime.pointers import record_project_choice
-    from pinman.runtime.choice import write_global
-    from pinman.profile.discovery import find_profile
     from pinman.profile.validate import validate_name
-    from pinman.profile.project import write_project_file
-    from pinman.runtime.resolution import activate, fresh_registry
+    from pinman.runtime.resolution import fresh_registry
 
     paths = get_paths()
     registry = fresh_registry(paths)  # switching installs: ask the registry, once for both contexts
     cwd = Path.cwd()
-    profile = _profile_or_version(validate_name(name), cwd, paths, as_json)
-    dropped = None
-    if reset:
-        from pinman.health.manual import reset as drop_override
-
-        dropped = drop_override(paths, profile)
-        if not as_json:
-            out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
-    chosen_here = _chosen_by_project(cwd, name)
-    if profile.source == "project" and not local and not chosen_here:
-        raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
-                         hint=f"choose it for this project: pinman use --local {name}")
-    chosen = _choose_channel(paths, profile, as_json)
-    tgt, inst = activate(paths, profile, _context_root(cwd, local), progress=progress(f"{name}"), registry=registry)
-    from pinman.faults import point
-
-    point("use.activated", name)
-    if local:
-        written = write_project_file(cwd, name)
-        record_project_choice(paths, cwd)  # the next `claude` here needs no Python
-        where = f"for {cwd} ({written.name})"
-    elif profile.source == "project":
-        where = f"for this project (chosen by {chosen_here})"
-    else:
-        write_global(paths, name)
-        # Also refresh the pointer outside projects, which is what the global choice serves.
-        if _context_root(cwd, False) is not None:
-            activate(paths, find_profile(name, Path(os.sep), paths), None, registry=registry)
-        where = "globally"
+    profile, made = _profile_or_version(validate_name(name), cwd, paths, registry)
+    try:
+        tgt, where, dropped, chosen = _switch(paths, cwd, profile, local=local, reset=reset, registry=registry,
+                                              as_json=as_json)
+    except BaseException:
+        if made is not None:  # `use VERSION` that did not switch leaves no profile of it behind
+            made.unlink(missing_ok=True)
+        raise
+    if made is not None and not as_json:
+        err(f"note: made profile {name} ({made})")
     overridden = None if local or profile.source == "project" else _overridden_here(cwd, paths, name)
     if as_json:
         emit({"profile": name, "version": tgt.version, "why": tgt.why, "where": where,
@@ -86,6 +61,45 @@ def use(
     warn_path(paths)
     if check_after:
         raise typer.Exit(run_checks([profile], as_json=False, auto_rollback=None, isolated_home=False))
+
+
+def _switch(paths: Paths, cwd: Path, profile: Any, *, local: bool, reset: bool, registry: Any,
+            as_json: bool) -> tuple[Any, str, str | None, Any]:
+    """Drop the override if asked, let a guarded channel that runs nothing here choose (probing its
+    candidates), install, point the shim, record the choice: (target, where, dropped, the channel's
+    first choice or None)."""
+    from pinman.faults import point
+    from pinman.profile.discovery import find_profile
+    from pinman.profile.project import write_project_file
+    from pinman.runtime.choice import write_global
+    from pinman.runtime.pointers import record_project_choice
+    from pinman.runtime.resolution import activate
+
+    name, dropped = profile.name, None
+    chosen_here = _chosen_by_project(cwd, name)
+    if profile.source == "project" and not local and not chosen_here:  # before anything changes
+        raise UsageError(f'"{name}" is defined by this project ({profile.path}), so it cannot be the global choice',
+                         hint=f"choose it for this project: pinman use --local {name}")
+    if reset:
+        from pinman.health.manual import reset as drop_override
+
+        dropped = drop_override(paths, profile)
+        if not as_json:
+            out(f"{name}: override {dropped} dropped" if dropped else f"{name}: no override to drop")
+    chosen = _choose_channel(paths, profile, as_json)
+    tgt, _ = activate(paths, profile, _context_root(cwd, local), progress=progress(f"{name}"), registry=registry)
+    point("use.activated", name)
+    if local:
+        written = write_project_file(cwd, name)
+        record_project_choice(paths, cwd)  # the next `claude` here needs no Python
+        return tgt, f"for {cwd} ({written.name})", dropped, chosen
+    if profile.source == "project":
+        return tgt, f"for this project (chosen by {chosen_here})", dropped, chosen
+    write_global(paths, name)
+    # Also refresh the pointer outside projects, which is what the global choice serves.
+    if _context_root(cwd, False) is not None:
+        activate(paths, find_profile(name, Path(os.sep), paths), None, registry=registry)
+    return tgt, "globally", dropped, chosen
 
 
 def _choose_channel(paths: Paths, profile: Any, quiet: bool) -> Any:
@@ -123,27 +137,34 @@ def _waiting_note(paths: Paths, profile: Any) -> None:
             f"(newest {newer[0]}): `pinman check {profile.name}` tries them")
 
 
-def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
-    """The profile `name`; an exact version that names no profile becomes a user profile pinned to
-    it (as `mise use` and `volta pin` take a version), so the shim can resolve it like any other."""
+def _profile_or_version(name: str, cwd: Path, paths: Paths, registry: Any) -> tuple[Any, Path | None]:
+    """The profile `name`, and the file made for it if it was made now. An exact version that
+    names no profile becomes a user profile pinned to it (as `mise use` and `volta pin` take a
+    version), so the shim can resolve it like any other; only once the registry confirms the
+    version exists (an unknown one is a registry error naming the nearest, as for `install`) or
+    it is installed here already."""
     from pinman.errors import ProfileError
     from pinman.profile.discovery import find_profile
     from pinman.npm.spec import is_exact
 
     try:
-        return find_profile(name, cwd, paths)
+        return find_profile(name, cwd, paths), None
     except ProfileError:
         if not is_exact(name) or name != clean_version(name):
             raise
+    from pinman.runtime.resolution import installed
+
+    if installed(paths, name) is None:
+        from pinman.names import CLAUDE_CODE
+        from pinman.npm.pick import pick
+
+        pick(name, registry.packument(CLAUDE_CODE), None)
     path = paths.user_profiles / f"{name}.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
     from pinman.state.fsutil import atomic_write
 
     atomic_write(path, f'# made by `pinman use {name}`: edit it like any other profile\n'
                        f'[claude-code]\nversion = "{name}"\n')
-    if not quiet:
-        err(f"note: made profile {name} ({path})")
-    return find_profile(name, cwd, paths)
+    return find_profile(name, cwd, paths), path
 
 
 def _overridden_here(cwd: Path, paths: Paths, name: str) -> str | None:
@@ -173,27 +194,18 @@ def _context_root(cwd: Path, local: bool) -> Path | None:
     return cwd if local else find_project_root(cwd)
 
 
-def current(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def current(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     """Profile, version and binary for this directory, and why."""
-    if refresh:
-        _refresh_active()
-    raise typer.Exit(render_current("current", as_json))
+    from pinman.cli import current as answers
+
+    return answers.current(as_json=as_json, refresh=refresh)
 
 
-def which(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def which(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     """The binary `claude` runs here."""
-    if refresh:
-        _refresh_active()
-    raise typer.Exit(render_current("which", as_json))
+    from pinman.cli import current as answers
 
-
-def _refresh_active() -> None:
-    """Ask the registry for the active profile's tag or range, so the cache answers what follows."""
-    from pinman.runtime.choice import choose
-    from pinman.runtime.resolution import fresh_registry, target
-
-    paths = get_paths()
-    target(paths, get_profile(choose(Path.cwd(), paths).name), registry=fresh_registry(paths))
+    return answers.which(as_json=as_json, refresh=refresh)
 
 
 def _env_for(name: str | None) -> tuple[str, dict[str, str]]:
@@ -234,7 +246,8 @@ def _path_with(front: list[str]) -> str:
     return os.pathsep.join(front + rest)
 
 
-def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+def env_cmd(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).",
+                                            autocompletion=complete_profile),
             as_json: bool = JSON) -> None:
     """Print `export` lines that fix this shell to a profile: eval "$(pinman env stable)".
 
@@ -272,7 +285,8 @@ def activate(as_json: bool = JSON) -> None:
 
 def exec_cmd(
     ctx: typer.Context,
-    profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one)."),
+    profile: Optional[str] = typer.Option(None, "-p", "--profile", help="Profile (default: the active one).",
+                                          autocompletion=complete_profile),
 ) -> None:
     """Run a command with the profile's `claude` first on PATH and its env: pinman exec -- CMD."""
     from pinman.runtime.shim import ensure_shim
@@ -299,31 +313,20 @@ def exec_cmd(
         raise typer.Exit(126) from None
 
 
-def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> None:
+def list_cmd(as_json: bool = JSON, refresh: bool = REFRESH) -> int:
     """Profiles visible here: source, spec, resolved version (and when), installed?, active?"""
-    from pinman.views.inventory import profile_rows
+    from pinman.cli import reads
 
-    rows = profile_rows(get_paths(), Path.cwd(), registry_for(refresh))
-    if as_json:
-        emit(rows)
-        return
-    shown = [{**r, "resolved": age(r["resolved_at"]) if r["resolved_at"] else None} for r in rows]
-    table(shown, ["active", "name", "source", "spec", "version", "resolved", "installed", "problem"])
+    return reads.list_profiles(as_json=as_json, refresh=refresh)
 
 
-def show(name: str = typer.Argument(..., help="Profile to describe."), as_json: bool = JSON,
-         refresh: bool = REFRESH) -> None:
+def show(name: str = typer.Argument(..., help="Profile to describe.", autocompletion=complete_profile),
+         as_json: bool = JSON,
+         refresh: bool = REFRESH) -> int:
     """Everything about one profile."""
-    from pinman.views.inventory import profile_detail
+    from pinman.cli import reads
 
-    data = profile_detail(get_paths(), Path.cwd(), name, registry_for(refresh))
-    warning = (data.get("sdk") or {}).get("warning")
-    if as_json:
-        emit(data)
-    else:
-        _render_show(data)
-    if warning:
-        err(f"warning: {warning}")
+    return reads.show(name=name, as_json=as_json, refresh=refresh)
 
 
 def outdated(all_rows: bool = typer.Option(False, "--all", help="List every profile, not only the outdated."),
@@ -340,39 +343,6 @@ def outdated(all_rows: bool = typer.Option(False, "--all", help="List every prof
         out("every profile runs the newest version its spec allows")
         return
     table(shown, ["name", "spec", "runs", "newest", "outdated", "why", "problem"])
-
-
-SHOWN = ("name", "description", "file", "source", "shadows", "version", "why", "installed", "withheld")
-
-
-def _render_show(data: dict[str, Any]) -> None:
-    """What pinman made of the profile, then the file's own values as written ("6h", not 21600.0)."""
-    for key in SHOWN:
-        value = data.get(key)
-        if key == "installed" and value is None and data.get("version"):
-            value = "no (`pinman install` or run claude once)"
-        if key == "shadows" and value:
-            value = f"{value} (hidden by this project's profile of the same name)"
-        if key == "withheld" and value:
-            value = ", ".join(value) + " (until `pinman trust`)"
-        if value not in (None, ""):
-            out(f"{key + ':':14} {value}")
-    for m in data.get("remedies") or []:
-        out(f"{'remedy:':14} {m['summary']} — {'; '.join(m['tradeoffs'])}")
-        out(f"{'':14} for everyone: add {' and '.join(m['env_lines'])} to [env]")
-    sdk = data.get("sdk")
-    if sdk:
-        out(f"{'sdk:':14} {json.dumps(sdk)}")
-    if data.get("channel"):
-        from pinman.views.channel import summary
-
-        out(f"{'channel:':14} {summary(data['channel'])}")
-    out(f"in {Path(data['file']).name}:")
-    from pinman.redact import secret_values
-    from pinman.views.profile_file import file_values
-
-    for line in file_values(Path(data["file"]), hide=secret_values(os.environ)):
-        out(f"  {line}")
 
 
 def versions(remote: bool = typer.Option(False, "--remote", help="List registry versions too (asks the registry)."),

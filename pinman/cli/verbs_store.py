@@ -9,14 +9,15 @@ from typing import Any, Optional
 
 import typer
 
-from pinman.cli.common import JSON, get_paths, get_profile
-from pinman.cli.ui import age, emit, err, notices, out, progress
+from pinman.cli.common import JSON, complete_profile, get_paths, get_profile
+from pinman.cli.ui import age, emit, engine_notes, err, notices, out, progress
 from pinman.errors import InstallError, UsageError
 from pinman.paths import Paths
 from pinman.names import clean_version
 
 
-def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile)."),
+def install(target: Optional[str] = typer.Argument(None, help="Profile name or exact version (default: active profile).",
+                                                   metavar="PROFILE|VERSION", autocompletion=complete_profile),
             force: bool = typer.Option(False, "--force", help="Install again even if present (repairs an install "
                                        "`pinman verify` finds changed)."),
             as_json: bool = JSON) -> None:
@@ -108,7 +109,8 @@ def prune(dry_run: bool = typer.Option(False, "--dry-run", help="Only list what 
 
 
 def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. latest, ^2.1.0, 2.1.331."),
-            profile: Optional[str] = typer.Option(None, "--profile", "-p", help="Skip this profile's known-bad "
+            profile: Optional[str] = typer.Option(None, "--profile", "-p", autocompletion=complete_profile,
+                                                  help="Skip this profile's known-bad "
                                                   "versions (default: the active profile's)."),
             as_json: bool = JSON) -> None:
     """The exact version a spec resolves to (as `npm install` would pick it), skipping known-bad ones."""
@@ -116,6 +118,7 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
     from pinman.names import CLAUDE_CODE
     from pinman.team.common import skips_for_resolve
     from pinman.npm.spec import parse_spec
+    from pinman.views.engines import engine_skips
 
     try:
         kind = parse_spec(spec).kind
@@ -123,22 +126,27 @@ def resolve(spec: str = typer.Argument(..., help="Version, tag or range, e.g. la
         raise UsageError(str(e), hint="e.g. 2.1.331, latest, ^2.1.0, ~2.1.300, 2.1.x, >=1.0.100 <2") from None
     # An exact version asked for by name is answered as asked; only tags and ranges skip.
     skips = skips_for_resolve(get_paths(), Path.cwd(), profile) if kind != "exact" else {}
-    res = Registry(get_paths()).resolve(CLAUDE_CODE, spec, skip=skips)
+    registry = Registry(get_paths())
+    res = registry.resolve(CLAUDE_CODE, spec, skip=skips)
+    engines = engine_skips(registry.packument(CLAUDE_CODE), res.engine_skipped, res.node)
     if as_json:
         emit({"spec": spec, "version": res.version, "integrity": res.integrity,
               "stale": res.stale, "skipped": list(res.skipped),
-              "skipped_why": {v: skips[v] for v in res.skipped}})
+              "skipped_why": {v: skips[v] for v in res.skipped}, "skipped_engines": engines})
         return
     out(res.version)
     for v in res.skipped:
         err(f"skipped {v}: {skips[v]}")
+    for line in engine_notes(engines):
+        err(f"note: {line}")
     if res.stale:
         why = [res.problem] if res.problem else []
         why += [f"fetched {age(res.fetched_at)}"] if res.fetched_at else []
         err("note: offline: answered from cached registry data" + (f" ({'; '.join(why)})" if why else ""))
 
 
-def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one)."),
+def verify(name: Optional[str] = typer.Argument(None, help="Profile (default: the active one).",
+                                           autocompletion=complete_profile),
            every: bool = typer.Option(False, "--all", help="Every install in the store."),
            as_json: bool = JSON) -> None:
     """Compare installs with the files recorded at install time (sha256 of each); exit 5 if one changed."""

@@ -9,8 +9,8 @@ from typing import Any, List, Optional
 
 import typer
 
-from pinman.cli.common import JSON, get_paths
-from pinman.cli.ui import emit, err, notices, out, progress, warn_path
+from pinman.cli.common import JSON, complete_profile, get_paths
+from pinman.cli.ui import emit, engine_notes, err, instead_of, notices, out, progress, warn_path
 from pinman.errors import PinmanError
 from pinman.names import clean_version
 
@@ -31,7 +31,6 @@ def _skipped(items: list[Any]) -> None:
 def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.toml and profiles/stable.toml."),
          as_json: bool = JSON) -> None:
     """Set up this folder for a team: .pinman.toml and a commented profiles/stable.toml."""
-    from pinman.runtime.shim import path_line
     from pinman.team.edits import init as run_init
 
     paths = get_paths()
@@ -45,11 +44,11 @@ def init(force: bool = typer.Option(False, "--force", help="Overwrite .pinman.to
         out(f"kept  {p} (exists; --force overwrites it)")
     if result.written:
         out("next: review and commit them; teammates run `pinman sync`")
-    out(f"put the claude shim first on PATH (once, in your shell profile): {path_line(paths)}")
+    warn_path(paths)  # only when `claude` here would not be pinman's
 
 
 def pin(
-    name: str = typer.Argument(..., help="Profile to edit."),
+    name: str = typer.Argument(..., help="Profile to edit.", autocompletion=complete_profile),
     version: str = typer.Argument(..., help="Exact version (a tag or range is resolved to one)."),
     platform: Optional[List[str]] = PLATFORM,
     as_json: bool = JSON,
@@ -60,12 +59,14 @@ def pin(
     r = run_pin(get_paths(), Path.cwd(), name, version, platforms=platform or [])
     if as_json:
         emit(r.to_json())
+        instead_of(Path.cwd(), get_paths(), name)
         return
     _skipped(r.skipped)
     via = f" ({r.requested} -> {r.after})" if r.requested != r.after else ""
     change = f"{r.before} -> {r.after}" if r.before and r.before != r.after else r.after
     out(f"{name}: pinned {change}{via} in {r.path}" if r.changed else f"{name}: already pinned to {r.after}")
     _render_hashes(r)
+    instead_of(Path.cwd(), get_paths(), name)
 
 
 def _render_hashes(r: Any) -> None:
@@ -79,7 +80,8 @@ def _render_hashes(r: Any) -> None:
 
 
 def lock(
-    names: Optional[List[str]] = typer.Argument(None, help="Profiles (default: every profile of this project)."),
+    names: Optional[List[str]] = typer.Argument(None, help="Profiles (default: every profile of this project).",
+                                                autocompletion=complete_profile),
     platform: Optional[List[str]] = PLATFORM,
     as_json: bool = JSON,
 ) -> None:
@@ -168,7 +170,7 @@ def sync(
 
 
 def upgrade(
-    name: str = typer.Argument(..., help="Profile to upgrade."),
+    name: str = typer.Argument(..., help="Profile to upgrade.", autocompletion=complete_profile),
     to: Optional[str] = typer.Option(None, "--to", help="Version, tag or range to try (default: the profile's "
                                      "own tag/range, or latest for an exact pin)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say which version would be tried."),
@@ -190,6 +192,8 @@ def upgrade(
         emit(r.to_json())
         raise typer.Exit(int(r.exit_code))
     _skipped(r.skipped)
+    for line in engine_notes(r.engines):
+        err(f"  note: {line}")
     head = f"{name}: {r.current or r.spec} -> {r.candidate}"
     if r.action == "dry-run":
         out(f"{head} (dry run: {r.detail})")
@@ -209,7 +213,7 @@ def upgrade(
 
 
 def mark_bad(
-    name: str = typer.Argument(..., help="Profile to edit."),
+    name: str = typer.Argument(..., help="Profile to edit.", autocompletion=complete_profile),
     version: str = typer.Argument(..., help="Exact version to mark."),
     reason: str = typer.Option(..., "--reason", help="Why, for your teammates (kept in the file)."),
     as_json: bool = JSON,

@@ -18,7 +18,7 @@ from pinman.state.overrides import Override, get_override, get_remedies, profile
 from pinman.names import clean_version
 from pinman.faults import point
 from pinman.npm.spec import is_exact
-from pinman.runtime.resolution import install_exact, local_registry, override_for, repoint, target
+from pinman.runtime.resolution import install_exact, installed, local_registry, override_for, repoint, target
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -68,27 +68,32 @@ def manual_rollback(paths: Paths, profile: Profile, to: str | None, *,
     current = _running(paths, profile)
     key = profile_key(profile.name, profile.project_root)
     if to is None:
-        kg = Journal(paths).last_known_good(key, endpoint_of(env.get("ANTHROPIC_BASE_URL")), exclude=[current])
+        endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
+        kg = Journal(paths).last_known_good(key, endpoint, exclude=[current])
         if kg is None:
-            raise UsageError(f"no known-good version recorded for {profile.name} at this endpoint",
+            where = endpoint.split("://", 1)[-1]  # host:port, as the checks' lines name it
+            raise UsageError(f"no known-good version recorded for {profile.name} at {where}",
                               hint=f"name one: `pinman rollback {profile.name} --to VERSION`")
         to = kg.version
 
     if not is_exact(to):
         raise UsageError(f"--to needs an exact version, not {to!r}", hint="e.g. --to 2.1.331")
     to = clean_version(to) or to
-    install_exact(paths, to, progress=progress)
+    if installed(paths, to) is None:  # a cached version needs neither the store's machinery nor the network
+        install_exact(paths, to, progress=progress)
     switch_to(paths, profile, to, previous=current, reason=BY_HAND, env=env)
     return current, to
 
 
 def _running(paths: Paths, profile: Profile) -> str:
     """The version the profile runs now: from this machine, the registry only if never resolved here."""
-    from pinman.npm.registry import NotCached
-
     try:
         return target(paths, profile, registry=local_registry(paths)).version
-    except NotCached:
+    except PinmanError as e:
+        from pinman.npm.registry import NotCached  # only now: an exact pin never loads the registry client
+
+        if not isinstance(e, NotCached):
+            raise
         return target(paths, profile).version
 
 

@@ -14,8 +14,6 @@ from pinman.errors import InstallError, PinmanError
 from pinman.health.result import ProbeResult, Waiting
 from pinman.paths import Paths
 from pinman.state.journal import Entry, Journal, endpoint_of
-from pinman.health import cli_probe, http_probe, sdk_probe
-from pinman.health.classify import classify
 from pinman.redact import secret_values
 from pinman.runtime.resolution import profile_env
 from pinman.runtime.sdk_env import installed_for, merge_env
@@ -66,6 +64,7 @@ def make_prober(paths: Paths, profile: Profile, env: Mapping[str, str], *, isola
 
 def _probe(paths: Paths, profile: Profile, env: Mapping[str, str], version: str, sdk_version: str | None,
            isolated_home: bool, tick: Callable[[float], None] | None) -> ProbeResult:
+    from pinman.health import cli_probe, http_probe, sdk_probe  # not for a rollback by hand
     from pinman.runtime.resolution import installed
     from pinman.profile.trust import applied_health
 
@@ -133,6 +132,7 @@ def probe_and_record(journal: Journal, probe: Prober, key: str, version: str, en
     and is no verdict about the plain version (`journal_db.row`). `event`: what the entry is
     journaled as, from the outcome (default `check`; a guarded channel's candidate probe that
     decides nothing yet is a `candidate`)."""
+    from pinman.health.classify import classify
 
     result = probe(version, sdk_version=sdk) if with_sdk else probe(version)
     outcome = classify(result, secret_values(env))

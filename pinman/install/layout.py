@@ -105,6 +105,13 @@ def read_install(
     )
 
 
+def find_install(store: Path, package: str, version: str) -> Install | None:
+    """The complete install of `package` `version` in the store folder `store`, if there is one.
+    What `Store.get` answers, without importing what building an install needs."""
+    validate_version(version)
+    return read_install(store / slug(package) / version, package, version)
+
+
 def read_marker(prefix: Path) -> dict[str, Any]:
     """The marker of the install at `prefix` as written ({} when missing or unreadable)."""
     return read_json(prefix / MARKER) or {}

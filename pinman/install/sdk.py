@@ -42,15 +42,13 @@ from pinman.install.piperrors import pip_error
 from pinman.state.fsutil import atomic_write
 from pinman.names import Progress
 from pinman.paths import Paths
+from pinman.names import PATH_PREPEND
 from pinman.install.layout import MARKER
 from pinman.install.npmfiles import read_json
 from pinman.install.npmrun import run_captured
 
 
 PYPI_DIR = "pypi"
-# An env key the consumers of `profile_env` prepend to PATH instead of exporting; a profile's
-# [env] cannot set PINMAN_* keys, so it cannot collide with one a user wrote.
-PATH_PREPEND = "PINMAN_PATH_PREPEND"
 # Inside each venv: only the interpreter, for profiles whose console scripts must not shadow
 # commands on PATH (a teammate's pin could ship a `git` script).
 PYTHON_ONLY_BIN = ".pinman-bin"

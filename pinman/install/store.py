@@ -34,7 +34,7 @@ from pinman.install.manifest import FileCheck, check as check_manifest
 from pinman.install.publish import publish, restore_swapped, swap_stem
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE, Progress
-from pinman.install.layout import MARKER, SCHEMA, Install, read_install, read_marker, semver_key, slug, validate_version
+from pinman.install.layout import MARKER, SCHEMA, Install, find_install, read_install, read_marker, semver_key, slug, validate_version
 from pinman.install.native import is_native_layout, place_native_binary
 from pinman.install.npmfiles import bin_entry, integrity_matches, locked_integrity, read_json
 from pinman.install.npmrun import NPM_HINTS, npm_error, run_captured, tool_version, version_check
@@ -78,7 +78,7 @@ class Store:
         return self.paths.store / slug(package) / version
 
     def get(self, package: str, version: str) -> Install | None:
-        return read_install(self.path_for(package, version), package, version)
+        return find_install(self.paths.store, package, version)
 
     def list(self, package: str | None = None) -> list[Install]:
         root = self.paths.store

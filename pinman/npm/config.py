@@ -19,10 +19,8 @@ knows its `shown` form, with every value the environment supplied written back a
 
 from __future__ import annotations
 
-import base64
 import os
 import re
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +155,8 @@ class NpmConfig:
             return f"Basic {self.values[f'{key}:_auth']}"
         user, pw = self.values.get(f"{key}:username"), self.values.get(f"{key}:_password")
         if user and pw:
+            import base64  # only for a registry that takes a password
+
             password = base64.b64decode(pw).decode("utf-8", "replace")
             return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         return None
@@ -262,7 +262,18 @@ def _default_prefix(env: Mapping[str, str]) -> str:
     """npm's default global prefix: $PREFIX, else two levels above the real node binary."""
     if env.get("PREFIX"):
         return env["PREFIX"]
-    node = shutil.which("node", path=env.get("PATH"))
+    node = _which("node", env.get("PATH"))
     if not node:
         return "/usr/local"
     return str(Path(os.path.realpath(node)).parent.parent)
+
+
+def _which(name: str, path: str | None) -> str | None:
+    """`shutil.which(name, path=path)` for a plain name, without importing shutil (and with it
+    the compression modules) on every read of the npm config."""
+    folders = (os.environ.get("PATH") or os.defpath) if path is None else path
+    for folder in folders.split(os.pathsep):
+        candidate = os.path.join(folder or os.curdir, name)
+        if os.access(candidate, os.F_OK | os.X_OK) and not os.path.isdir(candidate):
+            return candidate
+    return None

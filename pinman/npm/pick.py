@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cmp_to_key
+from functools import cmp_to_key, lru_cache
 from typing import Protocol
 
 from pinman.errors import VersionNotFound
@@ -32,20 +32,28 @@ def sort_versions(versions: Iterable[str], *, reverse: bool = False) -> list[str
 
 
 def nearest(version: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The `n` candidates closest to `version`, for "did you mean" hints (lowest first)."""
-    pool = sort_versions(candidates, reverse=True)  # newest first, so ties go to newer ones
+    """The `n` candidates next to `version` in release order, for "did you mean" hints (lowest
+    first): its neighbours, the next newer one first; the newest releases when it is newer than
+    all (9.9.9 suggests the latest, not 2.1.8–2.1.10). Prereleases only for a prerelease."""
+    candidates = list(candidates)
     target = parse_version(clean(version, loose=True) or version, loose=True)
     if target is None:
         import difflib  # only for hints on a typo
 
-        return difflib.get_close_matches(version, list(candidates), n=n, cutoff=0.5)
-
-    def distance(s: str) -> tuple[int, int, int]:
-        v = parse_version(s, loose=True)
-        assert v is not None  # sort_versions kept only versions
-        return abs(v.major - target.major), abs(v.minor - target.minor), abs(v.patch - target.patch)
-
-    return sort_versions(sorted(pool, key=distance)[:n])
+        return difflib.get_close_matches(version, candidates, n=n, cutoff=0.5)
+    pool = sort_versions(candidates)
+    releases = [v for v in pool if not _v(v).prerelease]
+    if releases and not target.prerelease:
+        pool = releases
+    below = [v for v in pool if compare(_v(v), target) < 0]
+    above = [v for v in pool if compare(_v(v), target) > 0]
+    picked: list[str] = []
+    while len(picked) < n and (below or above):
+        if above:
+            picked.append(above.pop(0))
+        if below and len(picked) < n:
+            picked.append(below.pop())
+    return sort_versions(picked)
 
 
 # --- npm-pick-manifest ----------------------------------------------------------------------
@@ -74,6 +82,9 @@ class PackumentLike(Protocol):
 class Picked:
     version: str
     skipped: tuple[str, ...] = ()  # versions from `skip` that npm would have chosen first
+    # newer versions the range matches that npm passed over because their engines.node excludes
+    # this node (lowest first): the answer is npm's, but nobody should learn it by surprise
+    engine_skipped: tuple[str, ...] = ()
 
 
 DEFAULT_TAG = "latest"
@@ -87,6 +98,13 @@ def pick(
 ) -> str:
     """The version `npm install name@spec` installs under `node_version` (None: ignore engines)."""
     return pick_manifest(spec, packument, node_version, skip).version
+
+
+def weighs_engines(spec: Spec, packument: PackumentLike, skip: Collection[str] = ()) -> bool:
+    """Whether the node version can change what `pick_manifest` answers: only a range, or a
+    dist-tag whose version is skipped, is picked among versions (an exact version or a tag is
+    taken as it is, engines or not, as npm does)."""
+    return spec.kind == "range" or (spec.kind == "tag" and packument.dist_tags.get(spec.raw) in skip)
 
 
 def pick_manifest(
@@ -131,9 +149,10 @@ def _pick_exact(raw: str, packument: PackumentLike, skip: Collection[str]) -> Pi
         )
     if ver not in packument.versions:
         near = nearest(ver, packument.versions)
+        newest = bool(near) and all(compare(_v(v), _v(ver)) < 0 for v in near)  # it is newer than all
         raise VersionNotFound(
             f"{packument.name}@{ver} does not exist",
-            hint=f"nearest published versions: {', '.join(near)}" if near else None,
+            hint=f"{'newest' if newest else 'nearest'} published versions: {', '.join(near)}" if near else None,
         )
     return Picked(ver)
 
@@ -152,22 +171,18 @@ def _pick_range(
                 return Picked(default)
             skipped.append(default)
 
-    def order(a: str, b: str) -> int:
-        ia, ib = versions[a], versions[b]
-        ea, eb = _engine_ok(ia, node_version), _engine_ok(ib, node_version)
-        da, db = not ia.deprecated, not ib.deprecated
-        return (
-            ((db and eb) - (da and ea))
-            or (eb - ea)
-            or (db - da)
-            or compare(_v(b), _v(a))
-        )
+    def rank(ver: str) -> tuple[bool, bool, bool]:
+        usable, current = _engine_ok(versions[ver], node_version), not versions[ver].deprecated
+        return not (usable and current), not usable, not current
 
-    # sorted() is stable like V8's Array.prototype.sort, so equal versions keep registry order
+    # npm's order: usable here and not deprecated, then usable, then not deprecated; newest first
+    # within each. Both sorts are stable like V8's Array.prototype.sort, so equal versions keep
+    # registry order.
     matching = [v for v in versions if satisfies(v, range_, loose=True)]
-    for ver in sorted(matching, key=cmp_to_key(order)):
+    newest_first = sorted(matching, key=cmp_to_key(lambda a, b: compare(_v(a), _v(b))), reverse=True)
+    for ver in sorted(newest_first, key=rank):
         if ver not in skip:
-            return Picked(ver, tuple(skipped))
+            return Picked(ver, tuple(skipped), _passed_over(ver, newest_first, versions, node_version, skip))
         if ver not in skipped:
             skipped.append(ver)
     if skipped:
@@ -180,6 +195,13 @@ def _pick_range(
     )
 
 
+def _passed_over(picked: str, newest_first: list[str], versions: Mapping[str, VersionMeta],
+                 node_version: str | None, skip: Collection[str]) -> tuple[str, ...]:
+    """The versions newer than `picked` that engines.node kept out (lowest first)."""
+    newer = newest_first[:newest_first.index(picked)]
+    return tuple(reversed([v for v in newer if v not in skip and not _engine_ok(versions[v], node_version)]))
+
+
 def _v(raw: str) -> SemVer:
     v = parse_version(raw, loose=True)
     if v is None:  # satisfies() already rejected these, so this is a bug
@@ -187,6 +209,7 @@ def _v(raw: str) -> SemVer:
     return v
 
 
+@lru_cache(maxsize=256)  # a few distinct `engines.node` ranges, asked for each version
 def engine_ok(engines_node: str | None, node_version: str | None) -> bool:
     """npm-install-checks: strict parse, prereleases included; no node or no constraint is ok."""
     if not node_version or not engines_node:

@@ -16,10 +16,9 @@ from __future__ import annotations
 import enum
 import json
 import os
-import subprocess
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,9 +28,8 @@ from pinman import __version__ as _pinman_version
 from pinman.errors import RegistryError, UsageError, VersionNotFound
 from pinman.npm.cache import cache_path, read_cache, read_times, times_path, touch, write_cache, write_times
 from pinman.npm.config import NpmConfig, load_npm_config
-from pinman.npm.fetch import DEFAULT_DEADLINE, MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
 from pinman.npm.packument import Packument, packument_from, times_from
-from pinman.npm.pick import pick_manifest
+from pinman.npm.pick import pick_manifest, weighs_engines
 from pinman.names import is_package_name
 from pinman.npm.spec import parse_spec
 from pinman.paths import Paths
@@ -53,6 +51,8 @@ class Resolution:
     skipped: list[str]  # known-bad versions npm would have picked first
     fetched_at: float = 0.0
     problem: str | None = None  # the registry did not answer; this came from the cache
+    node: str | None = None  # the node version engines were weighed against (None: not weighed)
+    engine_skipped: list[str] = field(default_factory=list)  # newer, passed over for engines.node
 
 
 class _Auto(enum.Enum):
@@ -65,6 +65,8 @@ AUTO = _Auto.AUTO
 @cache
 def detect_node_version() -> str | None:
     """`node --version` of the node on PATH (what npm would run under), or None without node."""
+    import subprocess  # only when a range has to weigh engines.node
+
     try:
         out = subprocess.run(
             ["node", "--version"], capture_output=True, text=True, timeout=10, check=True
@@ -103,7 +105,7 @@ class Registry:
         timeout: float | None = None,  # seconds for a whole request; default: `fetch-timeout`, else 15
         config: NpmConfig | None = None,
         max_age: float = 0.0,  # seconds a cached answer serves without asking; 0: always ask
-        max_bytes: int = MAX_BYTES,
+        max_bytes: int | None = None,  # default: fetch.MAX_BYTES
     ) -> None:
         self.paths = paths
         self.offline = offline
@@ -164,12 +166,14 @@ class Registry:
     ) -> Resolution:
         """The version `npm install name@spec` would install, with its integrity."""
         parsed = parse_spec(spec)
-        node = detect_node_version() if node_version is AUTO else node_version
         doc = self.packument(name, max_age=max_age)
+        node = node_version
+        if node is AUTO:  # `node --version` costs a process: only when engines can change the answer
+            node = detect_node_version() if weighs_engines(parsed, doc, skip) else None
         picked = pick_manifest(parsed, doc, node, skip)
         info = doc.versions[picked.version]
         return Resolution(spec, picked.version, info.integrity, doc.stale, list(picked.skipped),
-                          doc.fetched_at, doc.problem)
+                          doc.fetched_at, doc.problem, node, list(picked.engine_skipped))
 
     def publish_times(self, name: str) -> tuple[dict[str, float], str | None]:
         """When each version of `name` was published (epoch seconds), for a guarded channel's soak;
@@ -195,6 +199,8 @@ class Registry:
     def _full_times(self, registry: str, name: str, versions: set[str]) -> tuple[dict[str, float], str | None]:
         """The `time` field of the full document (one bounded request), or why there is none."""
         import requests
+
+        from pinman.npm.fetch import Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
 
         host = _host(registry)
         down = unresponsive(registry)
@@ -235,6 +241,9 @@ class Registry:
     ) -> Packument:
         import requests  # slow to import; only commands that talk to a registry pay for it
 
+        from pinman.npm.fetch import MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
+
+        cap = MAX_BYTES if self.max_bytes is None else self.max_bytes
         down = unresponsive(registry)
         if down is not None:  # this process already waited for it once: a dead proxy costs one deadline
             return self._fallback(registry, name, cached, down)
@@ -249,9 +258,9 @@ class Registry:
             headers["If-Modified-Since"] = cached[2]
         deadline = self._timeout()
         try:
-            resp = bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, self.max_bytes)
+            resp = bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, cap)
         except Unbounded as exc:
-            cause = exc.describe(deadline, self.max_bytes)
+            cause = exc.describe(deadline, cap)
             if exc.kind == "deadline":
                 mark_unresponsive(registry, cause)
             return self._fallback(registry, name, cached, cause, exc.hint)
@@ -294,6 +303,8 @@ class Registry:
         )
 
     def _timeout(self) -> float:
+        from pinman.npm.fetch import DEFAULT_DEADLINE
+
         return self.timeout if self.timeout is not None else self.config.fetch_timeout() or DEFAULT_DEADLINE
 
     def _http(self) -> requests.Session:

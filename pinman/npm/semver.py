@@ -92,6 +92,7 @@ class SemVer:
         return self.version
 
 
+@lru_cache(maxsize=4096)  # picking a range parses each published version many times over
 def parse_version(raw: str, *, loose: bool = False) -> SemVer | None:
     """node-semver's `parse`: None for anything that is not a version."""
     if len(raw) > _MAX_LENGTH:

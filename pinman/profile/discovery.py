@@ -53,6 +53,15 @@ def _names_in(folder: Path) -> list[str]:
     return sorted(n for n in names if NAME_RE.match(n) and ".." not in n and (folder / f"{n}.toml").is_file())
 
 
+def profile_names(cwd: Path, paths: Paths) -> list[str]:
+    """Every profile name visible from `cwd`, sorted: from file names, no file is read."""
+    return _names(search_dirs(cwd, paths))
+
+
+def _names(dirs: list[tuple[Source, Path, Path | None]]) -> list[str]:
+    return sorted({n for _, folder, _ in dirs for n in _names_in(folder)})
+
+
 def find_profile(name: str, cwd: Path, paths: Paths) -> Profile:
     """The first profile called `name` visible from `cwd` (project, then user, then built-in).
 
@@ -67,7 +76,7 @@ def find_profile(name: str, cwd: Path, paths: Paths) -> Profile:
         if path.is_file() and path.name in os.listdir(folder):
             found = load_profile(path, name=name, source=source, project_root=root)
             return _with_shadowed(found, dirs, paths)
-    known = sorted({n for _, folder, _ in dirs for n in _names_in(folder)})
+    known = _names(dirs)
     import difflib
 
     near = difflib.get_close_matches(name, known, n=1)

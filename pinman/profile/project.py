@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pinman.errors import ProfileError
-from pinman.profile.edit import edit_toml
 from pinman.profile.tomlfile import ProfileFileError, read_toml
 from pinman.profile.validate import check_schema, check_str, check_table, validate_name
 
@@ -82,6 +81,7 @@ def _parse(data: bytes | str, root: Path, path: Path) -> ProjectFile:
 def write_project_file(root: Path, profile: str) -> Path:
     """Create `root/.pinman.toml` choosing `profile`, or change the choice in an existing one
     keeping its comments. Atomic."""
+    from pinman.profile.edit import edit_toml  # comment-keeping edits: only when writing
     from pinman.state.fsutil import atomic_write
 
     validate_name(profile)

@@ -83,10 +83,10 @@ def _syntax_error(path: Path, message: str, text: str) -> ProfileFileError:
     else:
         line, column = text.count("\n") + 1, None
         problem = message.replace(" (at end of document)", "")
-    return ProfileFileError(
-        path, line, None, f"not valid TOML: {problem}",
-        'strings need quotes (version = "2.1.331"); tables are written [name]', column=column,
-    )
+    # An example in the file's own keys: a .pinman.toml has only `profile` (and `schema`).
+    hint = ('strings need quotes: profile = "stable"' if path.name == ".pinman.toml"
+            else 'strings need quotes (version = "2.1.331"); tables are written [name]')
+    return ProfileFileError(path, line, None, f"not valid TOML: {problem}", hint, column=column)
 
 
 # --------------------------------------------------------------------------- key -> line

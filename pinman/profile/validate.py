@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pinman.errors import ProfileError
+from pinman.names import clean_version, is_exact_version
 from pinman.profile.model import ENV_KEY_RE, KEYS, NAME_RE, PLATFORM_RE, POLICIES, PROBES, REMEDIES, SCHEMA, BadVersion, ClaudeCodePin, HealthConfig, KeyPath, Profile, SdkPin, Source, UpdateConfig, format_key, show
 from pinman.profile.tomlfile import ProfileFileError, TomlFile, read_toml
 
@@ -153,11 +154,19 @@ def parse_profile(data: bytes | str, path: Path, *, name: str | None = None,
     )
 
 
+def _plain_exact(raw: str) -> bool:
+    """`2.1.331` as the registry writes it: exact for `parse_spec` too, known without importing
+    node-semver (loading a profile is on `pinman current`'s path)."""
+    return is_exact_version(raw) and clean_version(raw) == raw
+
+
 def _npm_spec(f: TomlFile, value: object, key: KeyPath, what: str = "") -> str:
     """An npm version, dist-tag or range, checked by the same parser `pinman resolve` uses."""
+    raw = check_str(f, value, key)
+    if _plain_exact(raw):
+        return raw
     from pinman.npm.spec import parse_spec
 
-    raw = check_str(f, value, key)
     try:
         spec = parse_spec(raw)
     except ValueError as e:
@@ -169,23 +178,26 @@ def _npm_spec(f: TomlFile, value: object, key: KeyPath, what: str = "") -> str:
     return raw
 
 
+def _kind(spec: str) -> str:
+    from pinman.npm.spec import parse_spec
+
+    return parse_spec(spec).kind
+
+
 def _claude_code(f: TomlFile, value: object) -> ClaudeCodePin:
     key: KeyPath = ("claude-code",)
     cc = check_table(f, value, key, KEYS[key])
     if "version" not in cc:
         f.fail((*key, "version"), "missing", 'add version = "2.1.331" (or "latest", or a range)')
     version = _npm_spec(f, cc["version"], (*key, "version"))
-    from pinman.npm.semver import clean
-    from pinman.npm.spec import parse_spec
-
-    exact = parse_spec(version).kind == "exact"
+    exact = _plain_exact(version) or _kind(version) == "exact"
     locked = None
     if "locked" in cc:
         raw = _npm_spec(f, cc["locked"], (*key, "locked"), "exact")
         if exact:
             f.fail((*key, "locked"), f"only applies to a dist-tag or range, and {show(version)} is exact",
                    "an exact version is its own lock: remove locked")
-        locked = clean(raw) or raw.strip()
+        locked = clean_version(raw) or raw.strip()
     integrity = None
     if "integrity" in cc:
         integrity = _integrity(f, cc["integrity"], (*key, "integrity"))
@@ -222,8 +234,6 @@ def _integrity(f: TomlFile, value: object, key: KeyPath) -> str:
 
 
 def _bad_list(f: TomlFile, value: object, key: KeyPath) -> tuple[BadVersion, ...]:
-    from pinman.npm.semver import clean
-
     if not isinstance(value, list):
         f.fail(key, f"must be an array, not {_type_name(value)}",
                 'write bad = [{ version = "2.1.330", reason = "why" }]')
@@ -234,7 +244,7 @@ def _bad_list(f: TomlFile, value: object, key: KeyPath) -> tuple[BadVersion, ...
             f.fail((*key, i, "version"), "missing", '{ version = "2.1.330", reason = "why" }')
         raw = _npm_spec(f, entry["version"], (*key, i, "version"), "exact")
         reason = check_str(f, entry.get("reason", ""), (*key, i, "reason"))
-        out.append(BadVersion(clean(raw) or raw.strip(), reason))
+        out.append(BadVersion(clean_version(raw) or raw.strip(), reason))
     return tuple(out)
 
 

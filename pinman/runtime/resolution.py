@@ -136,22 +136,34 @@ def _registry(paths: Paths) -> Registry:
 
 def local_registry(paths: Paths) -> Registry:
     """Registry data from this machine only: what read commands resolve tags and ranges with."""
-    from pinman.npm.registry import Registry
-
-    return Registry(paths, offline=True)
+    return _Deferred(paths, offline=True)  # type: ignore[return-value]
 
 
 def fresh_registry(paths: Paths) -> Registry:
     """Asks the registry (ETag-revalidated): installs, `--refresh`."""
-    from pinman.npm.registry import Registry
+    return _Deferred(paths)  # type: ignore[return-value]
 
-    return Registry(paths)
+
+class _Deferred:
+    """A Registry made when first used: an exact pin or a lock never uses one, and importing the
+    registry client (npm config, cache, packuments) is a good part of a read command's start-up."""
+
+    def __init__(self, paths: Paths, **options: bool) -> None:
+        self._args, self._made = (paths, options), None
+
+    def __getattr__(self, name: str) -> object:
+        if self._made is None:
+            from pinman.npm.registry import Registry
+
+            paths, options = self._args
+            self._made = Registry(paths, **options)
+        return getattr(self._made, name)
 
 
 def installed(paths: Paths, version: str) -> Install | None:
-    from pinman.install.store import Store
+    from pinman.install.layout import find_install  # not the store: reading needs none of building
 
-    return Store(paths).get(CLAUDE_CODE, version)
+    return find_install(paths.store, CLAUDE_CODE, version)
 
 
 def ensure_installed(paths: Paths, tgt: Target, progress: Progress | None = None, *,

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pinman.errors import PinmanError
-from pinman.install.sdk import PATH_PREPEND, SdkInstall, SdkStore
-from pinman.install.sdk_resolve import resolve
-from pinman.names import Progress
+from pinman.names import PATH_PREPEND, Progress
 from pinman.paths import Paths
 from pinman.state.overrides import get_override
 
 if TYPE_CHECKING:
+    from pinman.install.sdk import SdkInstall, SdkStore
     from pinman.profile.model import Profile
 
 
@@ -43,6 +42,9 @@ def ensure_installed(paths: Paths, profile: Profile, *, refresh: bool = False,
     pin = profile.sdk
     if pin is None or untrusted_project(paths, profile):
         return None
+    from pinman.install.sdk import SdkStore  # only for a profile with an [sdk]
+    from pinman.install.sdk_resolve import resolve
+
     store = store or SdkStore(paths)
     rolled_back = override_version(paths, profile)
     if rolled_back is not None:  # a rollback restored the SDK that was known-good with the CLI
@@ -64,6 +66,9 @@ def installed_for(paths: Paths, profile: Profile) -> SdkInstall | None:
     pin = profile.sdk
     if pin is None or untrusted_project(paths, profile):
         return None
+    from pinman.install.sdk import SdkStore
+    from pinman.install.sdk_resolve import resolve
+
     try:
         version = override_version(paths, profile)
         if version is None:

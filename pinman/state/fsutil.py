@@ -8,7 +8,6 @@ files it writes 0600 unless the caller says otherwise (the shim, files in a user
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from pinman.faults import point
@@ -37,6 +36,8 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
     temp file in the same folder, fsync, rename. A symlink planted at `path` is replaced, not
     followed, because rename swaps the directory entry.
     """
+    import tempfile  # not on the read path: it pulls in shutil, random and the compressors
+
     make_dirs(path.parent)
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -253,9 +253,11 @@ class Journal:
         rows = self._select("SELECT e.doc FROM known_good k JOIN entries e ON e.id = k.entry_id")
         return {e.version for e in rows}
 
-    def last_check(self, profile: str) -> Entry | None:
-        rows = self._select("SELECT doc FROM entries WHERE profile = ? AND event = 'check' ORDER BY id DESC",
-                            (column(profile),))
+    def last_check(self, profile: str, version: str | None = None) -> Entry | None:
+        """The newest check of this profile; with `version`, the newest check of that version."""
+        where, args = ("AND version = ?", (column(version),)) if version is not None else ("", ())
+        rows = self._select(f"SELECT doc FROM entries WHERE profile = ? AND event = 'check' {where} ORDER BY id DESC",
+                            (column(profile), *args))
         return next(iter(rows), None)
 
     def last_of(self, profile: str, events: Iterable[str]) -> Entry | None:

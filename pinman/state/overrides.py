@@ -27,7 +27,7 @@ from typing import Any
 from pinman.faults import point
 from pinman.names import is_exact_version, is_switch
 from pinman.paths import Paths
-from pinman.state.fsutil import atomic_write, make_dirs
+from pinman.state.fsutil import atomic_write
 
 SCHEMA = 2  # 2: remedies beside the overrides
 _ENDPOINT_RX = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
@@ -132,10 +132,9 @@ def set_remedy(paths: Paths, name: str, project_root: Path | None, endpoint: str
 
 def _update(paths: Paths, name: str,
             change: Callable[[dict[str, Override], dict[str, dict[str, Remedy]]], None]) -> None:
-    from filelock import FileLock
+    from pinman.state.flock import exclusive
 
-    make_dirs(paths.locks)
-    with FileLock(str(paths.lock("overrides")), mode=0o600):
+    with exclusive(paths.lock("overrides")):
         overrides, remedies = _read(paths)
         before = (dict(overrides), {k: dict(v) for k, v in remedies.items()})
         change(overrides, remedies)

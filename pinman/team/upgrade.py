@@ -49,6 +49,7 @@ class UpgradeReport:
     action: str  # dry-run | current | moved | rejected | inconclusive
     detail: str = ""
     skipped: list[Skip] = field(default_factory=list)
+    engines: dict[str, Any] | None = None  # newer releases npm passes over for engines.node (views.engines)
     outcome: Outcome | None = None
     written: str | None = None  # "version" (exact pin) or "locked"
     recorded: bool = False  # the candidate was added to the file's bad list
@@ -62,7 +63,7 @@ class UpgradeReport:
         o = self.outcome
         return {"profile": self.profile, "file": str(self.path), "spec": self.spec, "current": self.current,
                 "candidate": self.candidate, "endpoint": self.endpoint, "action": self.action,
-                "detail": self.detail, "skipped": [vars(s) for s in self.skipped],
+                "detail": self.detail, "skipped": [vars(s) for s in self.skipped], "skipped_engines": self.engines,
                 "outcome": o.kind.value if o else None, "rejected": o.rejected if o else None,
                 "message": o.message if o else None, "written": self.written, "recorded": self.recorded,
                 "remedy": self.remedy, "exit_code": int(self.exit_code)}
@@ -92,9 +93,9 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
     endpoint = endpoint_of(env.get("ANTHROPIC_BASE_URL"))
     key = profile_key(profile.name, profile.project_root)
     reg = _registry(paths, registry)
-    candidate, skipped = _candidate(profile, spec, Journal(paths).known_bad(key, endpoint), endpoint, reg)
+    candidate, skipped, engines = _candidate(profile, spec, Journal(paths).known_bad(key, endpoint), endpoint, reg)
     report = UpgradeReport(name, profile.path, spec, pin.exact, candidate, endpoint, "dry-run",
-                           skipped=skipped)
+                           skipped=skipped, engines=engines)
     if candidate == pin.exact:
         also = f", skipping known-bad {', '.join(s.version for s in skipped)}" if skipped else ""
         report.action, report.detail = "current", f"{name} already runs {candidate} ({spec}{also})"
@@ -124,7 +125,9 @@ def upgrade(paths: Paths, cwd: Path, name: str, *, to: str | None = None, dry_ru
 
 
 def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endpoint: str,
-               registry: Registry) -> tuple[str, list[Skip]]:
+               registry: Registry) -> tuple[str, list[Skip], dict[str, Any] | None]:
+    """The version to try, the known-bad ones passed over, and the newer ones engines.node kept out."""
+    from pinman.views.engines import engine_skips
 
     try:
         parse_spec(spec)
@@ -134,12 +137,13 @@ def _candidate(profile: Profile, spec: str, journal_bad: Mapping[str, Any], endp
     if _is_exact(spec):
         exact = _not_bad(profile, _clean(spec), skips)
         # Asked for by name: a local verdict from an earlier check may be out of date, so try it.
-        return registry.resolve(CLAUDE_CODE, exact).version, []
+        return registry.resolve(CLAUDE_CODE, exact).version, [], None
     for version, entry in journal_bad.items():
         skips.setdefault(version, f"rejected by {endpoint} in an earlier check"
                          + (f" ({entry.rejected})" if getattr(entry, "rejected", None) else ""))
     res = registry.resolve(CLAUDE_CODE, spec, skip=skips)
-    return res.version, [Skip(v, skips[v]) for v in res.skipped]
+    engines = engine_skips(registry.packument(CLAUDE_CODE), res.engine_skipped, res.node)
+    return res.version, [Skip(v, skips[v]) for v in res.skipped], engines
 
 
 def _older(a: str, b: str) -> bool:

@@ -23,8 +23,6 @@ from pinman.npm.pick import sort_versions
 from pinman.profile.discovery import find_profile, list_profiles
 from pinman.profile.validate import validate_name
 from pinman.runtime.resolution import dropped_note, dropped_override, fresh_registry
-from pinman.views.channel import channel_view
-from pinman.views.sdk_coupling import describe as sdk_describe
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -39,16 +37,16 @@ def _active_name(paths: Paths, cwd: Path) -> str | None:
 
 
 def _try_target(paths: Paths, profile: Any, registry: Registry) -> tuple[Target | None, str | None]:
-    from pinman.npm.registry import NotCached
-    from pinman.runtime.channel import ChannelUnset
-
     try:
         return target(paths, profile, registry=registry), None
-    except ChannelUnset:
-        return None, None  # a guarded channel not used here yet: nothing runs, nothing is wrong
-    except NotCached:
-        return None, f"{profile.claude_code.version} not resolved on this machine yet (--refresh asks the registry)"
     except PinmanError as e:
+        from pinman.npm.registry import NotCached  # only now: an exact pin never loads the registry client
+        from pinman.runtime.channel import ChannelUnset
+
+        if isinstance(e, ChannelUnset):
+            return None, None  # a guarded channel not used here yet: nothing runs, nothing is wrong
+        if isinstance(e, NotCached):
+            return None, f"{profile.claude_code.version} not resolved on this machine yet (--refresh asks the registry)"
         return None, e.message
 
 
@@ -61,21 +59,24 @@ def why(tgt: Target) -> str:
 
 
 def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> list[dict[str, Any]]:
+    return [row for row, _, _ in _resolved_rows(paths, cwd, registry or local_registry(paths))]
 
-    registry = registry or local_registry(paths)
+
+def _resolved_rows(paths: Paths, cwd: Path, registry: Registry) -> list[tuple[dict[str, Any], Profile | None, Target | None]]:
+    """Each visible profile's row, with the profile and what it resolved to (None: it did not)."""
     active = _active_name(paths, cwd)
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[dict[str, Any], Profile | None, Target | None]] = []
     found = list_profiles(cwd, paths)
     for broken in found.broken:
         if not broken.shadowed:
-            rows.append({"name": broken.name, "active": broken.name == active, "source": broken.source,
-                         "path": str(broken.path), "spec": None, "version": None, "override": False,
-                         "installed": False, "resolved_at": None, "problem": broken.error.message})
+            rows.append(({"name": broken.name, "active": broken.name == active, "source": broken.source,
+                          "path": str(broken.path), "spec": None, "version": None, "override": False,
+                          "installed": False, "resolved_at": None, "problem": broken.error.message}, None, None))
     for profile, shadowed in found:
         if shadowed:
             continue
         tgt, problem = _try_target(paths, profile, registry)
-        rows.append({
+        rows.append(({
             "name": profile.name,
             "active": profile.name == active,
             "source": profile.source,
@@ -86,15 +87,19 @@ def profile_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> l
             "installed": bool(tgt and installed(paths, tgt.version)),
             "resolved_at": tgt.resolved_at if tgt else None,
             "problem": problem,
-        })
+        }, profile, tgt))
     return rows
 
 
 def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None = None) -> dict[str, Any]:
+    from pinman.state.journal import Journal
 
     profile = find_profile(validate_name(name), cwd, paths)
     tgt, problem = _try_target(paths, profile, registry or local_registry(paths))
     inst = installed(paths, tgt.version) if tgt else None
+    remedies = _remedies(paths, profile, tgt)
+    checked = checks(Journal(paths), profile_key(profile.name, profile.project_root), tgt.version if tgt else None,
+                     remedies)
     return {
         "name": profile.name,
         "description": profile.description,
@@ -109,15 +114,24 @@ def profile_detail(paths: Paths, cwd: Path, name: str, registry: Registry | None
         "resolved_at": tgt.resolved_at if tgt else None,
         "installed": str(inst.prefix) if inst else None,
         "bad": [{"version": b.version, "reason": b.reason} for b in profile.claude_code.bad],
-        "sdk": sdk_describe(paths, profile, tgt.version if tgt else None),
+        "sdk": _sdk(paths, profile, tgt.version if tgt else None),
         "env": sorted(profile.env),
         "health": vars(profile.health),
         "shadows": str(profile.shadows) if profile.shadows else None,
         "withheld": _withheld_parts(paths, profile),
         "update": vars(profile.update),
-        "channel": channel_view(paths, profile, registry or local_registry(paths)),
-        "remedies": _remedies(paths, profile, tgt),
+        "channel": _channel(paths, profile, registry or local_registry(paths)),
+        "remedies": remedies,
+        **checked,
     }
+
+
+def _sdk(paths: Paths, profile: Profile, cli_version: str | None) -> dict[str, Any] | None:
+    if profile.sdk is None:
+        return None  # without importing what installs and resolves SDKs
+    from pinman.views.sdk_coupling import describe
+
+    return describe(paths, profile, cli_version)
 
 
 def _withheld_parts(paths: Paths, profile: Profile) -> list[str]:
@@ -203,38 +217,51 @@ def status_rows(paths: Paths, cwd: Path, registry: Registry | None = None) -> li
     """`profile_rows` plus why each runs what it runs and its last health check."""
     from pinman.state.journal import Journal
 
-    registry = registry or local_registry(paths)  # one object: one answer per package
     journal = Journal(paths)
-    rows = profile_rows(paths, cwd, registry)
-    by_name = {p.name: p for p, shadowed in list_profiles(cwd, paths) if not shadowed}
-    for row in rows:
-        profile = by_name.get(row["name"])
+    rows = []
+    for row, profile, tgt in _resolved_rows(paths, cwd, registry or local_registry(paths)):
+        rows.append(row)
         if profile is None:  # a file that does not load: its problem is in the row already
-            row["why"], row["last_check"] = row["problem"], None
+            row["why"], row["last_check"], row["newest_check"] = row["problem"], None, None
             continue
-        tgt, _ = _try_target(paths, profile, registry)
         row["why"] = why(tgt) if tgt else row["problem"]
+        row["locked"] = profile.claude_code.locked
+        ov = tgt.override if tgt else None
+        row["override_of"], row["override_reason"] = (ov.previous, ov.reason) if ov else (None, None)
         key = profile_key(profile.name, profile.project_root)
         row["remedies"] = _remedies(paths, profile, tgt)
-        last = _last_check(journal, key, row["remedies"])
-        row["last_check"] = ({"outcome": last.outcome, "version": last.version, "ts": last.ts,
-                              "endpoint": last.endpoint, "message": last.message} if last else None)
+        row.update(checks(journal, key, row["version"], row["remedies"]))
         row["dropped"] = _dropped(paths, journal, profile, key)
-        row["channel"] = channel_view(paths, profile, registry)
+        row["channel"] = _channel(paths, profile, registry)
     return rows
 
 
-def _last_check(journal: Any, key: str, remedies: list[dict[str, Any]]) -> Any:
-    """The profile's newest check; for a version that runs with a remedy here, its newest probe
-    with that remedy: the plain probe a check sends after it only asks whether the remedy is still
-    needed, and says nothing about what runs."""
+def checks(journal: Any, key: str, version: str | None,
+           remedies: list[dict[str, Any]] | None = None) -> dict[str, dict[str, Any] | None]:
+    """`last_check`: the newest check of the version the profile runs (a check of another version
+    says nothing about it; for a version that runs with a remedy here, its newest probe with that
+    remedy: the plain probe a check sends after it only asks whether the remedy is still needed);
+    `newest_check`: the newest check of any version, to say which it was."""
+    last = _last_check(journal, key, version, remedies or []) if version else None
+    newest = journal.last_check(key)
+    return {"last_check": _check_doc(last), "newest_check": _check_doc(newest)}
+
+
+def _last_check(journal: Any, key: str, version: str, remedies: list[dict[str, Any]]) -> Any:
     here = next((m["env"] for m in remedies if m["here"]), None)
     if here is not None:
         with_it = next((e for e in journal.history(key, limit=20) if e.event == "check"
-                        and e.extra.get("remedy") == here), None)
+                        and e.version == version and e.extra.get("remedy") == here), None)
         if with_it is not None:
             return with_it
-    return journal.last_check(key)
+    return journal.last_check(key, version)
+
+
+def _check_doc(entry: Any) -> dict[str, Any] | None:
+    if entry is None:
+        return None
+    return {"outcome": entry.outcome, "version": entry.version, "ts": entry.ts, "endpoint": entry.endpoint,
+            "message": entry.message}
 
 
 def _remedies(paths: Paths, profile: Profile, tgt: Target | None) -> list[dict[str, Any]]:
@@ -244,6 +271,14 @@ def _remedies(paths: Paths, profile: Profile, tgt: Target | None) -> list[dict[s
     from pinman.runtime.remedies import shown
 
     return shown(paths, profile, tgt.version, os.environ) if tgt is not None and tgt.override is None else []
+
+
+def _channel(paths: Paths, profile: Profile, registry: Registry) -> dict[str, Any] | None:
+    if not profile.update.guarded:
+        return None  # without importing what a channel needs
+    from pinman.views.channel import channel_view
+
+    return channel_view(paths, profile, registry)
 
 
 # What last changed which version a profile runs, in the journal (checks do not).

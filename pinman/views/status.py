@@ -124,6 +124,30 @@ def _why_pin(pin: ClaudeCodePin, version: str, resolved_at: float | None = None)
 
 def _prefix(paths: Paths, version: str) -> str:
     from pinman.names import CLAUDE_CODE
-    from pinman.install.store import Store
+    from pinman.install.layout import slug, validate_version
 
-    return str(Store(paths).path_for(CLAUDE_CODE, version))
+    validate_version(version)
+    return str(paths.store / slug(CLAUDE_CODE) / version)  # Store.path_for, without the store's imports
+
+
+def runs_instead(cwd: Path, paths: Paths, name: str) -> str | None:
+    """When `claude` here runs another profile than `name` (which a command just changed), say
+    which and why, so a change to `name` is not taken for a change to what runs here. None when
+    `name` is what runs here, or nothing is chosen here at all."""
+    from pinman.errors import PinmanError
+
+    try:
+        choice = choose(cwd, paths)
+    except PinmanError:
+        return None
+    if choice.name == name:
+        return None
+    try:
+        version = f"{describe_current(cwd, paths)['version']} "
+    except PinmanError:
+        version = ""
+    why, change = {
+        "env": (f"PINMAN_PROFILE={choice.name}", "unset PINMAN_PROFILE"),
+        "project": (f"chosen by {choice.detail}", f"`pinman use --local {name}` switches this project"),
+    }.get(choice.source, ("the global choice", f"`pinman use {name}` switches to it"))
+    return f"{name} is not what `claude` runs here: it runs {version}(profile {choice.name}, {why}); {change}"
