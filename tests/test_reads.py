@@ -126,6 +126,7 @@ def other_runs(pinman_home: Paths, tmp_path: Path) -> Path:
     from pinman.runtime.choice import write_global
 
     _profile(pinman_home, "mine", f'[claude-code]\nversion = "{V2}"\n')
+    _profile(pinman_home, "stable", f'[claude-code]\nversion = "{V2}"\n')  # exact, not the built-in channel
     write_global(pinman_home, "mine")
     fake_install(pinman_home, V1)
     return tmp_path

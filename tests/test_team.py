@@ -287,12 +287,13 @@ def test_pin_adds_declared_platforms(repo: Path, registry: FakeRegistry, capsys:
 
 def test_pin_says_when_the_profile_is_not_what_claude_runs_here(repo: Path, registry: FakeRegistry,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    write_profile(repo, "edge", '[claude-code]\nversion = "2.1.300"\n')  # .pinman.toml here chooses stable
+    write_profile(repo, "stable", '[claude-code]\nversion = "2.1.331"\n')  # .pinman.toml here chooses it
+    write_profile(repo, "edge", '[claude-code]\nversion = "2.1.300"\n')
     code, out, err = run("pin", "edge", "2.1.331", capsys=capsys)
     assert code == 0 and "edge: pinned 2.1.300 -> 2.1.331" in out, err
     assert f"note: edge is not what `claude` runs here: it runs 2.1.331 (profile stable, chosen by {repo}" in err
-    code, _, err = run("pin", "stable", "2.1.331", capsys=capsys)
-    assert code == ExitCode.PROFILE and "note:" not in err  # the built-in: not edited, and no note either
+    code, _, err = run("pin", "stable", "2.1.300", capsys=capsys)
+    assert code == 0 and "note:" not in err, err  # what runs here: nothing to add
 
 
 def test_pin_a_tag_pins_what_it_resolves_to(repo: Path, registry: FakeRegistry,

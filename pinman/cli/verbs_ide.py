@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import typer
 
-from pinman.cli.common import JSON, get_paths, get_profile
+from pinman.cli.common import JSON, complete_profile, get_paths, get_profile
 from pinman.cli.ui import emit, err, out
 
 EDITOR = typer.Option(None, "--editor", help="Only this editor: code, code-insiders, code-server, cursor, "
@@ -64,7 +64,8 @@ def status(as_json: bool = JSON) -> None:
         raise typer.Exit(1)
 
 
-def policy(name: str = typer.Argument(..., help="Profile whose range every machine should allow."),
+def policy(name: str = typer.Argument(..., help="Profile whose range every machine should allow.",
+                                      autocompletion=complete_profile),
            as_json: bool = JSON) -> None:
     """The managed-settings fragment that holds every machine to this profile (its known-good to its
     pin, updates off): JSON on stdout, what each key does on stderr."""

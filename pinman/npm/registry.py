@@ -200,7 +200,9 @@ class Registry:
         """The `time` field of the full document (one bounded request), or why there is none."""
         import requests
 
-        from pinman.npm.fetch import Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
+        from pinman.npm.fetch import MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
+
+        cap = MAX_BYTES if self.max_bytes is None else self.max_bytes
 
         host = _host(registry)
         down = unresponsive(registry)
@@ -213,9 +215,9 @@ class Registry:
             headers["Authorization"] = auth
         deadline = self._timeout()
         try:
-            resp = bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, self.max_bytes)
+            resp = bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, cap)
         except Unbounded as exc:
-            cause = exc.describe(deadline, self.max_bytes)
+            cause = exc.describe(deadline, cap)
             if exc.kind == "deadline":
                 mark_unresponsive(registry, cause)
             return {}, f"{host}: {cause}"

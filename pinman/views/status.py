@@ -143,11 +143,12 @@ def runs_instead(cwd: Path, paths: Paths, name: str) -> str | None:
     if choice.name == name:
         return None
     try:
-        version = f"{describe_current(cwd, paths)['version']} "
-    except PinmanError:
-        version = ""
+        version = describe_current(cwd, paths)["version"]
+    except PinmanError:  # e.g. a guarded channel that has not chosen a version here yet
+        version = None
     why, change = {
         "env": (f"PINMAN_PROFILE={choice.name}", "unset PINMAN_PROFILE"),
         "project": (f"chosen by {choice.detail}", f"`pinman use --local {name}` switches this project"),
     }.get(choice.source, ("the global choice", f"`pinman use {name}` switches to it"))
-    return f"{name} is not what `claude` runs here: it runs {version}(profile {choice.name}, {why}); {change}"
+    runs = f"{version} (profile {choice.name}, {why})" if version else f"profile {choice.name} ({why})"
+    return f"{name} is not what `claude` runs here: it runs {runs}; {change}"
