@@ -26,11 +26,26 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from pinman.autopilot.handler import main as hook_main
 
         sys.exit(hook_main(args[1:]))
+    _follow_interpreter()
     if args[:1] and args[0] in FAST and set(args[1:]) <= {"--json"}:
         from pinman.cli.current import render_current
 
         sys.exit(_guard(lambda: render_current(args[0], "--json" in args)))
     sys.exit(_guard(lambda: _typer(args)))
+
+
+def _follow_interpreter() -> None:
+    """The shim and the hook scripts name the Python that wrote them: if that is not this one (a
+    moved venv, pinman reinstalled), rewrite them now. One small read when nothing changed."""
+    from pinman.autopilot.interpreter import refresh
+    from pinman.paths import Paths
+
+    try:
+        line = refresh(Paths.from_env())
+    except (OSError, PinmanError):
+        return  # never in the way of the command itself; `pinman doctor` and `hooks status` say it
+    if line:
+        err(line)
 
 
 def _guard(fn: Any) -> int:

@@ -347,7 +347,7 @@ def shim_main(argv: list[str]) -> int:
     from pinman.errors import PinmanError
     from pinman.profile.discovery import find_profile
     from pinman.profile.project import find_project_root
-    from pinman.runtime.client_hooks import hook_args
+    from pinman.runtime.client_hooks import hook_args, print_mode
 
     paths = Paths.from_env()
     cwd = Path.cwd()
@@ -371,5 +371,10 @@ def shim_main(argv: list[str]) -> int:
 
     env = merge_env(os.environ, profile_env(paths, profile))
     binary = str(inst.binary)
+    if print_mode(argv):  # what pinman did unattended, as the shim's fast path would print it
+        from pinman.state.notice import take
+
+        for line in take(paths.notice):
+            print(line, file=sys.stderr)
     os.execve(binary, [binary, *hook_args(paths, tgt.version, argv), *argv], env)
     return 127  # not reached
