@@ -23,6 +23,7 @@ the same endpoint, switch only if that is ok) and leaves a notice for the next s
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -89,9 +90,16 @@ def log(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -
     from pinman.state.journal import scrub, secret_values
 
     text = printable(scrub(line, secret_values(environ)))
+    stamped = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {text}"
     try:
         files.private(files.folder)
-        append_line(files.log, f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {text}")
+        try:
+            append_line(files.log, stamped)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            files.log.unlink()  # a link planted before the folder was pinman's alone: gone, not followed
+            append_line(files.log, stamped)
     except (OSError, PinmanError):
         pass
 

@@ -1,55 +1,19 @@
-"""The Python that the `claude` shim's slow path and pinman's hook scripts name, kept current.
+"""Every `pinman` command keeps the shim and the hook scripts naming the Python it runs on.
 
 Those files name the interpreter that wrote them (`sys.executable`). When it goes (the venv
 moved, pinman was uninstalled or reinstalled elsewhere) the shim says so on stderr with its own
-exit code, and the hooks say so (SessionStart) or log it; and every `pinman` command run by
-another Python rewrites them. The comparison is one small file (`Paths.interpreter`, the path
-as last written) against `sys.executable`, so a read command pays one read of a few bytes.
+exit code, and the hooks say so (SessionStart) or log it; and the next `pinman` command run by
+another Python rewrites them. The test is one small file (pinman.state.interpreter) against
+`sys.executable`, so a read command pays one read of a few bytes.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
-from pathlib import Path
 
 from pinman.paths import Paths
-
-_NAMED = re.compile(r"^(?:_pm_py=('(?:[^']|'\\'')*')|exec ('[^']*') -m pinman)", re.M)
-
-
-def recorded(paths: Paths) -> str | None:
-    """The interpreter pinman last wrote into its files (None: no record)."""
-    try:
-        fd = os.open(paths.interpreter, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, 4096).decode("utf-8", "surrogateescape").rstrip("\n")
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def stamp_interpreter(paths: Paths) -> None:
-    from pinman.state.fsutil import atomic_write
-
-    atomic_write(paths.interpreter, sys.executable + "\n", mode=0o600)
-
-
-def named_python(path: Path) -> str | None:
-    """The interpreter a shim or hook script names (this pinman's or an earlier one's layout)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    m = _NAMED.search(text)
-    if m is None:
-        return None
-    quoted = m.group(1) or m.group(2)
-    return quoted[1:-1].replace("'\\''", "'")
+from pinman.state.interpreter import recorded
 
 
 def refresh(paths: Paths) -> str | None:
@@ -66,6 +30,7 @@ def _rewrite(paths: Paths) -> str | None:
     from pinman.autopilot.scripts import write_scripts
     from pinman.autopilot.settings import write_files
     from pinman.runtime.shim import ensure_shim
+    from pinman.state.interpreter import named_python, stamp
 
     files = HookFiles(paths)
     shim, hooks = paths.shim.exists(), files.settings_all.exists() or files.settings_session.exists()
@@ -77,7 +42,7 @@ def _rewrite(paths: Paths) -> str | None:
     if hooks:
         write_scripts(files)
         write_files(files)
-    stamp_interpreter(paths)
+    stamp(paths)
     if not before:
         return None
     old = sorted(p for p in before if p)[0]

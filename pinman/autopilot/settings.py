@@ -30,7 +30,7 @@ from pinman.runtime.shim import ensure_shim, shim_text
 from pinman.autopilot.files import MARKER, HookFiles
 from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
-from pinman.autopilot.interpreter import stamp_interpreter
+from pinman.state.interpreter import stamp as stamp_interpreter
 from pinman.autopilot.notices import carry_old
 from pinman.autopilot.scripts import scripts_current, write_scripts
 
@@ -135,7 +135,7 @@ def write_files(files: HookFiles) -> bool:
     for target, text in expected_files(files).items():
         if _read(target) != text:
             files.private(target.parent)
-            atomic_write(target, text, mode=0o644)
+            atomic_write(target, text, mode=0o600)
             changed = True
     return changed
 
@@ -233,7 +233,7 @@ def status(files: HookFiles) -> HookStatus:
 
 def _names_gone(files: HookFiles) -> str:
     """`: they name the Python …, which is gone` when a hook script names a missing interpreter."""
-    from pinman.autopilot.interpreter import named_python
+    from pinman.state.interpreter import named_python
 
     python = named_python(files.stop_failure)
     return f": they name the Python {python}, which is gone" if python and not os.access(python, os.X_OK) else ""

@@ -54,7 +54,7 @@ def hook_findings() -> list[Any]:
     """For `pinman doctor`."""
     import os
 
-    from pinman.autopilot.interpreter import named_python
+    from pinman.state.interpreter import named_python
     from pinman.health.doctor import Finding
 
     states = hook_states()
