@@ -53,13 +53,15 @@ SESSION_END = _HEAD + """# The client waits for this hook, unlike StopFailure's 
 # and killed with the client when it exits first): if the session ended on an API error, hand
 # the session over from here too. The handler acts once per failure.
 IFS= read -r _pm_p || [ -n "$_pm_p" ] || exit 0
-_pm_t=${{_pm_p#*\\"transcript_path\\":\\"}}
+_pm_t=${{_pm_p#*\\"transcript_path\\":}}
 [ "$_pm_t" != "$_pm_p" ] || exit 0
+_pm_t=${{_pm_t# }}
+case $_pm_t in \\"*) _pm_t=${{_pm_t#\\"}} ;; *) exit 0 ;; esac
 _pm_t=${{_pm_t%%\\"*}}
 case $_pm_t in /*) ;; *) exit 0 ;; esac
 case $_pm_t in *\\\\*) exit 0 ;; esac
 {{ [ -f "$_pm_t" ] && ! [ -L "$_pm_t" ]; }} || exit 0
-tail -c {tail} -- "$_pm_t" 2>/dev/null | grep -q '"isApiErrorMessage":true' || exit 0
+tail -c {tail} -- "$_pm_t" 2>/dev/null | grep -q '"isApiErrorMessage": *true' || exit 0
 cd / || exit 0
 if ! [ -x "$_pm_py" ]; then echo "SessionEnd hook $$: "{gone_log} >>"$_pm_log"; exit 0; fi
 echo "SessionEnd hook $$: handing over" >>"$_pm_log"
