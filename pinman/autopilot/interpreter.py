@@ -27,6 +27,7 @@ def refresh(paths: Paths) -> str | None:
 
 def _rewrite(paths: Paths) -> str | None:
     from pinman.autopilot.files import HookFiles
+    from pinman.autopilot.notices import carry_old
     from pinman.autopilot.scripts import write_scripts
     from pinman.autopilot.settings import write_files
     from pinman.runtime.shim import ensure_shim
@@ -42,6 +43,7 @@ def _rewrite(paths: Paths) -> str | None:
     if hooks:
         write_scripts(files)
         write_files(files)
+        carry_old(files)  # a notice an earlier pinman's hook would have shown
     stamp(paths)
     if not before:
         return None
