@@ -114,3 +114,21 @@ def test_doctor_names_a_shim_whose_python_is_gone(pinman_home: Paths, tmp_path: 
     _write_shim(pinman_home, shim_text(pinman_home, python=GONE))
     found = [f for f in hook_findings() if GONE in f.message]
     assert len(found) == 1 and found[0].level == "warn" and "pinman hooks install" in found[0].fix
+
+
+def test_two_names_of_one_venv_python_are_the_same_python(pinman_home: Paths, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`venv/bin/python3` (the `pinman` script) and `venv/bin/python` (`python -m pinman`): no rewrite
+    back and forth; the system Python a venv's link resolves to is another one."""
+    from pinman.state.interpreter import current
+
+    venv = tmp_path / "venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "python3").symlink_to(sys.executable)
+    (venv / "python").symlink_to("python3")
+    pinman_home.interpreter.parent.mkdir(parents=True)
+    pinman_home.interpreter.write_text(f"{venv / 'python3'}\n")
+    monkeypatch.setattr(sys, "executable", str(venv / "python"))
+    assert current(pinman_home)
+    monkeypatch.setattr(sys, "executable", os.path.realpath(sys.executable))
+    assert not current(pinman_home)

@@ -13,19 +13,12 @@ import os
 import sys
 
 from pinman.paths import Paths
-from pinman.state.interpreter import recorded
 
 
-def refresh(paths: Paths) -> str | None:
-    """Before a command: if pinman's files name another Python than this one, rewrite them (the
-    shim if there is one; the hook scripts if the hooks are installed). Returns the one line to
-    tell the user, or None when nothing changed."""
-    if recorded(paths) == sys.executable:
-        return None
-    return _rewrite(paths)
-
-
-def _rewrite(paths: Paths) -> str | None:
+def rewrite(paths: Paths) -> str | None:
+    """pinman's files name another Python than this one (`pinman.state.interpreter.current` is
+    False): rewrite them (the shim if there is one; the hook scripts if the hooks are installed).
+    Returns the one line to tell the user, or None when there was nothing to say."""
     from pinman.autopilot.files import HookFiles
     from pinman.autopilot.notices import carry_old
     from pinman.autopilot.scripts import write_scripts

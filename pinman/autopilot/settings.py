@@ -159,7 +159,8 @@ def install(path: Path, files: HookFiles) -> bool:
     doc = _load(path) if path.exists() else {}  # before writing anything: a bad file stops here
     changed = not scripts_current(files) or not _shim_current(files)
     for folder in (*files.paths.owned(), files.folder, files.paths.locks):
-        files.private(folder)  # folders an earlier pinman made under the umask
+        if folder.is_dir():
+            files.private(folder)  # folders an earlier pinman made under the umask
     write_scripts(files)
     ensure_shim(files.paths)  # a shim from before this pinman would not pass the hooks
     changed = write_files(files) or changed

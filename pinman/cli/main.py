@@ -37,11 +37,16 @@ def main(argv: list[str] | None = None) -> NoReturn:
 def _follow_interpreter() -> None:
     """The shim and the hook scripts name the Python that wrote them: if that is not this one (a
     moved venv, pinman reinstalled), rewrite them now. One small read when nothing changed."""
-    from pinman.autopilot.interpreter import refresh
     from pinman.paths import Paths
+    from pinman.state.interpreter import current
+
+    paths = Paths.from_env()
+    if current(paths):
+        return
+    from pinman.autopilot.interpreter import rewrite
 
     try:
-        line = refresh(Paths.from_env())
+        line = rewrite(paths)
     except (OSError, PinmanError):
         return  # never in the way of the command itself; `pinman doctor` and `hooks status` say it
     if line:

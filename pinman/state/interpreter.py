@@ -9,14 +9,12 @@ when not).
 from __future__ import annotations
 
 import os
-import re
 import sys
 from pathlib import Path
 
 from pinman.paths import Paths
-from pinman.state.fsutil import atomic_write
 
-_NAMED = re.compile(r"^(?:_pm_py=('(?:[^']|'\\'')*')|exec ('[^']*') -m pinman)", re.M)
+_NAMED = r"^(?:_pm_py=('(?:[^']|'\\'')*')|exec ('[^']*') -m pinman)"
 
 
 def recorded(paths: Paths) -> str | None:
@@ -33,7 +31,21 @@ def recorded(paths: Paths) -> str | None:
         os.close(fd)
 
 
+def current(paths: Paths) -> bool:
+    """True when pinman's files were last written for the Python running now (one small read)."""
+    last = recorded(paths)
+    return last == sys.executable or (last is not None and _alias(last, sys.executable))
+
+
+def _alias(a: str, b: str) -> bool:
+    """`venv/bin/python` and `venv/bin/python3`: one interpreter in one environment (not the
+    system Python a venv's link resolves to, which lacks pinman)."""
+    return os.path.dirname(a) == os.path.dirname(b) and os.path.realpath(a) == os.path.realpath(b)
+
+
 def stamp(paths: Paths) -> None:
+    from pinman.state.fsutil import atomic_write  # only when writing: `current` runs before every command
+
     atomic_write(paths.interpreter, sys.executable + "\n", mode=0o600)
 
 
@@ -43,7 +55,9 @@ def named_python(path: Path) -> str | None:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    m = _NAMED.search(text)
+    import re
+
+    m = re.search(_NAMED, text, re.M)
     if m is None:
         return None
     quoted = m.group(1) or m.group(2)
