@@ -200,6 +200,23 @@ def test_session_end_hands_over_the_failure_the_session_ended_on(pinman_home: Pa
     assert handler.handle(pinman_home, ok, ENV, trigger="SessionEnd") == "no-failure"
 
 
+def test_a_failure_whose_handler_died_is_taken_over_and_a_running_one_waited_for(pinman_home: Paths) -> None:
+    from pinman.autopilot import handovers
+
+    files = HookFiles(pinman_home)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # its pid names no process now: killed with the client, say
+    files.folder.mkdir(parents=True)
+    files.handovers.write_text(json.dumps({"schema": 2, "seen": {
+        "s:u": {"ts": time.time(), "pid": gone.pid, "done": False}}}))
+    assert handovers.claim(files, "s:u", wait=0)  # taken over
+    started = time.monotonic()
+    assert not handovers.claim(files, "s:u", wait=0.3, poll=0.05)  # its claimant (this process) still runs
+    assert time.monotonic() - started >= 0.3  # ...and was waited for
+    handovers.done(files, "s:u")
+    assert not handovers.claim(files, "s:u", wait=30)  # done: at once
+
+
 def test_the_session_end_hook_starts_python_only_after_an_api_error(pinman_home: Paths, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     calls = tmp_path / "calls"

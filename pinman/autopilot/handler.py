@@ -36,7 +36,7 @@ from typing import Any, BinaryIO
 
 from pinman.autopilot import transcript
 from pinman.autopilot.files import HookFiles
-from pinman.autopilot.handovers import claim
+from pinman.autopilot.handovers import claim, done
 from pinman.errors import PinmanError
 from pinman.paths import Paths
 from pinman.autopilot.notices import add, describe, host, note_checked
@@ -144,7 +144,11 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str],
     key = transcript.failure_key(payload, found)
     if key is not None and not claim(files, key):
         return "handed-over-already"  # by the other hook: one failure, one action
-    return _handle(paths, payload, environ, trigger, transcript.client_version(found, environ))
+    try:
+        return _handle(paths, payload, environ, trigger, transcript.client_version(found, environ))
+    finally:
+        if key is not None:
+            done(files, key)
 
 
 def _handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str], trigger: str,
