@@ -95,8 +95,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, quiet: bool) -> Any:
         if not is_exact(name) or name != clean_version(name):
             raise
     path = paths.user_profiles / f"{name}.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from pinman.state.fsutil import atomic_write
+    from pinman.state.fsutil import atomic_write  # makes the folders, 0700 whatever the umask
 
     atomic_write(path, f'# made by `pinman use {name}`: edit it like any other profile\n'
                        f'[claude-code]\nversion = "{name}"\n')
