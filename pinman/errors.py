@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     INSTALL = 5  # npm failed, integrity mismatch, binary does not run
     HEALTH = 6  # the health check could not run
     SYSTEM = 7  # the machine refused: disk full, read-only, no permission
+    GONE = 8  # the `claude` shim: the Python that pinman ran on is gone (venv moved, pinman uninstalled)
     # `pinman check` outcomes (distinct so scripts can branch on them)
     ROLLED_BACK = 10
     BROKEN = 11  # schema error and no rollback possible

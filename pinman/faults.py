@@ -43,7 +43,7 @@ def point(name: str, detail: str | None = None) -> None:
 
 def _append(path: str, line: str) -> None:
     # One write on an O_APPEND descriptor: lines from several processes never interleave.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         os.write(fd, (line + "\n").encode())
     finally:

@@ -41,9 +41,19 @@ class Paths:
             data / "bin",
         )
 
+    def owned(self) -> tuple[Path, ...]:
+        """pinman's own folders (each 0700, with everything below it); never their parents."""
+        return (self.config, self.data, self.state, self.cache, self.bin)
+
     @property
     def shim(self) -> Path:
         return self.bin / "claude"
+
+    @property
+    def interpreter(self) -> Path:
+        """The Python the shim's slow path and the hook scripts name, as pinman last wrote them:
+        one line, compared by every `pinman` command with the Python it runs on."""
+        return self.data / "interpreter"
 
     @property
     def store(self) -> Path:
@@ -151,9 +161,21 @@ class Paths:
         return self.state / "autopilot"
 
     @property
+    def notice(self) -> Path:
+        """What pinman did unattended, until a session or a `claude -p` run has shown it (plain
+        lines; read by the SessionStart hook and the shim)."""
+        return self.autopilot / "notice"
+
+    @property
     def claude_hooks(self) -> Path:
         """pinman's Claude Code hook scripts and the settings files the shim passes with `--settings`."""
         return self.data / "claude-hooks"
+
+    @property
+    def claude_plugin(self) -> Path:
+        """The same hooks as a plugin folder, passed with `--plugin-dir` when the caller brings
+        its own `--settings` (see runtime.client_hooks)."""
+        return self.claude_hooks / "plugin"
 
 
 def builtin_profiles_dir() -> Path:

@@ -114,25 +114,38 @@ def main() -> None:
 
 
 def bench_shim_with_hooks(home: Path, env: dict[str, str], direct: str, shim: str, runs: int) -> None:
-    """With pinman's hooks installed the shim adds `--settings FILE` for a version that knows them."""
-    conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
-    r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
-    assert r.returncode == 0, r.stderr
+    """`claude -p` through the shim without pinman's hooks, with them (`--settings FILE`, and the
+    client runs pinman's SessionStart and SessionEnd hooks, nothing due), and with a caller's own
+    `--settings` (pinman's hooks as `--plugin-dir`), each against the same arguments run direct."""
     from pinman.fingerprint.fakeapi import FakeAPI
 
-    d, s = interleaved([direct, "--version"], [shim, "--version"], env, runs)
-    row("same, pinman's hooks installed", f"{s * 1e3:.2f} / {d * 1e3:.2f} ms = x{s / d:.3f}", "<= 1.15",
-        s / d <= 1.15)
-    # A session is where the shim adds `--settings` (and the client runs pinman's SessionStart hook,
-    # here with nothing to show and no check due).
-    (home / "state" / "autopilot" / "next-due").write_text(f"{int(time.time()) + 86400}\n")
+    conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
+    caller = conf / "caller.json"
+    caller.write_text(json.dumps({"env": {"PINMAN_BENCH_CALLER": "1"}}))
+    ask = ["-p", "say OK", "--output-format", "json"]
+    n = max(5, runs // 4)
     with FakeAPI("ok") as api:
-        extra = {"ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "bench-key", "HOME": str(conf),
-                 "CLAUDE_CONFIG_DIR": str(conf), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
-        ask = ["-p", "say OK", "--output-format", "json"]
-        d, s = interleaved([direct, *ask], [shim, *ask], {**env, **extra}, max(5, runs // 4))
-    row("`claude -p` via shim + hooks vs direct (2.x)", f"{s * 1e3:.0f} / {d * 1e3:.0f} ms = x{s / d:.3f}",
-        "<= 1.15", s / d <= 1.15)
+        penv = {**env, "ANTHROPIC_BASE_URL": api.url, "ANTHROPIC_API_KEY": "bench-key", "HOME": str(conf),
+                "CLAUDE_CONFIG_DIR": str(conf), "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        d, s = interleaved([direct, *ask], [shim, *ask], penv, n)
+        row("`claude -p` via shim vs direct (2.x), no hooks", f"{s * 1e3:.0f} / {d * 1e3:.0f} ms = x{s / d:.3f}",
+            "<= 1.15", s / d <= 1.15)
+        r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
+        assert r.returncode == 0, r.stderr
+        d, s = interleaved([direct, "--version"], [shim, "--version"], env, runs)
+        row("`--version`, pinman's hooks installed", f"{s * 1e3:.2f} / {d * 1e3:.2f} ms = x{s / d:.3f}", "<= 1.15",
+            s / d <= 1.15)
+        (home / "state" / "autopilot" / "next-due").write_text(f"{int(time.time()) + 86400}\n")
+        d, s = interleaved([direct, *ask], [shim, *ask], penv, n)
+        row("`claude -p` via shim + hooks vs direct (2.x)", f"{s * 1e3:.0f} / {d * 1e3:.0f} ms = x{s / d:.3f}",
+            "<= 1.15", s / d <= 1.15)
+        mine = ["--settings", str(caller)]
+        d, s = interleaved([direct, *mine, *ask], [shim, *mine, *ask], penv, n)
+        row("same, with a caller --settings (hooks as plugin)", f"{s * 1e3:.0f} / {d * 1e3:.0f} ms = x{s / d:.3f}",
+            "<= 1.15", s / d <= 1.15)
+        d, s = interleaved([direct, *mine, "--version"], [shim, *mine, "--version"], env, runs)
+        row("`--settings F --version` via shim vs direct", f"{s * 1e3:.1f} / {d * 1e3:.1f} ms = x{s / d:.3f}",
+            "<= 1.15", s / d <= 1.15)
     assert pinman(home, "hooks", "uninstall", CLAUDE_CONFIG_DIR=str(conf)).returncode == 0
     shutil.rmtree(conf, ignore_errors=True)
 
@@ -208,17 +221,26 @@ def bench_bisect(home: Path) -> None:
 
 
 def bench_session_hook(home: Path, env: dict[str, str]) -> None:
-    """pinman's SessionStart hook with no notice and no check due: it must start no Python."""
+    """pinman's SessionStart hook with no notice and no check due, and its SessionEnd hook after a
+    session that ended well (a 2 MB transcript): they must start no Python."""
     conf = Path(tempfile.mkdtemp(prefix="pinman-bench-claude-"))  # never the user's own settings
     r = pinman(home, "hooks", "install", CLAUDE_CONFIG_DIR=str(conf))
     assert r.returncode == 0, r.stderr
     doc = json.loads((home / "data" / "claude-hooks" / "settings.json").read_text())  # what the shim passes
-    (command,) = [h["command"] for g in doc["hooks"]["SessionStart"] for h in g["hooks"]]
+    start, end = ([h["command"] for g in doc["hooks"][e] for h in g["hooks"]][0] for e in ("SessionStart", "SessionEnd"))
     state = home / "state" / "autopilot"
     (state / "next-due").write_text(f"{int(time.time()) + 86400}\n")
-    (state / "notice.json").unlink(missing_ok=True)
-    p, h = interleaved([sys.executable, "-c", "pass"], ["/bin/sh", "-c", command], env, 40)
+    (state / "notice").unlink(missing_ok=True)
+    p, h = interleaved([sys.executable, "-c", "pass"], ["/bin/sh", "-c", start], env, 40)
     row("SessionStart hook, nothing due, vs `python -c pass`", f"{h * 1e3:.2f} / {p * 1e3:.2f} ms = x{h / p:.2f}",
+        "< 0.5", h / p < 0.5)
+    transcript = conf / "t.jsonl"
+    transcript.write_text((json.dumps({"type": "assistant", "message": {"content": "x" * 200}}) + "\n") * 10000)
+    payload = conf / "end.json"
+    payload.write_text(json.dumps({"session_id": "s", "transcript_path": str(transcript), "cwd": str(conf),
+                                   "hook_event_name": "SessionEnd", "reason": "other"}))
+    p, h = interleaved([sys.executable, "-c", "pass"], ["/bin/sh", "-c", f"{end} < '{payload}'"], env, 40)
+    row("SessionEnd hook, no error, vs `python -c pass`", f"{h * 1e3:.2f} / {p * 1e3:.2f} ms = x{h / p:.2f}",
         "< 0.5", h / p < 0.5)
     shutil.rmtree(conf, ignore_errors=True)
 

@@ -74,9 +74,13 @@ def test_install_writes_pinmans_own_files_and_leaves_the_users_settings_alone(pi
     assert p.read_bytes() == before  # not one byte of the user's file changes
     files = HookFiles(pinman_home)
     assert pinman_hooks(files) == {"StopFailure": [f"'{files.stop_failure}'"],
-                                   "SessionStart": [f"'{files.session_start}'"]}
+                                   "SessionStart": [f"'{files.session_start}'"],
+                                   "SessionEnd": [f"'{files.session_end}'"]}
     assert pinman_hooks(files, "session") == {"SessionStart": [f"'{files.session_start}'"]}
-    assert os.access(files.stop_failure, os.X_OK) and os.access(files.session_start, os.X_OK)
+    assert all(os.access(s, os.X_OK) for s in (files.stop_failure, files.session_start, files.session_end))
+    # The same hooks as a plugin, for a run that brings its own --settings.
+    assert json.loads(files.plugin_hooks.read_text()) == json.loads(files.settings_all.read_text())
+    assert json.loads(files.plugin_manifest.read_text())["name"] == "pinman"
 
     r = pinman(pinman_home, tmp_path, "hooks", "install")
     assert r.code == 0 and "already installed" in r.out
@@ -103,8 +107,9 @@ def test_uninstall_removes_pinmans_files_and_nothing_else(pinman_home: Paths, tm
     files = HookFiles(pinman_home)
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
     r = pinman(pinman_home, tmp_path, "hooks", "uninstall")
-    assert r.code == 0 and "removed 2" in r.out
+    assert r.code == 0 and "removed 4" in r.out
     assert not files.settings_all.exists() and not files.settings_session.exists()
+    assert not files.plugin.exists()
     assert json.loads(p.read_text()) == OTHER
     r = pinman(pinman_home, tmp_path, "hooks", "uninstall")
     assert r.code == 0 and "no pinman hooks" in r.out
@@ -175,7 +180,7 @@ def test_status_and_doctor_say_whether_hooks_are_installed(pinman_home: Paths, t
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
     r = pinman(pinman_home, tmp_path, "hooks", "status", "--json")
     assert json.loads(r.out) == [{"settings": str(files.settings_all), "state": "installed", "detail":
-                                  "StopFailure, SessionStart installed: the claude shim passes them to the "
+                                  "StopFailure, SessionStart, SessionEnd installed: the claude shim passes them to the "
                                   "versions that know them"}]
     assert f"hooks: installed in {files.settings_all}" in pinman(pinman_home, tmp_path, "status").out
     assert "hooks are installed" in pinman(pinman_home, tmp_path, "doctor").out
@@ -283,11 +288,12 @@ def test_session_start_shows_the_notice_once_and_status_until_then(pinman_home: 
     first = run_hook(files.session_start)
     assert first.returncode == 0
     msg = json.loads(first.stdout)["systemMessage"]
-    assert msg == ('pinman: rolled back stable 2.1.331 → 1.0.100 at 14:02 — "output_config" rejected\n'
+    # The notice holds no quote, backslash or control character: the hook's JSON cannot be broken out of.
+    assert msg == ("pinman: rolled back stable 2.1.331 → 1.0.100 at 14:02 — 'output_config' rejected\n"
                    "pinman: second line")
     second = traced(files.session_start)
     assert (second.returncode, second.stdout) == (0, "")
-    assert "python" not in second.stderr and "cat" not in second.stderr  # nothing shown, nothing started
+    assert "-m pinman" not in second.stderr and "mv " not in second.stderr  # nothing shown, nothing started
     assert "notice:" not in pinman(pinman_home, tmp_path, "status").out
     assert not calls.exists()  # nothing due: no interpreter started
     assert sorted(p.name for p in files.folder.iterdir()) == ["next-due"]
@@ -301,7 +307,7 @@ def test_session_start_starts_a_check_only_when_due(pinman_home: Paths, tmp_path
     files.next_due.write_text(f"{int(time.time()) - 1}\n")
     r = run_hook(files.session_start, CLAUDECODE="1", CLAUDE_CODE_SESSION_ID="s")
     assert (r.returncode, r.stdout) == (0, "")
-    assert wait_for(calls).split() == ["-m", "pinman", "check", "--if-due"]
+    assert wait_for(calls).split() == ["-P", "-m", "pinman", "check", "--if-due"]
     assert wait_for(Path(f"{calls}.env")) == "||\n"  # the session's own variables stay behind
     # It pushed "next due" ahead at once, so a second session does not start another check.
     assert int(files.next_due.read_text()) >= int(time.time()) + scripts.RETRY_AFTER - 5
@@ -352,7 +358,7 @@ def test_stop_failure_hands_the_payload_to_pinman_in_its_own_session(pinman_home
     r = run_hook(files.stop_failure, payload)
     assert r.returncode == 0 and not calls.exists()
     gate.touch()
-    assert wait_for(calls).split() == ["-m", "pinman", "_hook", "stop-failure"]
+    assert wait_for(calls).split() == ["-P", "-m", "pinman", "_hook", "stop-failure"]
     assert wait_for(Path(f"{calls}.payload")) == payload
     pid, sid = wait_for(Path(f"{calls}.session")).split()
     assert (pid == sid) is setsid  # a session of its own: the client's kill of the hook's group misses it
@@ -527,7 +533,7 @@ def test_session_start_survives_a_damaged_next_due_file(pinman_home: Paths, tmp_
     r = run_hook(files.session_start)
     assert (r.returncode, r.stdout) == (0, "")
     if starts:  # unreadable means due: one check, which writes a good value again
-        assert wait_for(calls).split() == ["-m", "pinman", "check", "--if-due"]
+        assert wait_for(calls).split() == ["-P", "-m", "pinman", "check", "--if-due"]
         assert files.next_due.read_text().strip().isdigit()
     else:  # a time too far ahead for sh to compare: no check, no error shown to the session
         assert "python" not in traced(files.session_start).stderr.split("date +%s", 1)[1]
@@ -536,10 +542,11 @@ def test_session_start_survives_a_damaged_next_due_file(pinman_home: Paths, tmp_
 def test_unreadable_state_files_are_no_notice_and_no_cooldown(pinman_home: Paths) -> None:
     files = HookFiles(pinman_home)
     files.folder.mkdir(parents=True)
-    for text in ("not json", "[]", '{"systemMessage": 5}', '{"runs": {"x": 1e400}}', '{"runs": [1]}'):
+    for text in ('{"systemMessage": 5}', "\x1b[2J", "back\\slash", "", "\x00"):
         files.notice.write_text(text)
-        files.cooldown.write_text(text)
         assert notices.unseen(files) == []
+    for text in ("not json", "[]", '{"runs": {"x": 1e400}}', '{"runs": [1]}'):
+        files.cooldown.write_text(text)
         assert handler._cooled_down(files, "x")
 
 

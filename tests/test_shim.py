@@ -116,7 +116,7 @@ def test_bad_project_files_take_the_slow_path(shim: Path, pinman_home: Paths, tm
     with pytest.raises(ProfileError):
         record_project_choice(pinman_home, repo)
     r = run(shim, repo, "--version")
-    assert r.stdout.startswith("SLOW -m pinman _shim --version"), r.stdout
+    assert r.stdout.startswith("SLOW -P -m pinman _shim --version"), r.stdout
 
 
 def test_the_shim_does_not_read_a_long_project_file(shim: Path, pinman_home: Paths, tmp_path: Path) -> None:

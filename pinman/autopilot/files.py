@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pinman.paths import Paths
 from pinman.runtime.client_hooks import HOOKS_ALL, HOOKS_SESSION
+from pinman.state.fsutil import private_dirs
 
 # Part of every hook command pinman writes: how `uninstall` tells pinman's entries from others.
 MARKER = "/claude-hooks/pinman-"
@@ -41,12 +42,34 @@ class HookFiles:
         return self.scripts / "pinman-session-start.sh"
 
     @property
+    def session_end(self) -> Path:
+        return self.scripts / "pinman-session-end.sh"
+
+    @property
+    def plugin(self) -> Path:
+        """The hooks as a plugin (`--plugin-dir`), for a run that brings its own `--settings`."""
+        return self.paths.claude_plugin
+
+    @property
+    def plugin_manifest(self) -> Path:
+        return self.plugin / ".claude-plugin" / "plugin.json"
+
+    @property
+    def plugin_hooks(self) -> Path:
+        return self.plugin / "hooks" / "hooks.json"
+
+    @property
     def folder(self) -> Path:
         return self.paths.autopilot
 
     @property
     def notice(self) -> Path:
-        """`{"systemMessage": …}`, cat-ed and removed by the SessionStart hook: shown once."""
+        """Plain lines (pinman.state.notice), shown once by a session or a `claude -p` run."""
+        return self.paths.notice
+
+    @property
+    def old_notice(self) -> Path:
+        """Where an earlier pinman kept the notice, as `{"systemMessage": …}`: only carried over."""
         return self.folder / "notice.json"
 
     @property
@@ -62,5 +85,14 @@ class HookFiles:
     def log(self) -> Path:
         return self.folder / "hook.log"
 
+    @property
+    def handovers(self) -> Path:
+        """Failures already handed to the handler (by StopFailure or SessionEnd): each acts once."""
+        return self.folder / "handovers.json"
+
     def lock(self, name: str) -> Path:
         return self.paths.lock(f"autopilot-{name}")
+
+    def private(self, folder: Path) -> None:
+        """Make `folder` (one of pinman's) and hold it and pinman's folders above it to 0700."""
+        private_dirs(folder, self.paths.owned())

@@ -1,8 +1,11 @@
 """The StopFailure handler: a failed turn of the user's own `claude` → the verified rollback.
 
-Started detached by the sh hook (`python -m pinman _hook stop-failure`, the payload on stdin, in
-its own session so the client's exit does not kill it). It acts only when
-all of these hold, and journals what it decided either way (event "hook"):
+Started detached by the sh hook (`python -P -m pinman _hook stop-failure`, the payload on stdin,
+in its own session so the client's exit does not kill it), or by the SessionEnd hook (`_hook
+session-end`) when a session ended on an API error: the client kills the StopFailure hook as it
+exits, sometimes before that hook ran a line (a `claude -p` run in a terminal), but waits for
+SessionEnd. Whichever hands a failure over first acts (`handovers`). It acts only when all of
+these hold, and journals what it decided either way (event "hook"):
 
 1. the failure can be a schema rejection (pinman.health.classify on the error text; credit, 529,
    401/403, rate limits, network and mid-stream errors are failures no version change fixes);
@@ -10,7 +13,8 @@ all of these hold, and journals what it decided either way (event "hook"):
    transcript): another client (a session started before a switch, or one given pinman's hooks
    some other way) gets a notice instead, because switching pinman's version would not change it;
 3. no other handler runs for this profile and endpoint (a lock), and none ran in the last
-   `COOLDOWN` seconds, so a broken endpoint is not probed in a loop.
+   `COOLDOWN` seconds, so a broken endpoint is not probed in a loop (the user is told when the
+   next try can come).
 
 Then it runs the same ladder as `pinman check` (`policy.ladder`: probe current; a client switch that
 drops the rejected field, measured and verified; else re-probe the last known-good against the same
@@ -20,10 +24,10 @@ endpoint and switch only if that is ok) and leaves a notice for the next session
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
-import re
 import sys
 import time
 import traceback
@@ -31,7 +35,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from pinman.autopilot import transcript
 from pinman.autopilot.files import HookFiles
+from pinman.autopilot.handovers import claim, done
 from pinman.errors import PinmanError
 from pinman.paths import Paths
 from pinman.autopilot.notices import add, describe, host, note_checked
@@ -41,12 +47,12 @@ from pinman.health.result import ProbeResult
 from pinman.profile.discovery import find_profile
 from pinman.runtime.choice import choose
 from pinman.runtime.resolution import override_for, target
-from pinman.state.fsutil import atomic_write
+from pinman.state.fsutil import append_line, atomic_write, printable, read_regular
 from pinman.state.overrides import profile_key
 
 COOLDOWN = 600.0  # seconds per profile and endpoint
 PAYLOAD_MAX = 1 << 20
-TRANSCRIPT_TAIL = 1 << 18
+TRIGGERS = {"stop-failure": "StopFailure", "session-end": "SessionEnd"}
 # StopFailure's own error classes that no version change fixes (its matcher values).
 NOT_SCHEMA_ERRORS = frozenset({"rate_limit", "overloaded", "authentication_failed", "billing_error",
                                "server_error"})
@@ -57,21 +63,20 @@ SESSION_VARS = ("CLAUDECODE", "CLAUDE_PID", "CLAUDE_PROJECT_DIR", "CLAUDE_EFFORT
 
 
 def main(argv: list[str]) -> int:
-    """`pinman _hook stop-failure [FILE]` (default: stdin): never raises; logs to the hook log."""
+    """`pinman _hook stop-failure|session-end [FILE]` (default: stdin): never raises; logs to the hook log."""
     with contextlib.suppress(OSError):
         os.setsid()  # own session (when `setsid` did not do it): the client's exit must not end it
     paths = Paths.from_env()
     files = HookFiles(paths)
-    if argv[:1] != ["stop-failure"] or len(argv) > 2:
+    if argv[:1] not in ([t] for t in TRIGGERS) or len(argv) > 2:
         log(files, f"unknown hook call: {' '.join(argv[:1])}")
         return 2
     try:
         if len(argv) == 2:
-            with open(argv[1], "rb") as f:
-                payload = read_payload(f)
+            payload = parse_payload(read_regular(argv[1], PAYLOAD_MAX))
         else:
             payload = read_payload(sys.stdin.buffer)
-        action = handle(paths, payload, dict(os.environ))
+        action = handle(paths, payload, dict(os.environ), trigger=TRIGGERS[argv[0]])
     except Exception as e:  # noqa: BLE001 - detached: the log is the only place a failure can go
         log(files, "failed: " + "".join(traceback.format_exception_only(e)).strip())
         log(files, "".join(traceback.format_tb(e.__traceback__)))
@@ -81,17 +86,31 @@ def main(argv: list[str]) -> int:
 
 
 def log(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -> None:
+    """One line in the hook log: no secret, no control character from a payload (escaped), never
+    written through a link planted at the log (then nothing is logged)."""
     from pinman.state.journal import scrub, secret_values
 
-    files.folder.mkdir(parents=True, exist_ok=True)
-    text = scrub(line, secret_values(environ))
-    with open(files.log, "a", encoding="utf-8") as f:
-        f.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {text}\n")
+    text = printable(scrub(line, secret_values(environ)))
+    stamped = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} [{os.getpid()}] {text}"
+    try:
+        files.private(files.folder)
+        try:
+            append_line(files.log, stamped)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            files.log.unlink()  # a link planted before the folder was pinman's alone: gone, not followed
+            append_line(files.log, stamped)
+    except (OSError, PinmanError):
+        pass
 
 
 def read_payload(stream: BinaryIO) -> dict[str, Any]:
     """The hook's JSON payload (bounded); {} when it is not a JSON object."""
-    raw = stream.read(PAYLOAD_MAX)
+    return parse_payload(stream.read(PAYLOAD_MAX))
+
+
+def parse_payload(raw: bytes) -> dict[str, Any]:
     try:
         doc = json.loads(raw)
     except (ValueError, RecursionError):
@@ -101,30 +120,6 @@ def read_payload(stream: BinaryIO) -> dict[str, Any]:
 
 def probe_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in environ.items() if k not in SESSION_VARS}
-
-
-def client_version(payload: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
-    """The version of the client that failed: its transcript's entries carry it."""
-    path = payload.get("transcript_path")
-    if isinstance(path, str) and path:
-        try:
-            with open(path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - TRANSCRIPT_TAIL))
-                tail = f.read()
-        except OSError:
-            tail = b""
-        for line in reversed(tail.splitlines()):
-            try:
-                doc = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            v = doc.get("version") if isinstance(doc, dict) else None
-            if isinstance(v, str) and re.fullmatch(r"\d+\.\d+\.\d+\S*", v):
-                return v
-    # The client names itself to its hooks as claude-code_2-1-331_… in some versions.
-    m = re.match(r"claude-code_(\d+)-(\d+)-(\d+)", environ.get("AI_AGENT", ""))
-    return ".".join(m.groups()) if m else None
 
 
 def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
@@ -137,8 +132,28 @@ def failure_kind(payload: Mapping[str, Any]) -> tuple[str, Any]:
     return outcome.kind.value, outcome
 
 
-def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str]) -> str:
+def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str], *,
+           trigger: str = "StopFailure") -> str:
     """Decide and act; returns a short word for the log."""
+    files = HookFiles(paths)
+    found = transcript.entries(payload)
+    if trigger == "SessionEnd":
+        failure = transcript.failure_payload(payload, found)
+        if failure is None:
+            return "no-failure"  # the session went on after its last API error
+        payload = failure
+    key = transcript.failure_key(payload, found)
+    if key is not None and not claim(files, key):
+        return "handed-over-already"  # by the other hook: one failure, one action
+    try:
+        return _handle(paths, payload, environ, trigger, transcript.client_version(found, environ))
+    finally:
+        if key is not None:
+            done(files, key)
+
+
+def _handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str], trigger: str,
+            failed: str | None) -> str:
     from pinman.state.journal import Entry, Journal, endpoint_of
     from pinman.health.prober import run_env
 
@@ -154,14 +169,13 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str])
     key = profile_key(profile.name, profile.project_root)
     endpoint = endpoint_of(run_env(paths, profile, env).get("ANTHROPIC_BASE_URL"))
     kind, outcome = failure_kind(payload)
-    failed = client_version(payload, environ)
-    log(files, f"StopFailure in {cwd}: profile {profile.name} runs {runs}, failed client {failed or '?'}, "
+    log(files, f"{trigger} in {cwd}: profile {profile.name} runs {runs}, failed client {failed or '?'}, "
                f"{kind} at {endpoint}", env)
 
     def record(action: str, message: str, version: str | None = None) -> str:
         Journal(paths).append(Entry("hook", key, version or failed or runs, endpoint=endpoint, outcome=kind,
                                     status=outcome.status, rejected=outcome.rejected, message=message[:300],
-                                    extra={"trigger": "StopFailure", "action": action}), env)
+                                    extra={"trigger": trigger, "action": action}), env)
         return action
 
     if kind != "schema":
@@ -170,7 +184,7 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str])
         return record("unknown-client", "StopFailure: cannot tell which client failed: nothing changed")
     if failed != runs:
         return _foreign(paths, profile, failed, runs, endpoint, outcome, record, env)
-    return _check(paths, profile, key, endpoint, env, record)
+    return _check(paths, profile, key, endpoint, env, record, (failed, outcome))
 
 
 def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, outcome: Any,
@@ -186,17 +200,19 @@ def _foreign(paths: Paths, profile: Any, failed: str, runs: str, endpoint: str, 
     return record("not-ours", f"StopFailure from {failed}, not the {runs} pinman runs here: user told, nothing changed")
 
 
-def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str, str], record: Any) -> str:
+def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str, str], record: Any,
+           failure: tuple[str, Any]) -> str:
     from filelock import FileLock, Timeout
 
     from pinman.policy.ladder import check
 
     files = HookFiles(paths)
     name = hashlib.sha256(f"{key}\0{endpoint}".encode()).hexdigest()[:16]
-    paths.locks.mkdir(parents=True, exist_ok=True)
+    files.private(paths.locks)
     try:
         with FileLock(str(files.lock(name)), timeout=0, mode=0o600):
             if not _cooled_down(files, name):
+                _say_cooling(files, profile, endpoint, failure, _runs(files).get(name, time.time()), env)
                 return record("cooling-down", f"StopFailure: checked less than {int(COOLDOWN)} s ago: not again yet")
             _mark_run(files, name)
             report = check(paths, profile, environ=env)
@@ -207,6 +223,17 @@ def _check(paths: Paths, profile: Any, key: str, endpoint: str, env: Mapping[str
     if line:
         add(files, line, env)
     return record(report.action, f"StopFailure → check: {report.action}: {report.detail}", report.version)
+
+
+def _say_cooling(files: HookFiles, profile: Any, endpoint: str, failure: tuple[str, Any], last: float,
+                 env: Mapping[str, str]) -> None:
+    """A failure in the cool-down changes nothing: the user hears so, and when the next try can come."""
+    version, outcome = failure
+    at = time.strftime("%H:%M", time.localtime(last))
+    nxt = time.strftime("%H:%M", time.localtime(last + COOLDOWN))
+    add(files, f"pinman: Claude Code {version} failed again for {profile.name} ({outcome.rejected or 'request'} "
+        f"rejected by {host(endpoint)}); pinman checked at {at} and checks again on a failure after {nxt}; "
+        f"until then claude stays as it is · pinman check {profile.name} checks now", env)
 
 
 def _cooled_down(files: HookFiles, name: str, now: float | None = None) -> bool:

@@ -1,9 +1,9 @@
-"""What pinman tells the next session, and when a periodic check is next due.
+"""What pinman tells the user about what it did unattended, and when a periodic check is next due.
 
-The notice file is one JSON object, `{"systemMessage": "pinman: …"}`, exactly what Claude Code
-shows from a SessionStart hook; the sh hook renames it away before printing, so it is shown
-once. Until then `pinman status` shows it too. Several events before the next session are kept as
-several lines of one message.
+The notice is a few plain lines (`pinman.state.notice`: its format and who shows it): the
+SessionStart hook of an interactive session shows them as a `systemMessage`, the `claude` shim
+on stderr before a `claude -p` run; whichever comes first removes them, so they are shown once.
+Until then `pinman status` shows them too. Several events before that are several lines.
 """
 
 from __future__ import annotations
@@ -14,37 +14,44 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pinman.autopilot.files import HookFiles
-from pinman.state.fsutil import atomic_write
+from pinman.state import notice
+from pinman.state.fsutil import atomic_write, read_regular
 from pinman.state.overrides import profile_key
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
     from pinman.health.report import CheckReport
 
-_MAX_LINES = 5
-
 
 def unseen(files: HookFiles) -> list[str]:
-    """The lines of the notice not yet shown by a session (none when unreadable)."""
-    try:
-        doc = json.loads(files.notice.read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return []
-    text = doc.get("systemMessage") if isinstance(doc, dict) else None
-    return [ln for ln in text.split("\n") if ln] if isinstance(text, str) else []
+    """The lines of the notice not yet shown (none when unreadable)."""
+    return notice.pending(files.notice)
 
 
 def add(files: HookFiles, line: str, environ: Mapping[str, str] | None = None) -> None:
-    """Append one line to the notice (under a lock: two handlers may finish together)."""
+    """Append one line to the notice (under a lock: two handlers may finish together); a line
+    already waiting there is not added twice."""
     from filelock import FileLock
 
     from pinman.state.journal import scrub, secret_values
 
-    files.paths.locks.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(files.lock("notice")), mode=0o600):  # not the umask: 0666 under umask 000
-        lines = [*unseen(files), scrub(line, secret_values(environ))][-_MAX_LINES:]
-        doc = {"systemMessage": "\n".join(lines)}
-        atomic_write(files.notice, json.dumps(doc, ensure_ascii=False) + "\n", mode=0o600)
+    files.private(files.paths.locks)
+    files.private(files.folder)
+    with FileLock(str(files.lock("notice")), mode=0o600):
+        notice.write(files.notice, [*unseen(files), scrub(line, secret_values(environ))])
+
+
+def carry_old(files: HookFiles) -> None:
+    """A notice an earlier pinman left as `notice.json` (`{"systemMessage": …}`) joins the notice."""
+    try:
+        doc = json.loads(read_regular(files.old_notice, 1 << 16))
+        text = doc.get("systemMessage") if isinstance(doc, dict) else None
+    except (OSError, ValueError, RecursionError):
+        text = None
+    if isinstance(text, str):
+        for line in filter(None, text.split("\n")):
+            add(files, line)
+    files.old_notice.unlink(missing_ok=True)
 
 
 def host(endpoint: str) -> str:
@@ -108,4 +115,5 @@ def note_checked(files: HookFiles, profiles: Iterable[Profile], now: float | Non
         last = journal.last_check(profile_key(p.name, p.project_root))
         due.append((last.ts if last else now) + applied_health(files.paths, p).interval)
     if due:
+        files.private(files.folder)
         atomic_write(files.next_due, f"{int(min(due))}\n", mode=0o600)

@@ -6,6 +6,8 @@ would silently switch off the user's env, permissions and hooks in a version pin
 to. pinman therefore writes its hooks into two files of its own (`HookFiles.settings_all`,
 `settings_session`) and the `claude` shim passes the one a version knows with `--settings`
 (`pinman.runtime.client_hooks.hook_settings`); Claude Code merges it with the user's settings.
+A run that brings its own `--settings` gets the same hooks as a plugin folder (`--plugin-dir`)
+instead, so the caller's file is the only `--settings` the client sees.
 
 The user's settings file is only read, to find entries an earlier pinman wrote there: `install`
 and `uninstall` remove exactly those (the hook commands that contain `files.MARKER`), keeping
@@ -15,6 +17,7 @@ touched (one-line error), and writes are atomic (through a symlink to its target
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -27,9 +30,13 @@ from pinman.runtime.shim import ensure_shim, shim_text
 from pinman.autopilot.files import MARKER, HookFiles
 from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
+from pinman.state.interpreter import stamp as stamp_interpreter
+from pinman.autopilot.notices import carry_old
 from pinman.autopilot.scripts import scripts_current, write_scripts
 
-EVENTS = ("StopFailure", "SessionStart")
+EVENTS = ("StopFailure", "SessionStart", "SessionEnd")  # all known from 2.1.78 (SessionEnd from 1.0.85)
+PLUGIN = {"name": "pinman", "version": "1.0.0",
+          "description": "pinman's hooks, for a claude run that brings its own --settings"}
 
 
 def user_settings(environ: Mapping[str, str] | None = None) -> Path:
@@ -47,7 +54,8 @@ def project_settings(root: Path) -> Path:
 def commands(files: HookFiles) -> dict[str, str]:
     """event -> the command pinman installs for it (an absolute path, quoted for sh)."""
     return {"StopFailure": sh_quote(str(files.stop_failure)),
-            "SessionStart": sh_quote(str(files.session_start))}
+            "SessionStart": sh_quote(str(files.session_start)),
+            "SessionEnd": sh_quote(str(files.session_end))}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -115,9 +123,21 @@ def hooks_doc(files: HookFiles, events: tuple[str, ...]) -> dict[str, Any]:
 
 
 def expected_files(files: HookFiles) -> dict[Path, str]:
-    """pinman's settings file -> the text it must have."""
-    docs = {files.settings_all: hooks_doc(files, EVENTS), files.settings_session: hooks_doc(files, ("SessionStart",))}
+    """pinman's settings files (and the plugin's) -> the text each must have."""
+    docs = {files.settings_all: hooks_doc(files, EVENTS), files.settings_session: hooks_doc(files, ("SessionStart",)),
+            files.plugin_manifest: PLUGIN, files.plugin_hooks: hooks_doc(files, EVENTS)}
     return {p: json.dumps(d, indent=2) + "\n" for p, d in docs.items()}
+
+
+def write_files(files: HookFiles) -> bool:
+    """Write what is missing or differs of pinman's settings and plugin files; True if anything did."""
+    changed = False
+    for target, text in expected_files(files).items():
+        if _read(target) != text:
+            files.private(target.parent)
+            atomic_write(target, text, mode=0o600)
+            changed = True
+    return changed
 
 
 def _write(path: Path, before: dict[str, Any], after: dict[str, Any]) -> bool:
@@ -138,12 +158,14 @@ def install(path: Path, files: HookFiles) -> bool:
 
     doc = _load(path) if path.exists() else {}  # before writing anything: a bad file stops here
     changed = not scripts_current(files) or not _shim_current(files)
+    for folder in (*files.paths.owned(), files.folder, files.paths.locks):
+        if folder.is_dir():
+            files.private(folder)  # folders an earlier pinman made under the umask
     write_scripts(files)
     ensure_shim(files.paths)  # a shim from before this pinman would not pass the hooks
-    for target, text in expected_files(files).items():
-        if _read(target) != text:
-            atomic_write(target, text, mode=0o644)
-            changed = True
+    changed = write_files(files) or changed
+    carry_old(files)
+    stamp_interpreter(files.paths)
     after, removed = _without_ours(doc)
     if removed:
         _write(path, doc, after)
@@ -158,6 +180,9 @@ def uninstall(path: Path, files: HookFiles) -> int:
         if target.exists():
             target.unlink()
             removed += 1
+    for folder in (files.plugin_hooks.parent, files.plugin_manifest.parent, files.plugin):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     if path.exists():
         doc = _load(path)
         after, entries = _without_ours(doc)
@@ -199,12 +224,20 @@ def status(files: HookFiles) -> HookStatus:
         return HookStatus(files.settings_all, "stale", "pinman's hook settings are incomplete or from another pinman")
     if not scripts_current(files):
         return HookStatus(files.settings_all, "stale",
-                          f"the hook scripts in {files.scripts} are missing or out of date")
+                          f"the hook scripts in {files.scripts} are missing or out of date{_names_gone(files)}")
     if not _shim_current(files):
         return HookStatus(files.settings_all, "stale", f"the claude shim {files.paths.shim} is missing or out of "
                           "date: it does not pass pinman's hooks")
     return HookStatus(files.settings_all, "installed",
                       f"{', '.join(EVENTS)} installed: the claude shim passes them to the versions that know them")
+
+
+def _names_gone(files: HookFiles) -> str:
+    """`: they name the Python …, which is gone` when a hook script names a missing interpreter."""
+    from pinman.state.interpreter import named_python
+
+    python = named_python(files.stop_failure)
+    return f": they name the Python {python}, which is gone" if python and not os.access(python, os.X_OK) else ""
 
 
 def leftovers(path: Path) -> HookStatus | None:

@@ -52,11 +52,20 @@ def hooks_line() -> str:
 
 def hook_findings() -> list[Any]:
     """For `pinman doctor`."""
+    import os
+
+    from pinman.state.interpreter import named_python
     from pinman.health.doctor import Finding
 
     states = hook_states()
     found = [Finding("warn", f"{s.path}: pinman's hooks are {s.state}: {s.detail}", "pinman hooks install")
              for s in states if s.state in ("stale", "unreadable")]
+    shim = get_paths().shim
+    python = named_python(shim)
+    if python and not os.access(python, os.X_OK):
+        found.append(Finding("warn", f"{shim} names the Python {python}, which is gone: `claude` fails wherever it "
+                             "needs pinman", "run any pinman command from where pinman is installed now, "
+                             "e.g. `pinman hooks install`, or reinstall pinman"))
     if states[0].state == "installed":
         found.insert(0, Finding("ok", f"pinman's Claude Code hooks are installed in {states[0].path}"))
     elif states[0].state == "absent":

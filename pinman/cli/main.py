@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         from pinman.autopilot.handler import main as hook_main
 
         sys.exit(hook_main(args[1:]))
+    _follow_interpreter()
     from pinman.cli.fastpath import parse
 
     fast = parse(args)
@@ -41,6 +42,25 @@ def _first_choice(paths: Any, profile: Any, say: Any) -> None:
     report = first_choice(paths, profile, progress=say)
     if report.promoted:
         err(f"pinman: {report.promoted['message']}")
+
+
+def _follow_interpreter() -> None:
+    """The shim and the hook scripts name the Python that wrote them: if that is not this one (a
+    moved venv, pinman reinstalled), rewrite them now. One small read when nothing changed."""
+    from pinman.paths import Paths
+    from pinman.state.interpreter import current
+
+    paths = Paths.from_env()
+    if current(paths):
+        return
+    from pinman.autopilot.interpreter import rewrite
+
+    try:
+        line = rewrite(paths)
+    except (OSError, PinmanError):
+        return  # never in the way of the command itself; `pinman doctor` and `hooks status` say it
+    if line:
+        err(line)
 
 
 def _guard(fn: Any) -> int:

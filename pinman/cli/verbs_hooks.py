@@ -15,14 +15,15 @@ PROJECT = typer.Option(False, "--project", help="Remove an earlier pinman's entr
 
 
 def install() -> None:
-    """Install pinman's StopFailure and SessionStart hooks; the claude shim passes them to Claude Code."""
+    """Install pinman's Claude Code hooks (StopFailure, SessionEnd, SessionStart); the shim passes them on."""
     from pinman.autopilot.settings import install as run_install
 
     files = hook_files()
     changed = run_install(settings_file(False), files)
     out(f"{'installed' if changed else 'already installed'}: pinman's hooks in {files.scripts}")
-    err("note: `claude` run through pinman's shim gets them with --settings (StopFailure from 2.1.78, "
-        "SessionStart from 1.0.62); your own Claude Code settings are not changed")
+    err("note: `claude` run through pinman's shim gets them with --settings (StopFailure and SessionEnd from "
+        "2.1.78, SessionStart from 1.0.62; as a plugin when the run brings its own --settings); your own Claude "
+        "Code settings are not changed")
 
 
 def uninstall(project: bool = PROJECT) -> None:

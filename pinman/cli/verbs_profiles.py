@@ -160,7 +160,7 @@ def _profile_or_version(name: str, cwd: Path, paths: Paths, registry: Any) -> tu
 
         pick(name, registry.packument(CLAUDE_CODE), None)
     path = paths.user_profiles / f"{name}.toml"
-    from pinman.state.fsutil import atomic_write
+    from pinman.state.fsutil import atomic_write  # makes the folders, 0700 whatever the umask
 
     atomic_write(path, f'# made by `pinman use {name}`: edit it like any other profile\n'
                        f'[claude-code]\nversion = "{name}"\n')

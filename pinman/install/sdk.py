@@ -281,7 +281,7 @@ def _relocate(tmp: Path, final: Path) -> None:
 
 def _python_only_bin(venv: Path) -> None:
     folder = venv / PYTHON_ONLY_BIN
-    folder.mkdir()
+    folder.mkdir(mode=0o755)  # not the umask's 0777: the install loses group/world write anyway
     for entry in (venv / "bin").iterdir():
         if re.fullmatch(r"python[0-9.]*", entry.name):
             os.symlink(os.path.join("..", "bin", entry.name), folder / entry.name)

@@ -28,8 +28,9 @@ from pinman.state.overrides import Remedy
 from pinman.state.fsutil import atomic_write
 from pinman.names import is_exact_version
 
-SHIM_SCHEMA = 5  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice;
-# 4: pinman's hook settings passed with --settings; 5: a pointer older than the channels file is stale
+SHIM_SCHEMA = 6  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice;
+# 4: pinman's hook settings passed with --settings; 5: a pointer older than the channels file is stale;
+# 6: notices on stderr for -p, a caller's --settings alone (pinman's hooks as a plugin), a Python that is gone
 CHOICE = ".choice"  # beside a project's pointers; profile names never start with a dot
 
 

@@ -32,7 +32,7 @@ def shim_main(argv: list[str], first_choice: FirstChoice | None = None) -> int:
     from pinman.profile.discovery import find_profile
     from pinman.profile.project import find_project_root
     from pinman.runtime.channel import ChannelUnset
-    from pinman.runtime.client_hooks import hook_args
+    from pinman.runtime.client_hooks import hook_args, print_mode
 
     paths = Paths.from_env()
     cwd = Path.cwd()
@@ -70,5 +70,10 @@ def shim_main(argv: list[str], first_choice: FirstChoice | None = None) -> int:
     if tgt.override is None:  # the pinned version carries its remedy at this endpoint
         env.update(applied(env, remedies_for(paths, profile, tgt.version)))
     binary = str(inst.binary)
+    if print_mode(argv):  # what pinman did unattended, as the shim's fast path would print it
+        from pinman.state.notice import take
+
+        for line in take(paths.notice):
+            print(line, file=sys.stderr)
     os.execve(binary, [binary, *hook_args(paths, tgt.version, argv), *argv], env)
     return 127  # not reached
