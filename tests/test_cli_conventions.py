@@ -139,7 +139,7 @@ def test_hooks_status_is_one_plain_sentence_per_settings_file(pinman_home: Paths
     assert r.out == f"{where}: pinman's hooks are not installed; `pinman hooks install` installs them\n", r.out
     assert pinman(pinman_home, tmp_path, "hooks", "install").code == 0
     r = pinman(pinman_home, tmp_path, "hooks", "status")
-    assert r.out == (f"{where}: StopFailure, SessionStart installed: the claude shim passes them to the "
+    assert r.out == (f"{where}: StopFailure, SessionStart, SessionEnd installed: the claude shim passes them to the "
                      "versions that know them\n"), r.out
 
 

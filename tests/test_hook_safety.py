@@ -53,7 +53,7 @@ def test_hooks_install_and_a_handler_run_leave_nothing_loose_under_umask_000(tmp
     payload.write_text(json.dumps({"cwd": "/nowhere\necho pwned >> ~/.bashrc", "error": "overloaded",
                                    "last_assistant_message": "API Error: 529 Overloaded"}))
     r = subprocess.run(["sh", "-c", UMASK_000, sys.executable, "-P", "-m", "pinman", "_hook", "stop-failure",
-                        str(payload)], env={**env, "PINMAN_PROFILE": "stable"}, capture_output=True, text=True,
+                        str(payload)], env={**env, "PINMAN_PROFILE": "legacy"}, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -267,7 +267,7 @@ def test_a_transcript_that_is_no_regular_file_or_huge_is_read_boundedly(pinman_h
     # A bounded address space: a handler that reads /dev/zero to its end fails instead of filling the machine.
     limit = "import resource; resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30)); "
     code = limit + "import sys; from pinman.cli.main import main; main(sys.argv[1:])"
-    env = {**os.environ, "PINMAN_PROFILE": "stable"}
+    env = {**os.environ, "PINMAN_PROFILE": "legacy"}
     r = subprocess.run([sys.executable, "-P", "-c", code, "_hook", "stop-failure", str(payload)], env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -26,6 +26,7 @@ from cli_support import claude, pinman, user_env
 from test_autopilot_e2e import _handled, _no_handler_left, _repin
 
 from pinman.autopilot.files import HookFiles
+from pinman.autopilot.notices import unseen
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.paths import Paths
 from pinman.runtime.editors import SETTING
@@ -139,7 +140,7 @@ def test_the_editors_call_runs_the_folders_pin_with_pinmans_hooks(pinman_home: P
     hooks = [e for e in Journal(pinman_home).entries() if e.event == "hook"]
     assert len(hooks) == 1 and hooks[0].extra == {"trigger": "StopFailure", "action": "rolled-back"}
     assert claude(pinman_home, editor["work"], "--version").out.split()[0] == V1
-    notice = json.loads(HookFiles(pinman_home).notice.read_text())["systemMessage"]
+    notice = "\n".join(unseen(HookFiles(pinman_home)))  # the lines a session or a -p run will show
     assert notice.startswith(f"pinman: rolled back team {V2} → {V1} at ")
 
     # 1.0.100 refuses the options this extension passes (why `ide status` warns about a 1.x pin) ...

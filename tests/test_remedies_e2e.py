@@ -25,6 +25,7 @@ import pytest
 from cli_support import claude, pinman
 
 from pinman.autopilot.files import HookFiles
+from pinman.autopilot.notices import unseen
 from pinman.fingerprint.fakeapi import FakeAPI
 from pinman.paths import Paths
 from pinman.state.journal import Journal
@@ -103,10 +104,11 @@ def test_the_users_failed_run_gets_a_remedy_and_the_next_run_answers(pinman_home
     finally:
         _no_handler_left(pinman_home)
     assert version_here(pinman_home, team) == V2  # no rollback
-    notice = json.loads(HookFiles(pinman_home).notice.read_text())["systemMessage"]
+    notice = "\n".join(unseen(HookFiles(pinman_home)))  # the lines a session or a -p run will show
     host = f"127.0.0.1:{gateway.port}"
     assert notice.startswith(f"pinman: team stays on {V2} with {EFFORT}: output_config rejected by {host} at ")
-    assert 'add CLAUDE_CODE_EFFORT_LEVEL = "auto" to [env]' in notice
+    # the notice's lines hold no double quote (the sh hooks check that cheaply): a TOML literal string
+    assert "add CLAUDE_CODE_EFFORT_LEVEL = 'auto' to [env]" in notice
 
     sent = run_ok(pinman_home, team, gateway)  # the next run answers, and its session is told
     assert sent and all("output_config" not in keys for keys in sent)

@@ -81,6 +81,13 @@ def test_the_shim_handed_a_pinned_binary_runs_that_binary(pinman_home: Paths, st
         f"2.1.331: --settings {hooks} --session-id abc say OK"
     assert claude(pinman_home, tmp_path, new, "--resume=abc").out.splitlines()[0] == \
         f"2.1.331: --settings {hooks} --resume=abc"
+    # the session already carries pinman's hooks (the client hands on its own --settings): once only
+    assert claude(pinman_home, tmp_path, new, "--session-id", "abc", "--settings", str(hooks), "hi").out \
+        .splitlines()[0] == f"2.1.331: --session-id abc --settings {hooks} hi"
+    # a caller's own --settings handed on: pinman's hooks as a plugin, the caller's settings as they are
+    plugin = pinman_home.claude_hooks / "plugin"
+    assert claude(pinman_home, tmp_path, new, "--session-id", "abc", "--settings", "/mine.json").out \
+        .splitlines()[0] == f"2.1.331: --plugin-dir {plugin} --session-id abc --settings /mine.json"
     # its own processes: exactly as asked (they take no --settings before their first argument)
     for args in (["daemon", "run", "--origin", "transient"], ["--bg-pty-host", "/s.sock", "200", "50", "--"],
                  ["--bg-spare", "/c.sock"]):

@@ -60,7 +60,7 @@ def hook_findings() -> list[Any]:
     states = hook_states()
     found = [Finding("warn", f"{s.path}: pinman's hooks are {s.state}: {s.detail}", "pinman hooks install")
              for s in states if s.state in ("stale", "unreadable")]
-    shim = get_paths().shim
+    shim = Paths.from_env().shim
     python = named_python(shim)
     if python and not os.access(python, os.X_OK):
         found.append(Finding("warn", f"{shim} names the Python {python}, which is gone: `claude` fails wherever it "

@@ -61,10 +61,17 @@ case ${{1-}} in
     _pm_bin=$1; shift
     case ${{1-}} in
       --session-id|--session-id=*|--resume|--resume=*)
+        # The client hands the session it starts its own --settings (pinman's hooks file, or the
+        # caller's) and plugin folders: pinman's hooks are added only when they are not there yet.
         _pm_cs=
-        for _pm_a; do case $_pm_a in {caller_settings}) _pm_cs=1; break ;; esac; done
-        if [ -n "$_pm_cs" ]; then [ -f {plugin_hooks} ] && set -- --plugin-dir {plugin} "$@"
-        else [ -f {hooks_all} ] && set -- --settings {hooks_all} "$@"; fi ;;
+        for _pm_a; do
+          case $_pm_a in {hooks_all}|{plugin}) _pm_cs=ours; break ;; {caller_settings}) _pm_cs=1 ;; esac
+        done
+        case $_pm_cs in
+          ours) ;;
+          1) [ -f {plugin_hooks} ] && set -- --plugin-dir {plugin} "$@" ;;
+          *) [ -f {hooks_all} ] && set -- --settings {hooks_all} "$@" ;;
+        esac ;;
     esac
     exec "$_pm_bin" "$@" ;;
   # Another Claude Code's own start-up through a variable it inherited: not pinman's to change.
