@@ -200,6 +200,30 @@ def test_session_end_hands_over_the_failure_the_session_ended_on(pinman_home: Pa
     assert handler.handle(pinman_home, ok, ENV, trigger="SessionEnd") == "no-failure"
 
 
+def test_stop_failure_fired_before_the_transcript_holds_the_turn_names_it_as_session_end_does(
+        pinman_home: Paths, team: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client may fire StopFailure before it writes the failed turn: its handler waits for the
+    turn, so SessionEnd's hand-over of the same failure is known as the same (one action)."""
+    import threading
+
+    seen: list[Any] = []
+    monkeypatch.setattr("pinman.health.rollback.check", fake_check(seen))
+    payload = _payload(team, session_id="s-9")
+    written = payload["transcript_path"]
+    lines = Path(written).read_text().splitlines()
+    Path(written).write_text(lines[0] + "\n")  # the user's turn only, for now
+    later = threading.Timer(0.5, lambda: Path(written).write_text("\n".join(lines) + "\n"))
+    later.start()
+    try:
+        assert handler.handle(pinman_home, payload, ENV) == "no-known-good"
+    finally:
+        later.join()
+    end = {"hook_event_name": "SessionEnd", "session_id": "s-9", "cwd": str(team), "reason": "other",
+           "transcript_path": written}
+    assert handler.handle(pinman_home, end, ENV, trigger="SessionEnd") == "handed-over-already"
+    assert len(seen) == 1
+
+
 def test_a_failure_whose_handler_died_is_taken_over_and_a_running_one_waited_for(pinman_home: Paths) -> None:
     from pinman.autopilot import handovers
 

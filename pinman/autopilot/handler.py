@@ -51,6 +51,7 @@ from pinman.state.fsutil import append_line, atomic_write, printable, read_regul
 from pinman.state.overrides import profile_key
 
 COOLDOWN = 600.0  # seconds per profile and endpoint
+AWAIT_TURN = 3.0  # seconds StopFailure's handler waits for the transcript to hold the failed turn
 PAYLOAD_MAX = 1 << 20
 TRIGGERS = {"stop-failure": "StopFailure", "session-end": "SessionEnd"}
 # StopFailure's own error classes that no version change fixes (its matcher values).
@@ -137,6 +138,8 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str],
     """Decide and act; returns a short word for the log."""
     files = HookFiles(paths)
     found = transcript.entries(payload)
+    if trigger == "StopFailure" and found and transcript.last_failure(found) is None:
+        found = _await_failed_turn(payload, found)
     if trigger == "SessionEnd":
         failure = transcript.failure_payload(payload, found)
         if failure is None:
@@ -150,6 +153,20 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str],
     finally:
         if key is not None:
             done(files, key)
+
+
+def _await_failed_turn(payload: Mapping[str, Any], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The transcript once it holds the failed turn. The client can fire StopFailure before it has
+    written that turn; read then, the failure would get another key than SessionEnd's hand-over of
+    the same failure (`transcript.failure_key`), and both would act on it. Bounded: a transcript
+    that never shows it is taken as it is."""
+    deadline = time.monotonic() + AWAIT_TURN
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        again = transcript.entries(payload)
+        if transcript.last_failure(again) is not None:
+            return again
+    return found
 
 
 def _handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str], trigger: str,
