@@ -198,31 +198,10 @@ class Registry:
 
     def _full_times(self, registry: str, name: str, versions: set[str]) -> tuple[dict[str, float], str | None]:
         """The `time` field of the full document (one bounded request), or why there is none."""
-        import requests
-
-        from pinman.npm.fetch import MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
-
-        cap = MAX_BYTES if self.max_bytes is None else self.max_bytes
-
         host = _host(registry)
-        down = unresponsive(registry)
-        if down is not None:
-            return {}, f"{host}: {down}"
-        url = registry + name.replace("/", "%2f")
-        headers = {"Accept": "application/json", "User-Agent": f"pinman/{_pinman_version}"}
-        auth = self.config.auth_header(url)
-        if auth:
-            headers["Authorization"] = auth
-        deadline = self._timeout()
-        try:
-            resp = bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, cap)
-        except Unbounded as exc:
-            cause = exc.describe(deadline, cap)
-            if exc.kind == "deadline":
-                mark_unresponsive(registry, cause)
-            return {}, f"{host}: {cause}"
-        except requests.RequestException as exc:
-            return {}, f"{host}: {describe_error(exc)}"
+        resp, problem, _ = self._get(registry, name, "application/json")
+        if resp is None:
+            return {}, f"{host}: {problem}"
         if resp.status != 200:
             return {}, f"{host}: HTTP {resp.status} for the full document"
         try:
@@ -234,6 +213,36 @@ class Registry:
 
     # --- network ------------------------------------------------------------------------
 
+    def _get(self, registry: str, name: str, accept: str,
+             extra: dict[str, str] | None = None) -> tuple[Any, str | None, str | None]:
+        """One bounded GET of `name`'s document: (the response, None, None), or (None, why, hint)
+        when none came. A registry that used up a whole deadline in this process is not asked again:
+        a dead proxy costs one deadline per process."""
+        import requests  # slow to import; only commands that talk to a registry pay for it
+
+        from pinman.npm.fetch import MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
+
+        down = unresponsive(registry)
+        if down is not None:
+            return None, down, None
+        url = registry + name.replace("/", "%2f")  # npm-package-arg's escapedName
+        headers = {"Accept": accept, "User-Agent": f"pinman/{_pinman_version}"}
+        auth = self.config.auth_header(url)
+        if auth:
+            headers["Authorization"] = auth
+        headers.update(extra or {})
+        cap = MAX_BYTES if self.max_bytes is None else self.max_bytes
+        deadline = self._timeout()
+        try:
+            return bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, cap), None, None
+        except Unbounded as exc:
+            cause = exc.describe(deadline, cap)
+            if exc.kind == "deadline":
+                mark_unresponsive(registry, cause)
+            return None, cause, exc.hint
+        except requests.RequestException as exc:
+            return None, describe_error(exc), None
+
     def _fetch(
         self,
         registry: str,
@@ -241,33 +250,14 @@ class Registry:
         cache_file: Path,
         cached: tuple[Packument, str | None, str | None] | None,
     ) -> Packument:
-        import requests  # slow to import; only commands that talk to a registry pay for it
-
-        from pinman.npm.fetch import MAX_BYTES, Unbounded, bounded_get, describe_error, mark_unresponsive, unresponsive
-
-        cap = MAX_BYTES if self.max_bytes is None else self.max_bytes
-        down = unresponsive(registry)
-        if down is not None:  # this process already waited for it once: a dead proxy costs one deadline
-            return self._fallback(registry, name, cached, down)
-        url = registry + name.replace("/", "%2f")  # npm-package-arg's escapedName
-        headers = {"Accept": ACCEPT, "User-Agent": f"pinman/{_pinman_version}"}
-        auth = self.config.auth_header(url)
-        if auth:
-            headers["Authorization"] = auth
+        extra = {}
         if cached is not None and cached[1]:
-            headers["If-None-Match"] = cached[1]
+            extra["If-None-Match"] = cached[1]
         if cached is not None and cached[2]:
-            headers["If-Modified-Since"] = cached[2]
-        deadline = self._timeout()
-        try:
-            resp = bounded_get(self._http(), url, headers, self.config.tls_verify(), deadline, cap)
-        except Unbounded as exc:
-            cause = exc.describe(deadline, cap)
-            if exc.kind == "deadline":
-                mark_unresponsive(registry, cause)
-            return self._fallback(registry, name, cached, cause, exc.hint)
-        except requests.RequestException as exc:
-            return self._fallback(registry, name, cached, describe_error(exc))
+            extra["If-Modified-Since"] = cached[2]
+        resp, problem, hint = self._get(registry, name, ACCEPT, extra)
+        if resp is None:
+            return self._fallback(registry, name, cached, problem or "no answer", hint)
         if resp.status == 304 and cached is not None:
             # Only the time changes: touch the file instead of rewriting the whole document.
             return _replace(cached[0], fetched_at=touch(cache_file) or time.time())
