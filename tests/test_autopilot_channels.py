@@ -241,6 +241,49 @@ def test_a_failure_whose_handler_died_is_taken_over_and_a_running_one_waited_for
     assert not handovers.claim(files, "s:u", wait=30)  # done: at once
 
 
+def test_a_claim_that_did_not_see_the_failed_turn_is_the_same_failure_as_one_that_did(pinman_home: Paths) -> None:
+    """StopFailure can fire before the client wrote the failed turn: its key then names the prompt,
+    SessionEnd's the entry. One session, times close: one failure, one action."""
+    from pinman.autopilot import handovers
+
+    files = HookFiles(pinman_home)
+    now = time.time()
+    assert handovers.claim(files, "s:prompt-1", session="s", at=None, wait=0)  # StopFailure, entry unseen
+    assert not handovers.claim(files, "s:uuid-1", session="s", at=now - 1, wait=0)  # SessionEnd: running
+    handovers.done(files, "s:prompt-1")
+    assert not handovers.claim(files, "s:uuid-1", session="s", at=now - 1, wait=30)  # done: not again
+    # Another session, or the same one much later, is another failure.
+    assert handovers.claim(files, "t:uuid-1", session="t", at=now - 1, wait=0)
+    assert handovers.claim(files, "s:uuid-2", session="s", at=now + handovers.SAME + 5, wait=0)
+    # Two claims that both saw their entry are one failure only by key: a quick second failure acts.
+    assert handovers.claim(files, "u:uuid-1", session="u", at=now, wait=0)
+    handovers.done(files, "u:uuid-1")
+    assert handovers.claim(files, "u:uuid-2", session="u", at=now + 2, wait=0)
+
+
+def test_a_claim_saved_while_another_waited_for_the_lock_is_seen(pinman_home: Paths) -> None:
+    """Two hooks claim one failure at once: the one that waited for the lock reads a claim stamped
+    after it started waiting, which is running, not a time to ignore (both acted: 'busy')."""
+    from pinman.autopilot import handovers
+
+    files = HookFiles(pinman_home)
+    files.folder.mkdir(parents=True)
+    files.handovers.write_text(json.dumps({"schema": 2, "seen": {
+        "s:u": {"ts": time.time() + 0.5, "pid": os.getpid(), "done": False, "session": "s",
+                "at": time.time(), "exact": True}}}))
+    assert not handovers.claim(files, "s:u", session="s", at=time.time(), wait=0)
+
+
+def test_the_failed_turns_time_comes_from_its_transcript_entry() -> None:
+    from pinman.autopilot import transcript
+
+    found = [{"type": "user"}, {"type": "assistant", "isApiErrorMessage": True, "uuid": "x",
+                                "timestamp": "2026-12-06T10:00:00.500Z"}]
+    assert transcript.failure_at(found) == 1796551200.5
+    assert transcript.failure_at([{**found[1], "timestamp": "yesterday"}]) is None
+    assert transcript.failure_at([{**found[1], "isApiErrorMessage": False}]) is None
+
+
 def test_the_session_end_hook_starts_python_only_after_an_api_error(pinman_home: Paths, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     calls = tmp_path / "calls"

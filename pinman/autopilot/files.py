@@ -9,6 +9,11 @@ from pinman.paths import Paths
 from pinman.runtime.client_hooks import HOOKS_ALL, HOOKS_SESSION
 from pinman.state.fsutil import private_dirs
 
+# Set by the client for its hooks: a probe run with them would act as part of that session (the
+# StopFailure handler and the SessionStart hook's check both drop them).
+SESSION_VARS = ("CLAUDECODE", "CLAUDE_PID", "CLAUDE_PROJECT_DIR", "CLAUDE_EFFORT", "CLAUDE_CODE_ENTRYPOINT",
+                "CLAUDE_CODE_SESSION_ID", "CLAUDE_CODE_SESSION_ATTENDED", "CLAUDE_CODE_CHILD_SESSION",
+                "CLAUDE_CODE_CHILD_NOTES_DIR", "CLAUDE_CODE_MESSAGING_SOCKET", "CLAUDE_CODE_SSE_PORT", "AI_AGENT")
 # Part of every hook command pinman writes: how `uninstall` tells pinman's entries from others.
 MARKER = "/claude-hooks/pinman-"
 

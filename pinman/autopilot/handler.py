@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pinman.autopilot import transcript
-from pinman.autopilot.files import HookFiles
+from pinman.autopilot.files import SESSION_VARS, HookFiles
 from pinman.autopilot.handovers import claim, done
 from pinman.errors import PinmanError
 from pinman.paths import Paths
@@ -57,10 +57,6 @@ TRIGGERS = {"stop-failure": "StopFailure", "session-end": "SessionEnd"}
 # StopFailure's own error classes that no version change fixes (its matcher values).
 NOT_SCHEMA_ERRORS = frozenset({"rate_limit", "overloaded", "authentication_failed", "billing_error",
                                "server_error"})
-# Set by the client for its hooks: a probe run with them would act as part of that session.
-SESSION_VARS = ("CLAUDECODE", "CLAUDE_PID", "CLAUDE_PROJECT_DIR", "CLAUDE_EFFORT", "CLAUDE_CODE_ENTRYPOINT",
-                "CLAUDE_CODE_SESSION_ID", "CLAUDE_CODE_SESSION_ATTENDED", "CLAUDE_CODE_CHILD_SESSION",
-                "CLAUDE_CODE_CHILD_NOTES_DIR", "CLAUDE_CODE_MESSAGING_SOCKET", "CLAUDE_CODE_SSE_PORT", "AI_AGENT")
 
 
 def main(argv: list[str]) -> int:
@@ -138,7 +134,7 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str],
     """Decide and act; returns a short word for the log."""
     files = HookFiles(paths)
     found = transcript.entries(payload)
-    if trigger == "StopFailure" and found and transcript.last_failure(found) is None:
+    if trigger == "StopFailure" and payload.get("transcript_path") and transcript.last_failure(found) is None:
         found = _await_failed_turn(payload, found)
     if trigger == "SessionEnd":
         failure = transcript.failure_payload(payload, found)
@@ -146,7 +142,10 @@ def handle(paths: Paths, payload: Mapping[str, Any], environ: Mapping[str, str],
             return "no-failure"  # the session went on after its last API error
         payload = failure
     key = transcript.failure_key(payload, found)
-    if key is not None and not claim(files, key):
+    session = payload.get("session_id") if isinstance(payload.get("session_id"), str) else None
+    at = transcript.failure_at(found)
+    log(files, f"{trigger}: failure {key or '?'} at {at or 'an unseen turn'}", environ)
+    if key is not None and not claim(files, key, session=session, at=at):
         return "handed-over-already"  # by the other hook: one failure, one action
     try:
         return _handle(paths, payload, environ, trigger, transcript.client_version(found, environ))

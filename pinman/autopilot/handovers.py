@@ -6,6 +6,12 @@ failure over again from the transcript. The first handler to claim a failure's k
 failing entry, `transcript.failure_key`) acts and marks it done; another one waits while the
 claimant runs, and takes the failure over if the claimant died before it was done (the client
 can kill what its hooks started). Keys are kept for a day.
+
+The two hooks do not always see the same transcript: StopFailure can fire before the client has
+written the failed turn, and then its key names the prompt, not the entry. So a claim also holds
+its session and the failure's time (the entry's, or the claim's own when the entry was not seen),
+and a claim that did not see the entry names the same failure as a claim of that session at most
+`SAME` seconds apart. Two claims that both saw their entry are one failure only by key.
 """
 
 from __future__ import annotations
@@ -20,15 +26,17 @@ from pinman.state.fsutil import atomic_write, read_regular
 
 KEEP = 86400.0  # seconds
 WAIT = 900.0  # seconds a second handler waits for the claimant (a check probes two versions at most)
+SAME = 15.0  # seconds between two claims of one session that are taken to name one failure
 _MAX = 500
 
 
-def claim(files: HookFiles, key: str, *, wait: float = WAIT, poll: float = 0.5) -> bool:
-    """True when this handler is to act on `key`; False when another one did (or still does after
-    `wait` seconds)."""
+def claim(files: HookFiles, key: str, *, session: str | None = None, at: float | None = None,
+          wait: float = WAIT, poll: float = 0.5) -> bool:
+    """True when this handler is to act on `key` (the failure of `session` at time `at`); False when
+    another one did (or still does after `wait` seconds)."""
     deadline = time.monotonic() + wait
     while True:
-        state = _take_or_see(files, key)
+        state = _take_or_see(files, key, session, at)
         if state != "running" or time.monotonic() >= deadline:
             return state == "taken"
         time.sleep(poll)
@@ -43,19 +51,26 @@ def done(files: HookFiles, key: str) -> None:
             _save(files, seen)
 
 
-def _take_or_see(files: HookFiles, key: str) -> str:
+def _take_or_see(files: HookFiles, key: str, session: str | None, at: float | None) -> str:
     """'taken' (now ours), 'done' (another handler acted) or 'running' (another one is at it)."""
-    now = time.time()
     with _lock(files):
-        seen = {k: v for k, v in _seen(files).items() if 0 <= now - v["ts"] < KEEP}
-        entry = seen.get(key)
-        if entry is not None and entry["done"]:
+        now = time.time()  # taken under the lock: a claim saved while this one waited is not "future"
+        seen = {k: v for k, v in _seen(files).items() if now - v["ts"] < KEEP}
+        same = [v for k, v in seen.items() if k == key or _same_failure(v, session, at, now)]
+        if any(v["done"] for v in same):
             return "done"
-        if entry is not None and _alive(entry["pid"]):
+        if any(_alive(v["pid"]) for v in same):
             return "running"
-        seen[key] = {"ts": now, "pid": os.getpid(), "done": False}  # new, or its claimant died
+        seen[key] = {"ts": now, "pid": os.getpid(), "done": False,  # new, or its claimant died
+                     "session": session, "at": now if at is None else at, "exact": at is not None}
         _save(files, seen)
     return "taken"
+
+
+def _same_failure(entry: dict[str, Any], session: str | None, at: float | None, now: float) -> bool:
+    if session is None or entry["session"] != session or (at is not None and entry["exact"]):
+        return False
+    return abs(entry["at"] - (now if at is None else at)) <= SAME
 
 
 def _lock(files: HookFiles) -> Any:
@@ -96,7 +111,10 @@ def _seen(files: HookFiles) -> dict[str, dict[str, Any]]:
             continue
         ts, pid = v.get("ts"), v.get("pid")
         if _number(ts) and isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 1 << 31:
-            out[k] = {"ts": float(ts), "pid": pid, "done": v.get("done") is True}
+            session, at = v.get("session"), v.get("at")
+            out[k] = {"ts": float(ts), "pid": pid, "done": v.get("done") is True,
+                      "session": session if isinstance(session, str) else None,
+                      "at": float(at) if _number(at) else float(ts), "exact": v.get("exact") is True}
     return out
 
 

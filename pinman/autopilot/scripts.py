@@ -146,7 +146,7 @@ def session_end_text(files: HookFiles) -> str:
 
 
 def session_start_text(files: HookFiles) -> str:
-    from pinman.autopilot.handler import SESSION_VARS
+    from pinman.autopilot.files import SESSION_VARS  # not the handler's module: status reads this
 
     return SESSION_START.format(**_common(files, "SessionStart"), notice=sh_quote(str(files.notice)),
                                 due=sh_quote(str(files.next_due)), retry=RETRY_AFTER, max=MAX_LINES,

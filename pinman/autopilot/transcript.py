@@ -71,6 +71,20 @@ def failure_payload(payload: Mapping[str, Any], found: list[dict[str, Any]]) -> 
             "error": error if isinstance(error, str) else "unknown"}
 
 
+def failure_at(found: list[dict[str, Any]]) -> float | None:
+    """When the failing entry was written (its `timestamp`), in seconds since the epoch."""
+    from datetime import datetime
+
+    doc = last_failure(found)
+    stamp = doc.get("timestamp") if doc is not None else None
+    if not isinstance(stamp, str) or len(stamp) > 64:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def failure_key(payload: Mapping[str, Any], found: list[dict[str, Any]]) -> str | None:
     """Names one failure of one session, whichever hook hands it over (None: cannot tell)."""
     session = payload.get("session_id")
