@@ -9,13 +9,14 @@ are used and the shim lives in `<data>/bin`, so the PATH line is stable across m
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
+
+from pinman.record import record
 
 APP = "pinman"
 
 
-@dataclass(frozen=True)
+@record
 class Paths:
     config: Path  # user profiles/, trust records
     data: Path  # store/, links/ (shim pointers)

@@ -26,7 +26,10 @@ V1, V2 = "1.0.100", "2.1.331"
 HEAVY = {"typer", "click", "rich", "requests", "tomlkit", "filelock", "packaging", "platformdirs"}
 # Only for installs, probes, edits, SDKs, npm and node.
 NOT_FOR_READS = {"subprocess", "tempfile", "sqlite3", "pinman.install.store", "pinman.install.sdk",
-                 "pinman.health.cli_probe", "pinman.npm.fetch", "pinman.profile.edit"}
+                 "pinman.health.cli_probe", "pinman.npm.fetch", "pinman.profile.edit",
+                 # each a good part of a bare interpreter's start: OpenSSL (pinman.digest hashes without
+                 # it), shutil (with its compressors), the hook handler and the error classifier
+                 "_hashlib", "shutil", "pinman.autopilot.handler", "pinman.health.classify"}
 
 RUN = """
 import json, sys

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from pinman.paths import Paths
 from pinman.runtime.client_hooks import HOOKS_ALL, HOOKS_SESSION
 from pinman.state.fsutil import private_dirs
+from pinman.record import record
 
 # Set by the client for its hooks: a probe run with them would act as part of that session (the
 # StopFailure handler and the SessionStart hook's check both drop them).
@@ -18,7 +18,7 @@ SESSION_VARS = ("CLAUDECODE", "CLAUDE_PID", "CLAUDE_PROJECT_DIR", "CLAUDE_EFFORT
 MARKER = "/claude-hooks/pinman-"
 
 
-@dataclass(frozen=True)
+@record
 class HookFiles:
     paths: Paths
 

@@ -20,16 +20,17 @@ def rewrite(paths: Paths) -> str | None:
     False): rewrite them (the shim if there is one; the hook scripts if the hooks are installed).
     Returns the one line to tell the user, or None when there was nothing to say."""
     from pinman.autopilot.files import HookFiles
+
+    files = HookFiles(paths)
+    shim, hooks = paths.shim.exists(), files.settings_all.exists() or files.settings_session.exists()
+    if not (shim or hooks):
+        return None  # nothing names an interpreter yet: a read command writes (and imports) nothing
     from pinman.autopilot.notices import carry_old
     from pinman.autopilot.scripts import write_scripts
     from pinman.autopilot.settings import write_files
     from pinman.runtime.shim import ensure_shim
     from pinman.state.interpreter import named_python, stamp
 
-    files = HookFiles(paths)
-    shim, hooks = paths.shim.exists(), files.settings_all.exists() or files.settings_session.exists()
-    if not (shim or hooks):
-        return None  # nothing names an interpreter yet: a read command writes nothing
     before = {named_python(p) for p in (paths.shim, files.stop_failure) if p.exists()} - {None, sys.executable}
     if shim:
         ensure_shim(paths)

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from pinman.state.fsutil import atomic_write
 from pinman.state.interpreter import stamp as stamp_interpreter
 from pinman.autopilot.notices import carry_old
 from pinman.autopilot.scripts import scripts_current, write_scripts
+from pinman.record import record
 
 EVENTS = ("StopFailure", "SessionStart", "SessionEnd")  # all known from 2.1.78 (SessionEnd from 1.0.85)
 PLUGIN = {"name": "pinman", "version": "1.0.0",
@@ -203,7 +203,7 @@ def _read(path: Path) -> str | None:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class HookStatus:
     path: Path
     state: str  # installed | partial | stale | absent | unreadable

@@ -5,18 +5,19 @@ events the driver emits while it runs (the core never prints)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import ExitCode
 from pinman.bisect.search import Probe, SearchResult
 from pinman.npm.semver import compare, parse_version
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.fingerprint.fingerprints import Diff
 
 
-@dataclass(frozen=True)
+@record
 class Event:
     """Progress, for the CLI to show: the core never prints."""
 
@@ -29,7 +30,7 @@ class Event:
 OnEvent = Callable[[Event], None]
 
 
-@dataclass
+@record(frozen=False)
 class BisectReport:
     profile: str
     endpoint: str

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from typing import Any
+
+from pinman.record import record
 
 
 OK, SCHEMA = "ok", "schema"
 
 
-@dataclass(frozen=True)
+@record
 class Probe:
     """One attempt at one version: a verdict (ok/schema) or another outcome kind."""
 
@@ -53,7 +55,7 @@ class Probe:
 Oracle = Callable[[str], Probe]
 
 
-@dataclass
+@record(frozen=False)
 class SearchResult:
     status: str  # found | bad-works | good-fails | inconsistent | stopped
     versions: list[str]  # [good, *candidates, bad]

@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from pinman.record import record
 from urllib.parse import parse_qsl, urlsplit
 
 REDACTED = "<redacted>"
 SECRET_HEADERS = frozenset({"x-api-key", "authorization", "proxy-authorization", "cookie"})
 
 
-@dataclass
+@record(frozen=False)
 class RecordedRequest:
     """One request as the server saw it; secrets are already redacted."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ from pinman.names import clean_version
 from pinman.npm.pick import pick
 from pinman.redact import secret_values
 from pinman.state.journal import DEFAULT_ENDPOINT, endpoint_of
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
@@ -45,7 +46,7 @@ TIMEOUT = 120.0  # a 2.x binary's first start from a cold page cache can take a 
 
 
 
-@dataclass(frozen=True)
+@record
 class Fingerprint:
     version: str
     requests: tuple[Recorded, ...]
@@ -196,7 +197,7 @@ def install_version(paths: Paths, version: str, progress: Progress | None = None
 
 
 # -- diff ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
+@record
 class Diff:
     a: str
     b: str

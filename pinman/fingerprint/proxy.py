@@ -22,13 +22,14 @@ import os
 import sys
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pinman.fingerprint.fakeapi import FakeAPI, key_paths
 from pinman.fingerprint.upstream import Upstream, _reason
+from pinman.record import record
 
 # RFC 9110 §7.6.1: meaningful for one connection only, so never forwarded.
 HOP_BY_HOP = frozenset(
@@ -54,7 +55,7 @@ UPSTREAM_TIMEOUT = 600.0  # a streamed answer may take minutes; the probe's own 
 _READ = 64 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class Recorded:
     """One request as the proxy saw it; nothing here can hold a secret."""
 

@@ -10,13 +10,13 @@ import http.client
 import socket
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from pinman.errors import PinmanError
+from pinman.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Upstream:
     """Where requests go: scheme, host, port, a base path, and how to get there."""
 

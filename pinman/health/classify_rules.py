@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from pinman.health.outcome import NO_VERSION_FIX, Kind
+from pinman.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     name: str
     kind: Kind

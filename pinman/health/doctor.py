@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
@@ -20,11 +19,12 @@ from pinman.profile.discovery import list_profiles
 from pinman.runtime.editors import setting_line
 from pinman.runtime.resolution import target
 from pinman.views.sdk_coupling import coupling
+from pinman.record import record
 
 FALSY = {"0", "false", "no", "off", ""}
 
 
-@dataclass(frozen=True)
+@record
 class Finding:
     level: str  # "ok" | "warn" | "error"
     message: str

@@ -10,13 +10,13 @@ with a team's profile (from the known-good a rollback would use to the pin).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from pinman.paths import Paths
 from pinman.runtime.managed import Managed, read, version_key
 from pinman.state.journal import Entry, Journal
 from pinman.state.overrides import profile_key
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -57,7 +57,7 @@ def warnings(paths: Paths, profile: Profile, version: str, endpoint: str,
     return out
 
 
-@dataclass(frozen=True)
+@record
 class PolicyRange:
     minimum: str
     maximum: str

@@ -6,8 +6,9 @@ other kind's advice says why changing versions will not help.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+
+from pinman.record import record
 
 
 class Kind(StrEnum):
@@ -25,7 +26,7 @@ class Kind(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@record
 class Outcome:
     kind: Kind
     status: int | None

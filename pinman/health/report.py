@@ -6,17 +6,18 @@ stable shape for `--json` and notices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import ExitCode
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
 
 
 
-@dataclass
+@record(frozen=False)
 class CheckReport:
     profile: str
     version: str

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any
 from pinman.redact import REDACTED  # noqa: F401 - the marker, as results show it
 from pinman.redact import scrub as _scrub_text
 from pinman.redact import secret_values as values
+from pinman.record import record
 
 DEFAULT_PROMPT = "Reply with the single word OK."
 DEFAULT_MODEL = "claude-sonnet-4-5"  # probe_http only; ANTHROPIC_MODEL in the env wins
@@ -22,7 +23,7 @@ _MESSAGE_MAX = 2000
 RAW_MAX = 4000
 
 
-@dataclass
+@record(frozen=False)
 class ProbeResult:
     probe: str  # "cli" | "http" | "sdk"
     exit_code: int | None
@@ -39,7 +40,7 @@ class ProbeResult:
     sdk_version: str | None = None  # probe_sdk: the `anthropic` version that sent the request
 
 
-@dataclass(frozen=True)
+@record
 class Waiting:
     """A CLI probe still waiting for the client's answer (for a live line on a terminal)."""
 

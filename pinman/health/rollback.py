@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from pinman.errors import PinmanError
@@ -38,13 +38,14 @@ from pinman.install.sdk import SdkStore
 from pinman.runtime.managed import read as read_managed
 from pinman.runtime.resolution import target
 from pinman.runtime.sdk_env import untrusted_project
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
     from pinman.runtime.resolution import Target
 
 
-@dataclass
+@record(frozen=False)
 class Attempt:
     """What a step of the policy works with after the first verdict: the report so far, the plain
     env (the user's and the profile's) and how to probe with it, or with more (client switches)."""

@@ -8,7 +8,6 @@ was already in the store (other profiles may use it) is kept but still refused.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pinman.errors import IntegrityError, RegistryError
@@ -16,6 +15,7 @@ from pinman.install.layout import Install, read_marker
 from pinman.install.native import NATIVE_PREFIX
 from pinman.install.npmfiles import integrity_matches, locked_integrity
 from pinman.names import CLAUDE_CODE, Progress
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.install.store import Store
@@ -31,7 +31,7 @@ def native_integrity(registry: Registry, key: str, version: str) -> str:
     return info.integrity
 
 
-@dataclass(frozen=True)
+@record
 class NativeInfo:
     key: str  # platform key, e.g. linux-x64
     integrity: str | None
@@ -65,7 +65,7 @@ def check_native(profile_name: str, inst: Install, expected: Mapping[str, str]) 
     return info
 
 
-@dataclass(frozen=True)
+@record
 class Checked:
     install: Install
     fresh: bool  # installed now, not found in the store

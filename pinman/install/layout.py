@@ -9,19 +9,19 @@ semver and package names npm names: both become folder names and npm arguments.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pinman.errors import InstallError
 from pinman.install.npmfiles import read_json
 from pinman.names import CLAUDE_CODE, is_exact_version, is_package_name
+from pinman.record import record
 
 MARKER = ".pinman-install.json"
 SCHEMA = 1
 
 
-@dataclass(frozen=True)
+@record
 class Install:
     package: str
     version: str

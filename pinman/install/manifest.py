@@ -22,18 +22,18 @@ import json
 import os
 import stat
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pinman.state.fsutil import atomic_write
+from pinman.record import record
 
 MANIFEST = ".pinman-files.json"
 SCHEMA = 1
 _CHUNK = 1 << 20
 
 
-@dataclass(frozen=True)
+@record
 class FileCheck:
     """`state`: "ok", "changed" (see `problems`) or "unrecorded" (published without a manifest)."""
 
@@ -54,7 +54,7 @@ class FileCheck:
         return self.problems[0] + (f" (and {more} more)" if more else "")
 
 
-@dataclass
+@record(frozen=False)
 class _Tree:
     files: dict[str, os.stat_result]
     links: dict[str, str]

@@ -31,7 +31,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from contextlib import AbstractContextManager
@@ -46,6 +45,7 @@ from pinman.names import PATH_PREPEND
 from pinman.install.layout import MARKER
 from pinman.install.npmfiles import read_json
 from pinman.install.npmrun import run_captured
+from pinman.record import record
 
 
 PYPI_DIR = "pypi"
@@ -62,7 +62,7 @@ _CLI_VERSION_RE = re.compile(r"""__cli_version__\s*=\s*["']([^"']+)["']""")
 # --------------------------------------------------------------------------- installs
 
 
-@dataclass(frozen=True)
+@record
 class SdkInstall:
     ecosystem: str  # "pypi" | "npm"
     name: str  # canonical PyPI name, or npm package name

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import InstallError
@@ -21,6 +20,7 @@ from pinman.state.fsutil import atomic_write
 from pinman.install.npmfiles import read_json
 from pinman.npm.semver import clean
 from pinman.npm.spec import is_exact
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.npm.registry import Registry
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 PYPI_CACHE_SCHEMA = 1
 
 
-@dataclass(frozen=True)
+@record
 class SdkTarget:
     pin: SdkPin
     version: str

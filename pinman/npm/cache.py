@@ -8,13 +8,13 @@ that cannot be read, written or touched is as good as none: it only costs a down
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import quote
 
+from pinman.digest import sha256_hex
 from pinman.npm.packument import Packument, dump_version, format_time, packument_from, str_or_none, times_from
 from pinman.state.fsutil import atomic_write
 
@@ -23,7 +23,7 @@ CACHE_SCHEMA = 1
 
 def cache_path(root: Path, registry: str, name: str) -> Path:
     # one file per (registry, package): a scoped registry must not answer for another
-    tag = hashlib.sha256(registry.encode()).hexdigest()[:10]
+    tag = sha256_hex(registry.encode())[:10]
     return root / f"{quote(name, safe='@')}.{tag}.json"
 
 

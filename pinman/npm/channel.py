@@ -15,27 +15,27 @@ candidate runs on this machine's node (`engines`) is not judged here: the probe 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from pinman.errors import VersionNotFound
 from pinman.npm.pick import sort_versions
 from pinman.npm.semver import SemVer, compare, parse_version, satisfies
 from pinman.npm.spec import parse_spec
+from pinman.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Soaking:
     version: str
     ready_at: float | None  # when it is `soak` old; None: its publish time is not known
 
 
-@dataclass(frozen=True)
+@record
 class Excluded:
     version: str
     why: str  # "marked bad in stable.toml: …", "thinking rejected by http://gw:443"
 
 
-@dataclass(frozen=True)
+@record
 class Channel:
     """A channel's members, split three ways; each list newest first."""
 

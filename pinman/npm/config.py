@@ -22,8 +22,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
+
+from pinman.record import record
 from urllib.parse import urlsplit
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"
@@ -116,7 +118,7 @@ class Url(str):
         return obj
 
 
-@dataclass(frozen=True)
+@record
 class NpmConfig:
     values: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold tokens
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> file or "environment"

@@ -12,8 +12,9 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
+
+from pinman.record import record
 
 if TYPE_CHECKING:
     import requests
@@ -25,7 +26,7 @@ MAX_BYTES = 64 * 1024 * 1024
 _CHUNK = 16 * 1024  # small, so a compressed chunk cannot inflate far past MAX_BYTES before the check
 
 
-@dataclass(frozen=True)
+@record
 class Answer:
     status: int
     headers: Mapping[str, str]

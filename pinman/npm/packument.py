@@ -9,14 +9,15 @@ cannot smuggle in a path or a terminal escape.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import field
 from typing import Any
 
 from pinman.names import is_exact_version
+from pinman.record import record
 
 
-@dataclass(frozen=True)
+@record
 class VersionInfo:
     version: str
     integrity: str | None = None
@@ -26,11 +27,42 @@ class VersionInfo:
     optional_dependencies: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+class Versions(Mapping[str, VersionInfo]):
+    """version -> VersionInfo, each made from the registry's entry when it is first asked for.
+
+    A document holds hundreds of versions; resolving a dist-tag (what `pinman status` does for
+    `latest` on every run) looks at one. Which versions there are is settled at once (only plain
+    semver names of object entries), so membership, length and order never depend on what was read.
+    """
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self._raw = {v: m for v, m in raw.items() if isinstance(m, dict) and is_exact_version(v)}
+        self._made: dict[str, VersionInfo] = {}
+
+    def __getitem__(self, version: str) -> VersionInfo:
+        made = self._made.get(version)
+        if made is None:
+            made = self._made[version] = version_from(version, self._raw[version])
+        return made
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, version: object) -> bool:
+        return version in self._raw
+
+    def __repr__(self) -> str:
+        return f"Versions({len(self)} versions)"
+
+
+@record
 class Packument:
     name: str
     dist_tags: dict[str, str]
-    versions: dict[str, VersionInfo]
+    versions: Mapping[str, VersionInfo]  # a `Versions` when read from a document
     stale: bool = False  # served from the cache because the registry could not be reached
     fetched_at: float = 0.0  # when the registry last confirmed this document (epoch seconds)
     problem: str | None = None  # why the registry was not used although it was asked (one line)
@@ -50,10 +82,7 @@ def packument_from(name: str, raw: object, *, fetched_at: float) -> Packument | 
         k: v for k, v in (tags.items() if isinstance(tags, dict) else ())
         if _TAG.fullmatch(k) and isinstance(v, str) and is_exact_version(v)
     }
-    versions = {
-        v: version_from(v, m) for v, m in raw["versions"].items()
-        if isinstance(m, dict) and is_exact_version(v)
-    }
+    versions = Versions(raw["versions"])
     return Packument(name, dist_tags, versions, False, fetched_at, times=times_from(raw.get("time"), versions))
 
 

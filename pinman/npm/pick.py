@@ -9,13 +9,13 @@ wherever versions are listed.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from functools import cmp_to_key, lru_cache
 from typing import Protocol
 
 from pinman.errors import VersionNotFound
 from pinman.npm.semver import SemVer, clean, compare, parse_version, satisfies
 from pinman.npm.spec import Spec, parse_spec
+from pinman.record import record
 
 
 # --- ordering and hints ---------------------------------------------------------------------
@@ -78,7 +78,7 @@ class PackumentLike(Protocol):
     def versions(self) -> Mapping[str, VersionMeta]: ...
 
 
-@dataclass(frozen=True)
+@record
 class Picked:
     version: str
     skipped: tuple[str, ...] = ()  # versions from `skip` that npm would have chosen first

@@ -18,7 +18,7 @@ import json
 import os
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +33,7 @@ from pinman.npm.pick import pick_manifest, weighs_engines
 from pinman.names import is_package_name
 from pinman.npm.spec import parse_spec
 from pinman.paths import Paths
+from pinman.record import record
 
 if TYPE_CHECKING:
     import requests
@@ -42,7 +43,7 @@ DEFAULT_TTL_MINUTES = 10.0
 TTL_ENV = "PINMAN_REGISTRY_TTL"
 
 
-@dataclass(frozen=True)
+@record
 class Resolution:
     spec: str
     version: str

@@ -8,10 +8,10 @@ token for token, so edge cases (`2.x.1` is not a range, `1.2.3 - 2` is `>=1.2.3 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from pinman.names import clean_version
+from pinman.record import record
 
 _MAX_LENGTH = 256  # node-semver refuses longer version strings
 _MAX_SAFE_INTEGER = 2**53 - 1
@@ -76,7 +76,7 @@ def _rx(name: str) -> re.Pattern[str]:
 PreId = int | str
 
 
-@dataclass(frozen=True)
+@record
 class SemVer:
     major: int
     minor: int
@@ -145,7 +145,7 @@ def compare(a: SemVer, b: SemVer) -> int:
 # --- ranges (classes/range.js, classes/comparator.js) ---------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class Comparator:
     operator: str  # "", "<", "<=", ">", ">="
     semver: SemVer | None  # None: matches anything

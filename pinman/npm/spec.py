@@ -8,18 +8,18 @@ a spec that passes here is safe as an npm argument and means what it says.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Literal
 
 from pinman.names import clean_version
 from pinman.npm.semver import valid_range
+from pinman.record import record
 
 SpecKind = Literal["exact", "tag", "range"]
 MAX_SPEC_LENGTH = 100
 
 
 
-@dataclass(frozen=True)
+@record
 class Spec:
     raw: str
     kind: SpecKind

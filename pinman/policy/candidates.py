@@ -10,19 +10,19 @@ key. What a switch really drops is measured per version (`policy.measure`), neve
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 
 from pinman.errors import PinmanError
 from pinman.names import is_switch
 from pinman.policy.fields import meant
+from pinman.record import record
 
 COSTS = ("cheap", "costly")
 TABLE = "remedies.toml"
 _KEYS = {"env", "value", "fields", "cost", "tradeoff"}
 
 
-@dataclass(frozen=True)
+@record
 class Switch:
     env: str
     value: str

@@ -7,16 +7,17 @@ notices; `exit_code` follows the check's, except that a verified promotion is al
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import ExitCode
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.health.report import CheckReport
 
 
-@dataclass
+@record(frozen=False)
 class ChannelReport:
     profile: str
     spec: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from pinman.errors import PinmanError
@@ -23,12 +22,13 @@ from pinman.paths import Paths
 from pinman.policy.candidates import Switch
 from pinman.policy.fields import present
 from pinman.state.fsutil import atomic_write
+from pinman.record import record
 
 FORMAT = 1
 TIMEOUT = 120.0  # a 2.x binary's first start from a cold page cache can take a while
 
 
-@dataclass(frozen=True)
+@record
 class Effect:
     """What `version` sent with `switch` on (offline), and whether it completed."""
 

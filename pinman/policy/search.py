@@ -16,13 +16,14 @@ on it is skipped, and the search says so.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from pinman.paths import Paths
 from pinman.policy import measure
 from pinman.policy.candidates import Switch, table
 from pinman.policy.fields import items
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
@@ -34,7 +35,7 @@ MAX_PROBES = 4  # probes of the endpoint one search sends
 Probe = Callable[[Mapping[str, str]], "Outcome"]
 
 
-@dataclass
+@record(frozen=False)
 class Search:
     """A search in progress: what the version runs with so far and what the endpoint said last."""
 

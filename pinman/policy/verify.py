@@ -15,7 +15,7 @@ candidates allow cheap switches at most, since the version they would replace wo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 from pinman.paths import Paths
@@ -24,6 +24,7 @@ from pinman.policy.candidates import allowed
 from pinman.policy.search import Search, search
 from pinman.state.journal import Journal, endpoint_of
 from pinman.state.overrides import Remedy, profile_key
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from pinman.profile.model import Profile
 
 
-@dataclass
+@record(frozen=False)
 class Verdict:
     version: str
     endpoint: str

@@ -7,7 +7,6 @@ further down the order.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from pinman.errors import ProfileError
@@ -15,6 +14,7 @@ from pinman.paths import Paths, builtin_profiles_dir
 from pinman.profile.model import NAME_RE, Profile, Source
 from pinman.profile.project import find_project_root
 from pinman.profile.validate import load_profile, validate_name
+from pinman.record import record
 
 
 def search_dirs(cwd: Path, paths: Paths) -> list[tuple[Source, Path, Path | None]]:
@@ -99,7 +99,7 @@ def _with_shadowed(profile: Profile, dirs: list[tuple[Source, Path, Path | None]
     return dataclasses.replace(profile, shadows=mine)
 
 
-@dataclass(frozen=True)
+@record
 class BrokenProfile:
     """A profile file that is visible but does not load."""
 

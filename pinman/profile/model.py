@@ -63,9 +63,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Literal
+
+from pinman.record import record
 
 Source = Literal["project", "user", "builtin"]
 KeyPath = tuple["str | int", ...]
@@ -94,13 +96,13 @@ PLATFORM_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){1,3}\Z")
 # --------------------------------------------------------------------------- the data
 
 
-@dataclass(frozen=True)
+@record
 class BadVersion:
     version: str  # exact, normalised ("v2.1.330" -> "2.1.330")
     reason: str
 
 
-@dataclass(frozen=True)
+@record
 class ClaudeCodePin:
     version: str  # as written: exact, dist-tag or npm range
     integrity: str | None = None  # of `exact`
@@ -122,7 +124,7 @@ class ClaudeCodePin:
         return self.locked
 
 
-@dataclass(frozen=True)
+@record
 class SdkPin:
     package: str  # as written, e.g. "anthropic" or "npm:@anthropic-ai/claude-agent-sdk"
     version: str
@@ -130,7 +132,7 @@ class SdkPin:
     name: str  # the package name without the "npm:" prefix
 
 
-@dataclass(frozen=True)
+@record
 class HealthConfig:
     probe: str = "cli"
     prompt: str = "Reply with the single word OK."
@@ -142,7 +144,7 @@ class HealthConfig:
     remedies: str = "cheap"  # one of REMEDIES
 
 
-@dataclass(frozen=True)
+@record
 class UpdateConfig:
     """How a dist-tag or range moves forward here: "pin" resolves as npm does (on every run, or at
     the lock); "guarded" runs the newest release that passed a probe against this machine's
@@ -157,7 +159,7 @@ class UpdateConfig:
         return self.policy == "guarded"
 
 
-@dataclass(frozen=True)
+@record
 class Profile:
     name: str
     path: Path

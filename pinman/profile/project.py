@@ -12,12 +12,12 @@ stays something sh can read; anything else is an error here, with file:line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from pinman.errors import ProfileError
 from pinman.profile.tomlfile import ProfileFileError, read_toml
 from pinman.profile.validate import check_schema, check_str, check_table, validate_name
+from pinman.record import record
 
 PROJECT_FILE = ".pinman.toml"
 
@@ -30,7 +30,7 @@ profile = {name}
 """
 
 
-@dataclass(frozen=True)
+@record
 class ProjectFile:
     root: Path  # the folder holding .pinman.toml
     path: Path

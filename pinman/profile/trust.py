@@ -16,19 +16,19 @@ own and always trusted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pinman.digest import sha256_hex
 from pinman.errors import PinmanError
 from pinman.state.fsutil import atomic_write
 from pinman.paths import Paths
 from pinman.profile.discovery import list_profiles
 from pinman.state.statefile import load_json, number, records, strings
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.model import HealthConfig, Profile, UpdateConfig
@@ -52,7 +52,7 @@ def _db_path(paths: Paths) -> Path:
 
 
 def file_hash(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    return "sha256:" + sha256_hex(path.read_bytes())
 
 
 def _load(paths: Paths) -> dict[str, dict[str, Any]]:
@@ -169,7 +169,7 @@ def _users_table(paths: Paths, profile: Profile, table: str) -> Any:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class Trusted:
     path: Path
     keys: tuple[str, ...]
@@ -253,7 +253,7 @@ def carry_over(paths: Paths, path: Path, before: bytes) -> bool:
 
 
 def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + sha256_hex(data)
 
 
 _GUARDED_TABLES = ("env", "sdk", *ACTING)

@@ -128,11 +128,11 @@ def load_profile(path: Path, *, name: str | None = None, source: Source = "user"
 def parse_profile(data: bytes | str, path: Path, *, name: str | None = None,
                   source: Source = "user", project_root: Path | None = None) -> Profile:
     """Validate a profile's text; `path` is where it came from (used in messages)."""
-    import hashlib
+    from pinman.digest import sha256_hex
 
     name = validate_name(path.stem if name is None else name)
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    digest = "sha256:" + sha256_hex(raw)
     f = read_toml(data, path)
     doc = check_table(f, f.data, (), KEYS[()])
     check_schema(f, doc)

@@ -8,7 +8,6 @@ it, never a name that could reach a path.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Mapping
 
@@ -16,11 +15,12 @@ from pinman.errors import PinmanError, ProfileError
 from pinman.faults import point
 from pinman.paths import Paths
 from pinman.state.fsutil import atomic_write
+from pinman.record import record
 
 ChoiceSource = Literal["env", "project", "global"]
 
 
-@dataclass(frozen=True)
+@record
 class Choice:
     """The profile name chosen for a directory, and where that choice came from."""
 

@@ -12,18 +12,18 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from pinman.names import CLAUDE_CODE
 from pinman.state import jsonc
+from pinman.record import record
 
 SETTING = "claudeCode.claudeProcessWrapper"
 EXTENSION_PREFIX = "anthropic.claude-code-"
 
 
-@dataclass(frozen=True)
+@record
 class Editor:
     name: str
     key: str  # what `pinman ide install --editor KEY` takes
@@ -46,7 +46,7 @@ EDITORS = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class BundledCli:
     """One editor's Claude Code extension and what it runs."""
 

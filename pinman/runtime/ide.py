@@ -19,7 +19,6 @@ replaced). A file pinman cannot parse, a read-only file and a wrapper set to som
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -31,12 +30,13 @@ from pinman.runtime.editors import EDITORS, SETTING, Editor
 from pinman.runtime.shim import shim_text
 from pinman.state import jsonc
 from pinman.state.fsutil import atomic_write
+from pinman.record import record
 
 BACKUP = ".pinman-bak"
 RELOAD = "reload its windows (Developer: Reload Window) so Claude Code panels start {how}"
 
 
-@dataclass(frozen=True)
+@record
 class Change:
     """What `install` or `uninstall` did to one editor's settings file."""
 
@@ -56,7 +56,7 @@ class Change:
                 "detail": self.detail, "reload": self.reload}
 
 
-@dataclass(frozen=True)
+@record
 class Route:
     """Whether one editor's Claude Code runs the pin."""
 

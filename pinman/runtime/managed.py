@@ -21,9 +21,11 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Mapping
+
+from pinman.record import record
 
 ENV = "PINMAN_MANAGED_SETTINGS"
 RANGE_FROM = (2, 1, 163)  # first version that enforces requiredMinimum/MaximumVersion
@@ -40,7 +42,7 @@ def managed_file(environ: Mapping[str, str] | None = None, platform: str | None 
     return _MACOS if (platform or sys.platform) == "darwin" else _LINUX
 
 
-@dataclass(frozen=True)
+@record
 class Managed:
     files: tuple[Path, ...] = ()  # the files that were read, in merge order
     settings: dict[str, Any] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from pinman.faults import point
@@ -27,6 +27,7 @@ from pinman.runtime.sh import sh_quote
 from pinman.state.overrides import Remedy
 from pinman.state.fsutil import atomic_write
 from pinman.names import is_exact_version
+from pinman.record import record
 
 SHIM_SCHEMA = 6  # 2: a pointer older than the overrides or trust file is stale; 3: links/r/D/ROOT, .choice;
 # 4: pinman's hook settings passed with --settings; 5: a pointer older than the channels file is stale;
@@ -76,7 +77,7 @@ def record_project_choice(paths: Paths, project_root: Path) -> str | None:
     return name
 
 
-@dataclass(frozen=True)
+@record
 class Pointer:
     name: str
     version: str

@@ -11,7 +11,6 @@ replaced; for a guarded channel, to the promotion it replaced.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -22,6 +21,7 @@ from pinman.install.layout import validate_version
 from pinman.state.overrides import Override, get_override, profile_key
 from pinman.paths import Paths
 from pinman.names import CLAUDE_CODE, Progress, clean_version
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.model import ClaudeCodePin, Profile
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 
 
-@dataclass(frozen=True)
+@record
 class Target:
     """What a profile runs right now, and why."""
 

@@ -10,7 +10,6 @@ the store, and this is where a user asks whether that trust still holds.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ from pinman.install.sdk import SdkStore
 from pinman.install.store import Store
 from pinman.profile.discovery import find_profile, list_profiles
 from pinman.runtime import sdk_env
+from pinman.record import record
 
 
-@dataclass(frozen=True)
+@record
 class Verified:
     label: str  # "Claude Code 1.0.100", "anthropic==0.40.0"
     prefix: Path | None  # None: not installed

@@ -12,12 +12,13 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from pinman.paths import Paths
 from pinman.state.fsutil import atomic_write
+from pinman.record import record
 
 SCHEMA_VERSION = 1
 
@@ -29,7 +30,7 @@ class ProbeRecord(Protocol):
 P = TypeVar("P", bound=ProbeRecord)
 
 
-@dataclass(frozen=True)
+@record
 class RawProbe:
     """A probe record kept as read, for readers that need the rest of the state only."""
 
@@ -43,7 +44,7 @@ class RawProbe:
         return dict(self.doc)
 
 
-@dataclass
+@record(frozen=False)
 class State(Generic[P]):
     """What an interrupted bisect needs to resume: saved after every probe."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 
 from pinman.faults import point
@@ -24,11 +24,12 @@ from pinman.names import is_exact_version
 from pinman.paths import Paths
 from pinman.state.fsutil import atomic_write, make_dirs
 from pinman.state.overrides import profile_key
+from pinman.record import record
 
 SCHEMA = 1
 
 
-@dataclass(frozen=True)
+@record
 class ChannelState:
     version: str  # what runs (exact)
     spec: str  # the profile's tag or range it was chosen for

@@ -33,7 +33,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -45,6 +45,7 @@ from pinman.paths import Paths
 from pinman.state.journal_db import BOUND_ALL, BOUND_ONE, DB_VERSION, DDL, FEW_GROUPS, INSERT, VERDICT_DOCS, JournalDamaged, aside, column, failing, foreign, identity, move_aside, read_legacy, refuse_links, row, say, transaction, user_version
 from pinman.redact import scrub as scrub_text
 from pinman.redact import secret_values as values
+from pinman.record import record
 
 if TYPE_CHECKING:
     import sqlite3
@@ -87,7 +88,7 @@ def scrub(value: Any, secrets: Iterable[str]) -> Any:
     return value
 
 
-@dataclass
+@record(frozen=False)
 class Entry:
     event: str  # "check" | "switch" | "rollback" | "reset" | "bad" | "good" | "refused" | "promoted" | …
     profile: str  # profile key: NAME, or ROOT::NAME for a project's profile

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any
+
+from pinman.record import record
 
 _WS = " \t\r\n"
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -30,7 +31,7 @@ class JsoncError(ValueError):
         super().__init__(f"line {self.line}: {message}")
 
 
-@dataclass(frozen=True)
+@record
 class Member:
     key: str
     key_start: int
@@ -39,7 +40,7 @@ class Member:
     comma: int | None  # the comma after the value, when there is one
 
 
-@dataclass(frozen=True)
+@record
 class TopLevel:
     """The top-level object (`open` is None when the text holds only whitespace and comments)."""
 

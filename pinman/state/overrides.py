@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from pinman.faults import point
 from pinman.names import is_exact_version, is_switch
 from pinman.paths import Paths
 from pinman.state.fsutil import atomic_write
+from pinman.record import record
 
 SCHEMA = 2  # 2: remedies beside the overrides
 _ENDPOINT_RX = re.compile(r"https?://(?:[A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}")
@@ -38,7 +39,7 @@ def profile_key(name: str, project_root: Path | None) -> str:
     return name if project_root is None else f"{project_root}::{name}"
 
 
-@dataclass(frozen=True)
+@record
 class Override:
     version: str
     previous: str | None
@@ -52,7 +53,7 @@ class Override:
     pin_version: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class Remedy:
     """Switches the pinned `version` runs with at `endpoint`, verified there by a probe."""
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,7 @@ from pinman.profile.trust import carry_over, expect_edit
 from pinman.profile.validate import load_profile
 from pinman.runtime.choice import choose
 from pinman.state.fsutil import make_dirs
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.discovery import BrokenProfile
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- shared pieces
 
 
-@dataclass(frozen=True)
+@record
 class Skip:
     """A version that resolution passed over, and why."""
 

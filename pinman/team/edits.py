@@ -4,7 +4,7 @@ each under the profile's lock so concurrent edits lose nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from pinman.profile.discovery import find_profile
 from pinman.profile.project import PROJECT_FILE, write_project_file
 from pinman.profile.validate import load_profile, parse_profile
 from pinman.state.fsutil import atomic_write
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.npm.registry import Registry
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- init
 
 
-@dataclass
+@record(frozen=False)
 class InitResult:
     root: Path
     written: list[Path] = field(default_factory=list)
@@ -155,7 +156,7 @@ def pin(paths: Paths, cwd: Path, name: str, version: str, *, platforms: Iterable
 # --------------------------------------------------------------------------- mark-bad
 
 
-@dataclass
+@record(frozen=False)
 class MarkResult:
     profile: str
     path: Path

@@ -5,7 +5,7 @@ agree with the registry's, or nothing is written."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from pinman.install.native import NATIVE_PREFIX, native_keys, this_platform
 from pinman.runtime.channel import is_guarded, running
 from pinman.install.integrity import native_integrity
 from pinman.install.npmfiles import integrity_matches
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- lock data from the registry
 
 
-@dataclass(frozen=True)
+@record
 class LockData:
     version: str
     integrity: str
@@ -105,7 +106,7 @@ def _check_same_version(profile: Profile, data: LockData) -> None:
                 hint="find out which is right; if the file is wrong, remove that line and lock again")
 
 
-@dataclass
+@record(frozen=False)
 class PinResult:
     profile: str
     path: Path

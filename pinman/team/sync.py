@@ -4,7 +4,7 @@ its file locks; `--frozen` first proves every lock holds and installs nothing wh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from pinman.install.npmfiles import integrity_matches
 from pinman.install.store import check_files
 from pinman.runtime.resolution import target
 from pinman.runtime.verify import claude_code_repair
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.discovery import BrokenProfile
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 # --------------------------------------------------------------------------- sync
 
 
-@dataclass
+@record(frozen=False)
 class SyncItem:
     profile: str
     path: Path | None
@@ -49,7 +50,7 @@ class SyncItem:
                 "error": self.error.message if self.error else None}
 
 
-@dataclass
+@record(frozen=False)
 class SyncReport:
     root: Path
     items: list[SyncItem] = field(default_factory=list)

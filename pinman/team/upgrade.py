@@ -5,7 +5,7 @@ in the file's bad list) and the pin does not move."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from pinman.profile.discovery import find_profile
 from pinman.runtime.channel import is_guarded
 from pinman.redact import secret_values
 from pinman.state.overrides import profile_key
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.health.outcome import Outcome
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 Verify = Callable[["Profile", str, Mapping[str, str]], "Outcome"]
 
 
-@dataclass
+@record(frozen=False)
 class UpgradeReport:
     profile: str
     path: Path

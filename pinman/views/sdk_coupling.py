@@ -7,7 +7,6 @@ script runs another CLI than the pin. Answers come from local state only (instal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pinman.errors import PinmanError
@@ -15,12 +14,13 @@ from pinman.install.sdk import AGENT_SDK_NPM, AGENT_SDK_PYPI, canonical_name, ts
 from pinman.install.sdk_resolve import resolve
 from pinman.paths import Paths
 from pinman.runtime.sdk_env import installed_for, untrusted_project
+from pinman.record import record
 
 if TYPE_CHECKING:
     from pinman.profile.model import Profile
 
 
-@dataclass(frozen=True)
+@record
 class Coupling:
     sdk: str  # "claude-agent-sdk 0.1.5"
     expects: str  # the CLI version the SDK bundles or is built for

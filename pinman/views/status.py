@@ -51,12 +51,16 @@ def describe_current(cwd: Path, paths: Paths, registry: Registry | None = None) 
             resolved_at = _mtime(ptr_file) if _floats(profile.claude_code, version) else None
             why = _why_pin(profile.claude_code, version, resolved_at)
     else:
-        from pinman.npm.registry import NotCached
+        from pinman.errors import PinmanError
         from pinman.runtime.resolution import installed, local_registry, target
 
         try:
             tgt = target(paths, profile, registry=registry or local_registry(paths))
-        except NotCached:
+        except PinmanError as e:
+            from pinman.npm.registry import NotCached  # only now: an exact pin never loads the registry client
+
+            if not isinstance(e, NotCached):
+                raise
             raise NotCached(f"{profile.name}: {profile.claude_code.version!r} has not been resolved on this "
                             "machine yet", hint="`pinman current --refresh` asks the registry; so does running "
                             "`claude` here") from None
