@@ -23,11 +23,10 @@ from e2e_support import seed, serve_packuments, write_fake_npm
 from kill_support import Campaign, Run, Scenario, campaign, python_script
 from test_team import NPM_WRAPPER, PLATFORMS, claude_doc, native_doc, native_sri, sri
 
-from pinman.runtime.choice import write_global
+from pinman.runtime.choice import read_global, write_global
 from pinman.state import journal
 from pinman.team.edits import STARTER
 from pinman.profile import trust
-from pinman.runtime.choice import read_global
 from pinman.state.overrides import read_overrides
 from pinman.paths import Paths
 from pinman.profile.discovery import find_profile
@@ -36,9 +35,6 @@ from pinman.profile.project import read_project_file
 from pinman.runtime.resolution import activate
 from pinman.names import CLAUDE_CODE
 from pinman.install.layout import Install, validate_version
-from pinman.install.store import Store
-from pinman.install.native import native_platform_keys
-from pinman.install.layout import Install
 from pinman.install.store import Store
 from pinman.install.native import native_platform_keys
 
