@@ -514,6 +514,7 @@ def test_status_show_and_outdated_say_what_runs_waits_and_was_refused(pinman_hom
     assert [(r["version"], r["rejected"], r["event"]) for r in ch["refused"]] == [("2.1.330", "thinking", "refused")]
     assert time.time() - ch["since"] < 60
     code, out, _ = run("status", capsys=capsys)
+    assert "* chan: 2.1.320  guarded >=2.1.300 <2.2  last check" in out, out  # not "pinned": promotions move it
     line = next(ln for ln in out.splitlines() if ln.strip().startswith("channel:"))
     assert "guarded >=2.1.300 <2.2 (soak 7d, auto): 2.1.320 promoted just now, verified at 127.0.0.1:4000" in line
     assert "waiting: 2.1.340 (soak until " in line and "refused: 2.1.330 (thinking)" in line

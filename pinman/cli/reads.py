@@ -80,7 +80,8 @@ def _remedy_lines(row: dict[str, Any]) -> None:
 
 def _pinned(row: dict[str, Any]) -> str:
     """How the version a profile runs came about, saying each version once: `pinned` (exact),
-    `pinned latest, resolved 3 minutes ago`, `pinned ^2.1.0, locked`, or the override."""
+    `pinned latest, resolved 3 minutes ago`, `pinned ^2.1.0, locked`, `guarded latest`, or the
+    override."""
     spec, version = row["spec"], row["version"]
     if row["override"]:
         was = row.get("override_of")
@@ -91,6 +92,8 @@ def _pinned(row: dict[str, Any]) -> str:
         return "pinned"
     if row.get("locked") and row["locked"] == version:
         return f"pinned {spec}, locked"
+    if (row.get("channel") or {}).get("active"):  # only a verified promotion moves it: see its channel line
+        return f"guarded {spec}"
     return f"pinned {spec}, resolved {age(row['resolved_at'])}" if row["resolved_at"] else f"pinned {spec}"
 
 
