@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 from test_channels import claude_doc, have, npm, profile, registry  # noqa: F401 - fixtures
-from test_remedies import EFFORT, EP, V1, V2, World
+from test_remedies import EFFORT, EP, V1, V2, World, measure_in
 from test_team import run
 
 from pinman.health import rollback
 from pinman.names import CLAUDE_CODE
 from pinman.paths import Paths
-from pinman.policy import measure, promotion
+from pinman.policy import promotion
 from pinman.policy.channel import check_channel, first_choice
-from pinman.policy.measure import Effect
 from pinman.runtime.pointers import pointer_path
 from pinman.state.channels import get_channel
 from pinman.state.journal import Journal
@@ -54,14 +53,7 @@ def world(pinman_home: Paths, monkeypatch: pytest.MonkeyPatch) -> Releases:
     make = lambda paths, profile, env, **kw: w.prober_for(env)  # noqa: E731
     monkeypatch.setattr(rollback, "make_prober", make)  # the check of what runs (the ladder)
     monkeypatch.setattr(promotion, "make_prober", make)  # candidates
-    monkeypatch.setattr(measure, "plain", lambda paths, version: w.fingerprint(version, {}))
-
-    def effect(paths: Paths, version: str, switch: Any, **kw: Any) -> Effect:
-        w.measured.append((version, switch.name))
-        fp = w.fingerprint(version, {switch.env: switch.value})
-        return Effect(version, switch.name, tuple(fp.keys), tuple(fp.betas), True, 0.0)
-
-    monkeypatch.setattr(measure, "effect", effect)
+    measure_in(w, monkeypatch)
     return w
 
 

@@ -19,12 +19,10 @@ from hypothesis import strategies as st
 from pinman.health.doctor import check_managed
 from pinman.health.rollback import check
 from pinman.paths import Paths
-from pinman.profile.discovery import find_profile
-from pinman.runtime import resolution
 from pinman.runtime.managed import ENV, fragment, managed_file, read
 from pinman.state.journal import Entry, Journal
 from pinman.state.overrides import get_override
-from test_rollback import EP, Script, ok, schema
+from test_rollback import EP, Script, ok, schema, team  # noqa: F401 - team: the fixture, used by name
 
 
 @pytest.fixture
@@ -88,16 +86,6 @@ def test_the_fragment_is_strict_json_with_a_comment_per_key() -> None:
 
 
 # -- the rollback never picks what would not start ------------------------------------------------------------
-@pytest.fixture
-def team(pinman_home: Paths, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", EP + "/")
-    monkeypatch.setattr(resolution, "ensure_installed", lambda *a, **k: None)
-    p = pinman_home.user_profiles / "team.toml"
-    p.parent.mkdir(parents=True)
-    p.write_text('[claude-code]\nversion = "2.1.331"\n')
-    return find_profile("team", tmp_path, pinman_home)
-
-
 def _good(paths: Paths, version: str, ts: float) -> None:
     Journal(paths).append(Entry("check", "team", version, endpoint=EP, outcome="ok", ts=ts))
 

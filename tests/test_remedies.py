@@ -75,6 +75,12 @@ def world(pinman_home: Paths, monkeypatch: pytest.MonkeyPatch) -> World:
     w = World({"output_config"})
     monkeypatch.setenv("ANTHROPIC_BASE_URL", EP + "/")
     monkeypatch.setattr(resolution, "ensure_installed", lambda *a, **k: None)
+    measure_in(w, monkeypatch)
+    return w
+
+
+def measure_in(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Measurements of switches read from `w`'s fingerprints instead of running a client (recorded)."""
     monkeypatch.setattr(measure, "plain", lambda paths, version: w.fingerprint(version, {}))
 
     def effect(paths: Paths, version: str, switch: Any, **kw: Any) -> Effect:
@@ -83,7 +89,6 @@ def world(pinman_home: Paths, monkeypatch: pytest.MonkeyPatch) -> World:
         return Effect(version, switch.name, tuple(fp.keys), tuple(fp.betas), True, 0.0)
 
     monkeypatch.setattr(measure, "effect", effect)
-    return w
 
 
 def team(paths: Paths, tmp_path: Path, version: str = V2, health: str = "") -> Any:

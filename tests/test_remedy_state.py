@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_shim import shim  # noqa: F401 - the fixture, used by name
 
 from pinman.errors import PinmanError, ProfileError
 from pinman.paths import Paths
@@ -20,7 +21,6 @@ from pinman.profile.trust import applied_health, guarded_parts, trust_project
 from pinman.runtime.choice import write_global
 from pinman.runtime.pointers import Pointer, write_pointer
 from pinman.runtime.remedies import applied, url_patterns
-from pinman.runtime.shim import shim_text
 from pinman.state.overrides import Override, Remedy, get_override, read_remedies, set_override, set_remedy
 
 EP = "http://127.0.0.1:4000"
@@ -89,13 +89,8 @@ def test_applied_adds_only_what_the_environment_does_not_set() -> None:
 
 
 @pytest.fixture
-def shim(pinman_home: Paths, tmp_path: Path) -> Path:
-    fake_python = tmp_path / "fake-python"
-    fake_python.write_text('#!/bin/sh\necho "SLOW $*"\n')
-    fake_python.chmod(0o755)
-    pinman_home.shim.parent.mkdir(parents=True)
-    pinman_home.shim.write_text(shim_text(pinman_home, python=str(fake_python)))
-    pinman_home.shim.chmod(0o755)
+def remedied_shim(shim: Path, pinman_home: Paths, tmp_path: Path) -> Path:
+    """test_shim's shim, pointing at a client that prints what a remedy sets, with a remedy per endpoint."""
     binary = tmp_path / "claude-fake"
     binary.write_text('#!/bin/sh\necho "effort=${CLAUDE_CODE_EFFORT_LEVEL-unset} url=${ANTHROPIC_BASE_URL-unset}"\n')
     binary.chmod(0o755)
@@ -114,19 +109,19 @@ def shim(pinman_home: Paths, tmp_path: Path) -> Path:
     ("http://127.0.0.1:4001", "unset"),  # another endpoint: the plain version
     ("http://127.0.0.1:40000", "unset"), (None, "unset"), ("", "unset"),
 ])
-def test_the_shim_applies_a_remedy_at_its_endpoint_only(shim: Path, tmp_path: Path, url: str | None,
+def test_the_shim_applies_a_remedy_at_its_endpoint_only(remedied_shim: Path, tmp_path: Path, url: str | None,
                                                         effort: str) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_BASE_URL", "CLAUDE_CODE_EFFORT_LEVEL")}
     if url is not None:
         env["ANTHROPIC_BASE_URL"] = url
-    r = subprocess.run([str(shim), "-p", "x"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    r = subprocess.run([str(remedied_shim), "-p", "x"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert r.stdout.split()[0] == f"effort={effort}", r.stdout + r.stderr
 
 
-def test_in_the_shim_the_users_own_value_wins(shim: Path, tmp_path: Path) -> None:
+def test_in_the_shim_the_users_own_value_wins(remedied_shim: Path, tmp_path: Path) -> None:
     for mine in ("high", ""):
         env = {**os.environ, "ANTHROPIC_BASE_URL": EP, "CLAUDE_CODE_EFFORT_LEVEL": mine}
-        r = subprocess.run([str(shim)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+        r = subprocess.run([str(remedied_shim)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
         assert r.stdout.split()[0] == f"effort={mine}"
 
 
